@@ -1,0 +1,326 @@
+"""Repairs for text that went through the wrong decoder. Each is a pure `str -> str` step.
+
+GBK damage is repaired by re-encoding the damaged run and decoding it again, choosing among
+the readings with character statistics (see `speechkit.segment.char_stats`). Runs without a
+damage marker (U+FFFD, a `?` wedged between Han characters, 锟斤拷) are never touched, so rare
+but real characters (亳州, 犇, 堃) stay as they are.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ftfy
+
+from . import resources as R
+
+_GBK_DOUBLE = re.compile(rb"[\x81-\xfe][\x40-\x7e\x80-\xfe]")
+
+
+def remove_pinyin_annotations(text: str) -> str:
+    """Drop pinyin that a site injected after characters.
+
+    >>> remove_pinyin_annotations("要認(rèn)清營商環(huán)境 (GDP)")
+    '要認清營商環境 (GDP)'
+    """
+    return R.RE_PINYIN_BROKEN.sub("", R.RE_PINYIN.sub("", text))
+
+
+def mark_kunjinkao(text: str) -> str:
+    """锟斤拷 is two U+FFFD written as UTF-8 and read as GBK: turn it back into U+FFFD.
+
+    >>> mark_kunjinkao("代表锟斤拷们")
+    '代表\\ufffd\\ufffd们'
+    """
+    return R.RE_KUNJINKAO.sub(lambda m: "\ufffd\ufffd" * (len(m.group()) // 3), text)
+
+
+def _han_share(text: str) -> float:
+    return sum(bool(R.RE_HAN.match(c)) for c in text) / max(1, len(text))
+
+
+def _plausibility(text: str) -> float:
+    """Mean log-probability per Han character under the character bigram model."""
+    from ..segment import char_stats
+
+    stats = char_stats()
+    han = [_simplified(c) for c in text if R.RE_HAN.match(c)]
+    if not han:
+        return -30.0
+    score = stats.logp(han[0])
+    for a, b in zip(han, han[1:], strict=False):
+        score += stats.logp_next(a, b)
+    return score / len(han)
+
+
+@lru_cache(maxsize=20000)
+def _simplified(ch: str) -> str:
+    out = R._T2S.convert(ch)
+    return out if len(out) == 1 else ch
+
+
+def repair_utf8_read_as_gbk(text: str) -> str:
+    """Undo UTF-8 bytes decoded as GBK, line by line.
+
+    >>> repair_utf8_read_as_gbk("浣犲ソ锛屽悇浣嶄唬琛\ufffd")
+    '你好，各位代\ufffd'
+    """
+    if not any(c in R.UTF8_AS_GBK_MARKERS for c in text):
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not any(c in R.UTF8_AS_GBK_MARKERS for c in line):
+            continue
+        try:
+            # a U+FFFD stands for bytes the GBK decoder could not read: keep it a gap
+            raw = b"".join(b"\xff" if c == "\ufffd" else c.encode("gb18030") for c in line)
+        except UnicodeEncodeError:
+            continue
+        fixed = raw.decode("utf-8", errors="replace")
+        # a lost final byte leaves one U+FFFD at the end; more than a few means wrong guess
+        if fixed.count("\ufffd") > line.count("\ufffd") + 2 or _han_share(fixed) < 0.3:
+            continue
+        if _plausibility(fixed) > _plausibility(line) + 1.0:
+            lines[i] = re.sub("\ufffd+", "\ufffd", fixed)
+    return "\n".join(lines)
+
+
+def repair_latin1_mojibake(text: str) -> str:
+    """Runs of Latin-1/cp1252 letters that are really Chinese: UTF-8 or GBK bytes read as
+    Latin-1. ftfy handles the UTF-8 case (only on these runs, so it never touches Chinese
+    punctuation); GBK read as Latin-1 is re-decoded here because ftfy cannot.
+
+    >>> repair_latin1_mojibake("他说：ÄãºÃ£¬¸÷Î»´ú±í")
+    '他说：你好，各位代表'
+    """
+    def fix(m: re.Match[str]) -> str:
+        run = m.group()
+        candidates = [ftfy.fix_encoding(run)]
+        for enc in ("latin-1", "cp1252"):
+            try:
+                candidates.append(run.encode(enc).decode("gb18030"))
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                pass
+        best = run
+        for cand in candidates:
+            if cand != run and _han_share(cand) >= 0.5 and _plausibility(cand) > -11.0 and (
+                best is run or _plausibility(cand) > _plausibility(best)
+            ):
+                best = cand
+        return best
+
+    return R.RE_LATIN1_RUN.sub(fix, text)
+
+
+# --- misaligned GBK -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Slot:
+    """One byte of a damaged run: known, or a wildcard (value lost to a replacement char)."""
+
+    value: int | None
+
+
+@lru_cache(maxsize=1)
+def _gbk_tables() -> tuple[list[tuple[bytes, str]], dict[int, list[tuple[int, str]]],
+                           dict[int, list[tuple[int, str]]]]:
+    """Plausible double-byte GBK characters: all of them by lead byte and by trail byte,
+    and the most frequent ones for positions where both bytes were lost."""
+    from ..segment import char_stats
+
+    stats = char_stats()
+    by_lead: dict[int, list[tuple[int, str]]] = {}
+    by_trail: dict[int, list[tuple[int, str]]] = {}
+    common: list[tuple[float, bytes, str]] = []
+    for lead in range(0x81, 0xFF):
+        for trail in itertools.chain(range(0x40, 0x7F), range(0x80, 0xFF)):
+            b = bytes((lead, trail))
+            try:
+                ch = b.decode("gbk")
+            except UnicodeDecodeError:
+                continue
+            if not R.RE_HAN.match(ch) and ch not in "，。、；：？！“”（）《》—…":
+                continue
+            by_lead.setdefault(lead, []).append((trail, ch))
+            by_trail.setdefault(trail, []).append((lead, ch))
+            common.append((stats.logp(_simplified(ch)), b, ch))
+    common.sort(reverse=True)
+    return [(b, ch) for _, b, ch in common[:2500]], by_lead, by_trail
+
+
+_WILDCARD_COST = 2.0  # prior against explanations that invent many unknown bytes
+
+
+def _beam_decode(slots: list[_Slot], prev: str, nxt: str, width: int = 48) -> list[str]:
+    """Readings of `slots` as double-byte GBK (plus ASCII bytes): a beam search under the
+    character bigram model, which only has to keep the right reading among its finalists;
+    the word model ranks them."""
+    from ..segment import char_stats
+
+    stats = char_stats()
+    common, by_lead, by_trail = _gbk_tables()
+    beams: list[tuple[float, int, str]] = [(0.0, 0, "")]
+    done: list[tuple[float, str]] = []
+    while beams:
+        nxt_beams: list[tuple[float, int, str]] = []
+        for score, pos, out in beams:
+            if pos == len(slots):
+                last = _simplified(out[-1]) if out else prev
+                done.append((score + (stats.logp_next(last, nxt) if nxt else 0.0), out))
+                continue
+            a = slots[pos].value
+            last = _simplified(out[-1]) if out else prev
+            if a is not None and a < 0x80:
+                if 0x20 <= a < 0x7F:
+                    nxt_beams.append((score - 6.0, pos + 1, out + chr(a)))
+                continue
+            if pos + 1 >= len(slots):
+                continue
+            b = slots[pos + 1].value
+            if a is not None and b is not None:
+                try:
+                    options = [bytes((a, b)).decode("gbk")]
+                except UnicodeDecodeError:
+                    continue
+            elif a is not None:
+                options = [ch for _, ch in by_lead.get(a, [])]
+            elif b is not None:
+                options = [ch for _, ch in by_trail.get(b, [])]
+            else:
+                options = [ch for _, ch in common]
+            cost = _WILDCARD_COST * ((a is None) + (b is None))
+            for ch in options:
+                step = stats.logp_next(last, _simplified(ch)) - cost
+                nxt_beams.append((score + step, pos + 2, out + ch))
+        nxt_beams.sort(reverse=True)
+        beams = nxt_beams[:width]
+    return [o for _, o in sorted(done, reverse=True) if o]
+
+
+# How a `?` may have come about: the GBK bytes of a full-width ？ folded to ASCII, or one or
+# two bytes the decoder could not read.
+_QUESTION_READINGS: tuple[tuple[_Slot, ...], ...] = (
+    (_Slot(0xA3), _Slot(0xBF)), (_Slot(None), _Slot(None)), (_Slot(None),),
+)
+
+
+def _run_slots(run: str, question: tuple[_Slot, ...]) -> list[_Slot] | None:
+    slots: list[_Slot] = []
+    for ch in run:
+        if ch == "\ufffd":
+            slots.append(_Slot(None))
+        elif ch == "?":
+            slots.extend(question)
+        else:
+            try:
+                slots.extend(_Slot(b) for b in ch.encode("gbk"))
+            except UnicodeEncodeError:
+                return None
+    return slots
+
+
+_DAMAGE = re.compile(rf"\ufffd|(?<=[{R.HAN}\ufffd])\?|\?(?=[{R.HAN}\ufffd])")
+_PUNCT_OK = set("，。、；：？！“”（）《》—…")
+
+
+def _count(ch: str) -> int:
+    from ..segment import char_stats
+
+    return char_stats().unigram.get(_simplified(ch), 0)
+
+
+def _suspicious(ch: str) -> bool:
+    if ch in "\ufffd?":
+        return True
+    if ch.isascii() and ch.isalpha():
+        return True
+    return bool(R.RE_HAN.match(ch)) and _count(ch) < 20000
+
+
+def _is_damage(text: str, m: re.Match[str]) -> bool:
+    """U+FFFD always is; a `?` only next to characters almost never seen in real text, so the
+    question mark in 这是什么?我不知道 stays."""
+    if m.group() == "\ufffd":
+        return True
+    window = text[max(0, m.start() - 3): m.end() + 3]
+    return "\ufffd" in window or any(R.RE_HAN.match(c) and _count(c) < 3000 for c in window)
+
+
+def _reading_score(text: str, wildcards: int) -> float:
+    """Word-model log-probability per character, less the prior against unknown bytes."""
+    from ..segment import word_model
+
+    simple = "".join(_simplified(c) for c in text)
+    return (word_model().score(simple) - _WILDCARD_COST * wildcards) / max(1, len(text))
+
+
+def _mark_residue(decoded: str) -> str:
+    # a byte lost without trace leaves a stray digit or symbol between Han characters:
+    # show it as U+FFFD (counted and flagged) rather than as a made-up character
+    chars = list(decoded)
+    for i, ch in enumerate(chars):
+        if not R.RE_HAN.match(ch) and ch not in _PUNCT_OK:
+            chars[i] = "\ufffd"
+    return "".join(chars)
+
+
+def repair_misaligned_gbk(text: str) -> str:
+    """Re-decode runs damaged by a lost or extra GBK byte, shifted by one byte.
+
+    A lost byte turns the rest of a run into rare characters until an ASCII byte resyncs the
+    decoder: 嚴格日常考核 became 嚴格日�?己�. The damaged run is re-encoded, its replacement
+    characters become unknown bytes, and the most natural reading is kept if it is clearly
+    better than what was there.
+
+    >>> repair_misaligned_gbk("二是嚴格日\ufffd?己\ufffd")
+    '二是嚴格日常考核'
+    """
+    if "\ufffd" not in text and "?" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    for m in _DAMAGE.finditer(text):
+        if m.start() < pos or not _is_damage(text, m):
+            continue
+        start, end = m.start(), m.end()
+        # widen over neighbouring garbage: rare characters, stray letters, more markers
+        while start > pos and start > m.start() - 4 and _suspicious(text[start - 1]):
+            start -= 1
+        while end < len(text) and end < m.end() + 16 and any(
+            _suspicious(c) for c in text[end:end + 3] if c != "\n"
+        ) and text[end] != "\n":
+            end += 1
+        while end > m.end() and not _suspicious(text[end - 1]):
+            end -= 1
+        left = text[max(0, start - 4):start]
+        right = text[end:end + 4].split("\n")[0]
+        best: tuple[float, int, str] | None = None
+        for s in range(start, m.start() + 1):
+            run = text[s:end]
+            prev = _simplified(text[s - 1]) if s > 0 else ""
+            nxt = _simplified(text[end]) if end < len(text) and R.RE_HAN.match(text[end]) else ""
+            for question in _QUESTION_READINGS if "?" in run else _QUESTION_READINGS[:1]:
+                slots = _run_slots(run, question)
+                if not slots:
+                    continue
+                for shift in (0, 1, -1):
+                    trial = slots[shift:] if shift > 0 else ([_Slot(None), *slots] if shift < 0 else slots)
+                    wild = sum(sl.value is None for sl in trial)
+                    for cand in _beam_decode(trial, prev, nxt):
+                        score = _reading_score(left + text[start:s] + cand + right, wild)
+                        if best is None or score > best[0]:
+                            best = (score, s, cand)
+        if best is None:
+            continue
+        decoded = _mark_residue(best[2])
+        han = [c for c in decoded if R.RE_HAN.match(c)]
+        before = _reading_score(left + text[start:end].replace("\ufffd", "").replace("?", "") + right, 0)
+        if len(han) >= 2 and best[0] > before + 0.5:
+            out.append(text[pos:best[1]])
+            out.append(decoded)
+            pos = end
+    out.append(text[pos:])
+    return "".join(out)

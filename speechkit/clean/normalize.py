@@ -1,0 +1,135 @@
+"""Character-level normalisation of the display text, and the matching form used for search.
+
+The display text keeps full-width punctuation and the original script; only the matching form
+is simplified and width-folded, and it has exactly the same length, so an offset found in one
+is an offset in the other.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+from . import resources as R
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF and CR line ends to LF.
+
+    >>> normalize_newlines("a\\r\\nb\\rc")
+    'a\\nb\\nc'
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def decode_html_entities(text: str) -> str:
+    """&nbsp; &amp; &#12290; and friends to characters.
+
+    >>> decode_html_entities("发展&amp;改革&#12290;")
+    '发展&改革。'
+    """
+    if "&" not in text:
+        return text
+    return R.RE_HTML_ENTITY.sub(lambda m: html.unescape(m.group()), text)
+
+
+def remove_invisible_chars(text: str) -> str:
+    """Zero-width spaces, joiners, BOMs, soft hyphens.
+
+    >>> remove_invisible_chars("营商\\u200b环境")
+    '营商环境'
+    """
+    return R.RE_INVISIBLE.sub("", text)
+
+
+def strip_markdown(text: str) -> str:
+    """The light markdown of converted government pages: emphasis, headings, quotes, notes.
+
+    >>> strip_markdown("## 一、回顾\\n**政府工作报告**[^1]")
+    '一、回顾\\n政府工作报告'
+    """
+    text = R.RE_MD_COMMENT.sub("", text)
+    text = R.RE_MD_LINK.sub(r"\1", text)
+    text = R.RE_MD_HEADING.sub("", text)
+    text = R.RE_MD_QUOTE.sub("", text)
+    text = R.RE_MD_FOOTREF.sub("", text)
+    return R.RE_MD_EMPHASIS.sub(r"\2", text)
+
+
+def normalize_whitespace(text: str) -> str:
+    """One paragraph per line: lines stripped, blank lines dropped, letter-spaced titles
+    joined, and layout spaces between Han characters inside paragraphs removed. Short lines
+    keep their spaces (省长 王清宪 separates a role from a name).
+
+    >>> normalize_whitespace("  政 府 工 作 报 告\\n\\n\\u3000\\u3000经 济增长稳中有进，就业形势保持总体稳定，物价水平温和。")
+    '政府工作报告\\n经济增长稳中有进，就业形势保持总体稳定，物价水平温和。'
+    """
+    out = []
+    for line in text.split("\n"):
+        line = line.replace("\u00a0", " ").strip(" \t\u3000\u00a0\f\v")
+        if not line:
+            continue
+        if R.RE_LETTERSPACED.match(line):
+            line = "".join(line.split())
+        elif len(line) > 24:
+            line = R.RE_SPACE_IN_HAN.sub("", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+_HEADING = re.compile(
+    r"^\s*([一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．]|"
+    r"第[一二三四五六七八九十\d]+[章节条部篇]|[一二三四五六七八九十]是|[一二三四五六七八九十]要)"
+)
+
+
+def join_broken_lines(text: str) -> str:
+    """Join a paragraph that a page broke mid-sentence: a line ending in a Han character,
+    either long (a paragraph) or a lone character, followed by a line starting with one.
+    Headings are short and stay on their own lines.
+
+    >>> join_broken_lines("受\\n疫情影响，春节假期延长。\\n一、要认清形势\\n二、要明确任务")
+    '受疫情影响，春节假期延长。\\n一、要认清形势\\n二、要明确任务'
+    """
+    lines = text.split("\n")
+    out: list[str] = []
+    for line in lines:
+        if out and line and R.RE_HAN.match(line[0]):
+            prev = out[-1]
+            if prev and R.RE_HAN.match(prev[-1]) and (
+                len(prev) == 1 or (len(prev) > 40 and not _HEADING.match(prev))
+            ):
+                out[-1] = prev + line
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
+@lru_cache(maxsize=65536)
+def _fold_char(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) != 1:
+        return ch
+    simple = R._T2S.convert(folded)
+    return simple if len(simple) == 1 else folded
+
+
+def matching_form(text: str) -> str:
+    """Simplified, width-folded, lower-cased; the same length as `text`.
+
+    >>> matching_form("認清營商環境，ＧＤＰ２０２４")
+    '认清营商环境,gdp2024'
+    """
+    converted = R._T2S.convert(text)
+    if len(converted) != len(text):  # a phrase rule changed the length: go char by char
+        converted = "".join(_fold_char(c) for c in text)
+    out = []
+    for c in converted:
+        if c.isascii():
+            out.append(c.lower())
+        else:
+            f = _fold_char(c)
+            out.append(f.lower() if f.isascii() else f)
+    return "".join(out)

@@ -1,0 +1,244 @@
+"""Every phrase table and compiled regex the cleaner and the metadata extractor use.
+
+Rules are data: to teach speechkit a new site's boilerplate, add to the tables here.
+Patterns written in simplified Chinese are widened with `tradify` so they also match the
+traditional-script pages that 范文 sites serve (seed 001 is one).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import opencc
+
+_S2T = opencc.OpenCC("s2t")
+_T2S = opencc.OpenCC("t2s")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@lru_cache(maxsize=4096)
+def _variants(ch: str) -> str:
+    alts = {ch, _S2T.convert(ch), _T2S.convert(ch)}
+    alts = {a for a in alts if len(a) == 1}
+    return ch if len(alts) == 1 else "[" + "".join(sorted(alts)) + "]"
+
+
+def tradify(pattern: str) -> str:
+    """Widen each Han character outside a character class to accept its traditional form.
+
+    >>> tradify("来源")
+    '[來来]源'
+    """
+    out, in_class, escaped = [], False, False
+    for ch in pattern:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            out.append(ch)
+            escaped = True
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+        elif ch == "]":
+            in_class = False
+            out.append(ch)
+        elif not in_class and _HAN.match(ch):
+            out.append(_variants(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(tradify(pattern), flags)
+
+
+HAN = r"\u4e00-\u9fff\u3400-\u4dbf"
+RE_HAN = re.compile(f"[{HAN}]")
+COLON = "[:：]"
+
+# --- whole lines that are page furniture (compared after stripping, exact match) ---------
+NAV_LINES = frozenset(
+    tradify(s) and s
+    for s in """
+下载 打印 全屏 收藏 加大 还原 减小 】 【 关闭 关闭窗口 打印本页 返回顶部 分享 分享: 分享： 首页 >
+相关报道 相关报道: 相关报道： 相关文章 推荐文章 相关阅读 延伸阅读 上一篇 下一篇 返回 成语 成语首拼
+扫一扫在手机打开当前页 扫一扫 【字号： 【字号: 字号： 【打印】 【关闭】 【收藏】 A+ A- 大 中 小
+""".split()
+)
+NAV_LINES_T = frozenset(_S2T.convert(s) for s in NAV_LINES) | NAV_LINES
+
+# line-level patterns: the whole (stripped) line is dropped when one matches
+RE_DROP_LINE = [
+    # 【字号：大 中 小】 and friends on one line
+    ("font_size_bar", rx(r"^【?\s*字号\s*[:：]?.{0,20}】?$")),
+    ("share_bar", rx(r"^(分享到|分享)\s*[:：]?.{0,40}$")),
+    ("breadcrumb", rx(r"^(您的位置|当前位置|您现在的位置|所在位置)\s*[:：].{0,120}$")),
+    ("breadcrumb", rx(r"^首页\s*(>|＞|»|/).{0,120}$")),
+    ("bookmark", re.compile(r"^\[bookmark:[^\]]*\]$")),
+    ("copyright", rx(r"^(©|\(c\)|copyright|版权所有).{0,120}$", re.I)),
+    ("friend_links", rx(r"^友情链接\s*[:：]?.{0,200}$")),
+    ("link_notice", rx(r"^.{0,40}链接地址\s*[:：].{0,200}$")),
+    ("link_notice", rx(r"^.{0,200}转载请(保留|注明).{0,40}$")),
+    ("share_notice", rx(r"^.{0,200}由互联网用户分享整理.{0,10}$")),
+    ("related", rx(r"^(相关文章|推荐文章|相关阅读|相关报道|延伸阅读|热门文章|猜你喜欢)\s*[:：]?.{0,60}$")),
+    ("site_nav", rx(r"^\S{2,12}(范文网|文秘网|词库|范文|文库)\s*(导航|首页)?$")),
+    ("site_nav", rx(r"^\S{1,12}\s*/\s*(www\.)?[a-z0-9-]+(\.[a-z0-9-]+)+/?$", re.I)),
+    ("site_dateline", rx(r"^\S{2,12}(范文网|文秘网|词库|文库)\s+\d{4}-\d{1,2}-\d{1,2}( \d{1,2}:\d{2}(:\d{2})?)?$")),
+    ("page_counter", rx(r"^(浏览次数|点击数|阅读次数|访问量)\s*[:：]\s*\d*$")),
+    ("print_bar", rx(r"^(【?(打印|关闭|收藏|打印本页|关闭窗口)】?\s*){2,}$")),
+    ("photo_caption", rx(r"^.{0,60}(记者|摄影)\s*[\u4e00-\u9fff·]{2,8}\s*摄\s*$")),
+    ("photo_caption", rx(r"^.{2,30}作政府工作报告。.{0,16}记者\s*\S{2,5}$")),
+    ("photo_caption", rx(r"^(图为|图片来源|图片由).{0,60}$")),
+    ("compilation_collect", rx(r"^收藏《.{1,80}》\)?$")),
+]
+
+# 来源/时间/作者/更新时间 lines: value captured for metadata before the line is dropped.
+# One line may carry several labels: 来源：网络  作者：无殇蝶舞  更新时间：2025-04-30
+PAGE_LABELS = ("来源", "时间", "作者", "更新时间", "发布时间", "发布日期", "日期", "编辑", "责任编辑",
+               "文章来源", "信息来源", "发布机构", "浏览次数", "点击")
+RE_LABEL = rx(r"(?:^|\s)(" + "|".join(PAGE_LABELS) + r")\s*[:：]\s*")
+RE_LABEL_LINE = rx(r"^(" + "|".join(PAGE_LABELS) + r")\s*[:：]\s*(.{0,60})$")
+
+# --- spans inside lines ---------------------------------------------------------------------
+# ……(新文秘网http://jey722.cn省略716字,正式会员可完整阅读)……
+RE_TRUNC_OMITTED = rx(
+    r"[…\.]{0,6}\s*[(（]\s*(?P<site>[^()（）\d]{0,12}?)\s*(?P<url>https?://[^\s()（）]+)?"
+    r"\s*省略\s*(?P<omitted>\d+)\s*字[^()（）]{0,30}[)）]\s*[…\.]{0,6}"
+)
+# ……(未完,全文共3981字,当前仅显示2011字,请阅读下面提示信息。  (runs to the end of the text)
+RE_TRUNC_TAIL = rx(
+    r"\s*[…\.]{0,6}\s*[(（]\s*未完\s*[,，]?\s*全文共\s*(?P<total>\d+)\s*字\s*[,，]?"
+    r"\s*当前仅显示\s*(?P<shown>\d+)\s*字[\s\S]*\Z"
+)
+RE_TRUNC_GENERIC = rx(r"\s*[(（](未完[，,]?待续|全文未完|内容过长[^)）]{0,20}|篇幅所限[^)）]{0,20})[)）]\s*")
+# a part that stops mid-sentence on an ellipsis: "他是中部地区第......"
+RE_TRAILING_ELLIPSIS = re.compile(r"(\.{3,}|…{1,})\s*\Z")
+
+# injected pinyin after a character: 認(rèn)清, 營商環(huán)境. Requires a tone mark, so (GDP),
+# (a) or (试行) are never touched.
+TONE_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+RE_PINYIN = re.compile(
+    rf"(?<=[{HAN}])[(（]\s*(?=[a-zü{TONE_VOWELS}]*[{TONE_VOWELS}])[a-zü{TONE_VOWELS}]{{1,7}}\s*[)）]"
+)
+# the same annotation with its opening parenthesis lost to a decoding error: 變?yōu)
+RE_PINYIN_BROKEN = re.compile(
+    rf"(?<=[{HAN}])\?(?=[a-zü{TONE_VOWELS}]*[{TONE_VOWELS}])[a-zü{TONE_VOWELS}]{{1,7}}[)）]"
+)
+
+# UTF-8 bytes of two U+FFFD read as GBK
+RE_KUNJINKAO = re.compile("(锟斤拷)+")
+# text that is UTF-8 read as GBK is dense with these (浣犲ソ锛屽悇浣嶄唬琛)
+UTF8_AS_GBK_MARKERS = set("锛銆鍙鐨浠涓鏄湪浜瀹鎴鍦勭殑鏃闂璇绗灏閫锟斤拷")
+RE_LATIN1_RUN = re.compile(r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}")
+
+# zero-width and other invisible characters
+RE_INVISIBLE = re.compile("[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+RE_HTML_ENTITY = re.compile(r"&(#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});")
+# a space the page layout put between two Han characters: "经 济增长"
+RE_SPACE_IN_HAN = re.compile(rf"(?<=[{HAN}，。；：、！？“”（）])[ \u3000\u00a0]+(?=[{HAN}，。；：、！？“”（）])")
+RE_LETTERSPACED = re.compile(rf"^(?:[{HAN}][ \u3000]+){{2,}}[{HAN}]$")
+
+# markdown of the converted government pages: **bold**, ## headings, > quotes, [^1] notes
+RE_MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+RE_MD_HEADING = re.compile(r"^#{1,6}\s+", re.M)
+RE_MD_QUOTE = re.compile(r"^>\s?", re.M)
+RE_MD_FOOTREF = re.compile(r"\[\^\d+\](?!:)")
+RE_MD_COMMENT = re.compile(r"<!--.*?-->", re.S)
+RE_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+# --- masking and spinning (flagged, never "fixed") ------------------------------------------
+# 党的*, 20*年, *.8%, XX亿元, 第X届, x产业, **县. A star between two digits is arithmetic (3*15).
+RE_MASK = re.compile(
+    rf"(?<![A-Za-z0-9*])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])(?=[{HAN}\d（(、，。“”]|$)"
+    rf"|(?<=[{HAN}\d（(“])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])"
+    r"|(?<!\d)\*+(?!\d)|(?<=\d)\*+(?!\d)|(?<!\d)\*+(?=\d)",
+    re.M,
+)
+# a connective standing alone as a "sentence": 总之。 首先。 — spun-text artefact
+RE_STRAY_CONNECTIVE = rx(r"(?:(?<=[，,。；\n])|^)(首先|其次|再次|总之|最后|另外|此外|因此|同时|然而)。", re.M)
+
+# --- compilations -----------------------------------------------------------------------------
+CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+             "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+RE_PART_HEAD = re.compile(r"^\s*第\s*([0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})\s*篇\s*[:：]\s*(.{2,80})$", re.M)
+RE_COMPILATION_COUNT = rx(r"[\[【(（]?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*篇\s*(材料|范文)?[\]】)）]?|集合\s*(\d{1,2})\s*篇")
+# outline block at the top of a page: 目錄/提綱:…… then headings then ……
+RE_OUTLINE_START = rx(r"^(目录|提纲|目录/提纲|目录／提纲|提纲/目录)\s*[:：]?\s*[…\.]*$")
+RE_OUTLINE_END = re.compile(r"^[…\.]{2,}$")
+
+# --- metadata -----------------------------------------------------------------------------------
+DATE_CORE = r"(?P<y>(?:1[89]|20)\d{2})\s*年\s*(?:(?P<m>[01]?\d)\s*月\s*(?:(?P<d>[0-3]?\d)\s*日)?)?"
+CN_NUM = "〇○零一二三四五六七八九十"
+DATE_CN = rf"(?P<cy>[{CN_NUM}]{{4}})年(?:(?P<cm>[{CN_NUM}]{{1,2}})月(?:(?P<cd>[{CN_NUM}]{{1,3}})日)?)?"
+# a dateline: (2024年5月4日) / ——2019年3月5日在…会议上 / 2026年1月14日在… / （二〇二六年一月二十七日…）
+RE_DATELINE = rx(
+    rf"^[—\-－─]*\s*[(（]?\s*(?:{DATE_CORE}|{DATE_CN})(?:[，,、]?\s*[\u4e00-\u9fff]{{0,10}})?\s*"
+    rf"(?:[)）]|在|于|召开|[，,]|$)"
+)
+RE_YEAR_IN_TITLE = re.compile(rf"((?:1[89]|20)\d{{2}})\s*年(?!代)|[(（]((?:19|20)\d{{2}})[)）]|(?P<cy>[{CN_NUM}]{{4}})年")
+RE_ISO_DATE = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
+# "2020年是全区脱贫'摘帽'之年" / "今年是…开局之年"
+RE_THIS_YEAR = rx(rf"(?:^|[。！？\n，,])\s*(?:今年|((?:19|20)\d{{2}})年)\s*是[^。！？\n]{{2,60}}?(之年|的一年|关键一年|第一年)")
+
+# five-year plans: ordinal -> first year
+FIVE_YEAR_PLANS = {
+    "一五": 1953, "二五": 1958, "三五": 1966, "四五": 1971, "五五": 1976, "六五": 1981,
+    "七五": 1986, "八五": 1991, "九五": 1996, "十五": 2001, "十一五": 2006, "十二五": 2011,
+    "十三五": 2016, "十四五": 2021, "十五五": 2026, "十六五": 2031,
+}
+RE_PLAN_MENTION = rx(r"[“\"「]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"」]?\s*(?:规划|计划|时期|期间|末|开局|收官)")
+RE_PLAN_TITLE = rx(r"第([一二三四五六七八九十]{1,3})个五年(?:规划|计划)|[“\"]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"]?\s*(?:规划|计划)")
+PARTY_CONGRESSES = {"十二大": 1982, "十三大": 1987, "十四大": 1992, "十五大": 1997, "十六大": 2002,
+                    "十七大": 2007, "十八大": 2012, "十九大": 2017, "二十大": 2022, "二十一大": 2027}
+RE_CONGRESS = rx(r"党的(十[二三四五六七八九]大|二十一?大)(?:精神|以来|和|召开|胜利|报告|提出|作出|擘画|部署|确定)")
+RE_CONGRESS_UPCOMING = rx(r"(迎接|即将召开|召开前夕|喜迎)[^。]{0,8}党的(十[二三四五六七八九]大|二十一?大)")
+RE_CONGRESS_OPENING = rx(r"(全面)?贯彻(落实)?党的(十[二三四五六七八九]大|二十一?大)精神的开局之年")
+# lower bounds only: a mention proves the text is not older than this
+ERA_FLOORS = [
+    (rx(r"新时代中国特色社会主义思想"), 2017, "新时代中国特色社会主义思想"),
+    (rx(r"新质生产力"), 2023, "新质生产力"),
+    (rx(r"(新冠|疫情防控|新冠肺炎|疫情形势|疫情影响|疫情冲击)"), 2020, "疫情"),
+    (rx(r"中国式现代化"), 2021, "中国式现代化"),
+    (rx(r"高质量发展"), 2017, "高质量发展"),
+    (rx(r"营商环境"), 2005, "营商环境"),
+    (rx(r"科学发展观"), 2003, "科学发展观"),
+    (rx(r"脱贫攻坚"), 2013, "脱贫攻坚"),
+    (rx(r"供给侧结构性改革"), 2015, "供给侧结构性改革"),
+]
+
+# speaker roles, longest first so 县委书记 wins over 书记. Level follows from the role.
+ROLES: list[tuple[str, str | None]] = [
+    ("国家主席", "national"), ("中华人民共和国主席", "national"), ("国务院总理", "national"),
+    ("国务院副总理", "national"), ("总理", "national"), ("总书记", "national"),
+    ("自治区党委书记", "province"), ("自治区人民政府主席", "province"), ("自治区主席", "province"),
+    ("省委书记", "province"), ("副省长", "province"), ("省长", "province"),
+    ("市委书记", "city"), ("副市长", "city"), ("市长", "city"), ("州长", "city"), ("盟长", "city"),
+    ("县委书记", "county"), ("副县长", "county"), ("县长", "county"), ("旗长", "county"),
+    ("区委书记", "district"), ("副区长", "district"), ("区长", "district"),
+    ("镇党委书记", "township"), ("镇长", "township"), ("乡长", "township"),
+    ("党委书记", None), ("书记", None), ("局长", None), ("主任", None),
+]
+ROLE_ALT = "|".join(re.escape(r) for r, _ in sorted(ROLES, key=lambda x: -len(x[0])))
+# 国务院总理　李克强 / 市委书记\n张笑东 / 海拉尔区人民政府区长　　张天喜 / 省长 王清宪
+RE_SPEAKER_LINE = rx(
+    rf"^(?P<org>[\u4e00-\u9fff]{{0,16}}?)(?P<role>{ROLE_ALT})[\s\u3000]*"
+    rf"(?P<name>[\u4e00-\u9fff](?:[\s\u3000]?[\u4e00-\u9fff]){{1,3}}|[XＸx*]{{2,4}})?\s*"
+    rf"(?:[(（](?P<date>[^)）]{{4,20}})[)）])?$"
+)
+RE_ROLE_IN_TITLE = rx(rf"^(?P<org>[\u4e00-\u9fff]{{0,10}}?)(?P<role>{ROLE_ALT})(?P<name>[\u4e00-\u9fff]{{2,3}})?(?:同志)?在")
+RE_CONGRESS_SESSION = rx(
+    r"在(?P<region>[\u4e00-\u9fff]{2,12}?(?:省|市|县|区|自治区|自治州|盟|旗))第[一二三四五六七八九十]+届人民代表大会"
+)
+RE_REGION_TITLE = rx(r"(?P<region>[\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区))(?:人民政府|政府)?(?:\d{4}年)?政府?工作报告")
+RE_NATIONAL = rx(r"全国人民代表大会|国务院总理|中华人民共和国主席|国家主席")
+LEVEL_SCOPE = [("province", rx(r"全省|全区各族")), ("city", rx(r"全市")), ("county", rx(r"全县|全旗")),
+               ("district", rx(r"全区"))]
+
+# known sites: name -> domain, and domains seen in boilerplate
+SITES = {"三味园范文网": "sanweiyuan.com", "中词库": "zciku.com", "新文秘网": "jey722.cn",
+         "华博范文网": None, "央视网": "cctv.com"}
+RE_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(?::\d+)?(?:/[^\s，。)）\"'<>]*)?")
+RE_DOMAIN_LINE = re.compile(r"\b((?:www|m)\.[a-z0-9-]+(?:\.[a-z0-9-]+)+)\b", re.I)

@@ -1,0 +1,476 @@
+"""Metadata with evidence: title, date and year (and where they came from), speaker, level,
+region, site, url, truncation and masking. Every value is read from the text or the page;
+when nothing supports a value it stays None.
+
+Page furniture (来源/时间 lines, site names, truncation notices) is read from the original
+text, because the cleaner removes it; everything about the speech itself is read from the
+cleaned text of each part.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .clean import resources as R
+
+_CN = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0}
+
+
+def cn_year(token: str) -> int | None:
+    """二〇二六 -> 2026.
+
+    >>> cn_year("二〇二六"), cn_year("一九七八")
+    (2026, 1978)
+    """
+    if len(token) != 4 or any(c not in _CN for c in token):
+        return None
+    return int("".join(str(_CN[c]) for c in token))
+
+
+def cn_small(token: str | None) -> int | None:
+    """Chinese numbers up to 31: 十二 -> 12, 二十七 -> 27."""
+    if not token:
+        return None
+    if token.isdigit():
+        return int(token)
+    if "十" in token:
+        tens, _, ones = token.partition("十")
+        return (_CN.get(tens, 1) if tens else 1) * 10 + (_CN.get(ones, 0) if ones else 0)
+    return _CN.get(token)
+
+
+def _fold_digits(s: str) -> str:
+    return s.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+
+
+def _iso(y: int, m: int | None, d: int | None) -> str:
+    if m and d and 1 <= m <= 12 and 1 <= d <= 31:
+        return f"{y:04d}-{m:02d}-{d:02d}"
+    if m and 1 <= m <= 12:
+        return f"{y:04d}-{m:02d}"
+    return f"{y:04d}"
+
+
+def date_from_match(m: re.Match[str]) -> str | None:
+    gd = m.groupdict()
+    if gd.get("y"):
+        return _iso(int(gd["y"]), int(gd["m"]) if gd.get("m") else None,
+                    int(gd["d"]) if gd.get("d") else None)
+    if gd.get("cy"):
+        y = cn_year(gd["cy"])
+        if y:
+            return _iso(y, cn_small(gd.get("cm")), cn_small(gd.get("cd")))
+    return None
+
+
+# --- page-level information -------------------------------------------------------------------
+
+@dataclass
+class PageInfo:
+    page_date: str | None = None
+    page_date_evidence: str | None = None
+    site: str | None = None
+    site_evidence: str | None = None
+    url: str | None = None
+    total_chars: int | None = None
+    shown_chars: int | None = None
+    omitted_chars: int | None = None
+    truncation_evidence: list[str] = field(default_factory=list)
+
+
+def _domain(url: str) -> str | None:
+    host = urlsplit(url).hostname or ""
+    host = re.sub(r"^(www|m|wap)\.", "", host.lower())
+    return host or None
+
+
+def page_info(original: str, meta: dict[str, str]) -> PageInfo:
+    """What the page says about itself: its date, site, address and any truncation."""
+    info = PageInfo()
+    lines = [x.strip() for x in original.replace("\r", "").split("\n") if x.strip()]
+    edge = lines[:20] + lines[-20:]
+    # page date: explicit crawler field or <meta>, else 时间/更新时间 lines, else a site dateline
+    if meta.get("page_date"):
+        m = R.RE_ISO_DATE.search(_fold_digits(meta["page_date"]))
+        if m:
+            info.page_date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            info.page_date_evidence = f"page_date={meta['page_date']}"
+    if not info.page_date:
+        for i, line in enumerate(edge):
+            if R.RE_LABEL.search(line) or re.match(r"^\S{2,12}(范文网|文秘网|词库|文库)\s+\d{4}-", line):
+                probe = line
+                if R.RE_LABEL_LINE.match(line) and not R.RE_LABEL_LINE.match(line).group(2).strip():
+                    probe = line + " " + (edge[i + 1] if i + 1 < len(edge) else "")
+                m = R.RE_ISO_DATE.search(_fold_digits(probe))
+                if m:
+                    info.page_date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                    info.page_date_evidence = probe[:80]
+                    break
+    # url: the crawler's, the saved page's, or a 链接地址 line
+    info.url = meta.get("url")
+    if not info.url:
+        for line in edge:
+            if "链接地址" in line or "鏈接地址" in line:
+                m = R.RE_URL.search(line)
+                if m:
+                    info.url = m.group()
+                    break
+    # site: known site names in the page furniture, else the url's domain, else a domain line
+    for line in edge:
+        for name, domain in R.SITES.items():
+            if line.startswith(name) or line.startswith("© " + name) or f"({name}" in line:
+                info.site, info.site_evidence = domain or name, line[:80]
+                break
+        if info.site:
+            break
+    m_trunc = R.RE_TRUNC_OMITTED.search(original)
+    if not info.site and m_trunc and m_trunc.group("url"):
+        info.site, info.site_evidence = _domain(m_trunc.group("url")), m_trunc.group().strip()[:80]
+    if not info.site and info.url:
+        info.site, info.site_evidence = _domain(info.url), info.url
+    if not info.site and meta.get("site"):
+        info.site, info.site_evidence = meta["site"], f"site={meta['site']}"
+    if not info.site:
+        for line in lines[:5]:
+            m = R.RE_DOMAIN_LINE.search(line)
+            if m and len(line) < 60:
+                info.site, info.site_evidence = _domain("http://" + m.group(1)), line
+                break
+    # truncation notices
+    for m in R.RE_TRUNC_OMITTED.finditer(original):
+        info.omitted_chars = (info.omitted_chars or 0) + int(m.group("omitted"))
+        info.truncation_evidence.append(m.group().strip()[:80])
+    m = R.RE_TRUNC_TAIL.search(original)
+    if m:
+        info.total_chars, info.shown_chars = int(m.group("total")), int(m.group("shown"))
+        info.truncation_evidence.append(m.group().strip().split("\n")[0][:80])
+    return info
+
+
+# --- title --------------------------------------------------------------------------------------
+
+_SALUTATION = R.rx(r"^(同志们|各位代表|尊敬的|女士们|先生们|各位|朋友们|同学们)")
+_NOT_TITLE_END = tuple("。；：:，,！？!?")
+_TITLE_WORDS = R.rx(r"(讲话|报告|发言|致辞|纲要|决议|决定|公报|规划|计划|意见|通知|条例|办法|规定|章程|发言稿|演讲|贺信)")
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def _title_like(line: str) -> bool:
+    s = line.strip()
+    return (
+        2 <= len(s) <= 70 and not s.endswith(_NOT_TITLE_END) and not _SALUTATION.match(s)
+        and not R.RE_DATELINE.match(s) and bool(R.RE_HAN.search(s))
+    )
+
+
+def choose_title(part_title: str | None, body: str, meta_title: str | None) -> str | None:
+    first = body.split("\n", 1)[0].strip() if body else ""
+    body_title = first if _title_like(first) and _TITLE_WORDS.search(first) else None
+    meta_title = (meta_title or "").strip() or None
+    if part_title:
+        return part_title
+    if body_title and (not meta_title or len(_squash(body_title)) > len(_squash(meta_title))):
+        return body_title
+    return meta_title or body_title
+
+
+def drop_title_lines(body: str, title: str | None) -> str:
+    """Remove the title (whole, or broken over several lines) from the top of the body."""
+    if not title:
+        return body
+    key = _squash(title)
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines) and i < 6:
+        s = _squash(lines[i])
+        if s and (s == key or (s in key and len(s) * 3 >= len(key)) or (i > 0 and s in key and len(s) <= 2)
+                  or (key in s and len(s) <= len(key) + 12 and _title_like(lines[i]))):
+            i += 1
+            continue
+        break
+    return "\n".join(lines[i:])
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+@dataclass
+class DateInfo:
+    date: str | None = None
+    date_source: str | None = None
+    year: int | None = None
+    year_source: str | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+    evidence: dict[str, str] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+
+_DATE_IN_PARENS = re.compile(rf"[(（]\s*(?:{R.DATE_CORE}|{R.DATE_CN})[^)）]{{0,12}}[)）]")
+
+
+def body_date(text: str) -> tuple[str, str] | None:
+    """A dateline near the top: （2024年5月4日）, ——2019年3月5日在…, 1979年6月27日."""
+    for line in text.split("\n")[:12]:
+        s = _fold_digits(line.strip())
+        if len(s) > 90:
+            continue
+        m = R.RE_DATELINE.match(s) or _DATE_IN_PARENS.search(s)
+        if m:
+            d = date_from_match(m)
+            if d:
+                return d, line.strip()[:80]
+    return None
+
+
+def title_year(title: str) -> tuple[int, str] | None:
+    """The year a title names; a five-year plan is dated by its first year.
+
+    >>> title_year("中华人民共和国国民经济和社会发展第十四个五年规划和2035年远景目标纲要")
+    (2021, '第十四个五年规划')
+    >>> title_year("杨雄市长在上海市第十四届人民代表大会第一次会议上的政府工作报告（2013年）")
+    (2013, '2013年')
+    """
+    t = _fold_digits(title)
+    m = R.RE_PLAN_TITLE.search(t)
+    if m:
+        if m.group(1):
+            n = cn_small(m.group(1))
+            key = {1: "一五", 2: "二五", 3: "三五", 4: "四五", 5: "五五", 6: "六五", 7: "七五",
+                   8: "八五", 9: "九五", 10: "十五", 11: "十一五", 12: "十二五", 13: "十三五",
+                   14: "十四五", 15: "十五五"}.get(n or 0)
+        else:
+            key = R._T2S.convert(m.group(2))
+        if key in R.FIVE_YEAR_PLANS:
+            return R.FIVE_YEAR_PLANS[key], m.group()
+    for m in R.RE_YEAR_IN_TITLE.finditer(t):
+        if m.group(1):
+            return int(m.group(1)), m.group()
+        if m.group(2):
+            return int(m.group(2)), m.group()
+        y = cn_year(m.group("cy") or "")
+        if y:
+            return y, m.group()
+    m = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", t)
+    if m:
+        return int(m.group(1)), m.group()
+    return None
+
+
+_PLAN_POSITION = R.rx(r"(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"」]?(?:规划|计划)?[^。]{0,12}?(开局之年|起步之年|第一年|承上启下|收官之年|最后一年|决胜之年)")
+_POSITION_OFFSET = {"开局之年": 0, "起步之年": 0, "第一年": 0, "承上启下": 2, "收官之年": 4,
+                    "最后一年": 4, "决胜之年": 4}
+
+
+def inferred_year(text: str) -> tuple[int, str] | None:
+    """The year a speech says it is given in: 2020年是…之年; 今年是…十四五…承上启下的关键一年;
+    全面贯彻落实党的二十大精神的开局之年."""
+    t = _fold_digits(text)
+    for m in R.RE_THIS_YEAR.finditer(t):
+        sentence = m.group()
+        if m.group(1):
+            return int(m.group(1)), sentence.strip("。，, \n")[:60]
+        c = R.RE_CONGRESS_OPENING.search(sentence)
+        if c:
+            return R.PARTY_CONGRESSES[R._T2S.convert(c.group(3))] + 1, sentence.strip("。，, \n")[:60]
+        # the sentence runs on: 今年是…开局之年，也是实施“十四五”规划承上启下的关键一年
+        tail = t[m.start(): m.end() + 60].split("。")[0]
+        p = _PLAN_POSITION.search(tail)
+        if p:
+            start = R.FIVE_YEAR_PLANS.get(R._T2S.convert(p.group(1)))
+            if start:
+                return start + _POSITION_OFFSET[p.group(2)], tail.strip("。，, \n")[:60]
+    return None
+
+
+def era_floor(text: str) -> tuple[int, str] | None:
+    """The latest "not before" year that era markers in the text prove."""
+    best: tuple[int, str] | None = None
+    for pattern, year, label in R.ERA_FLOORS:
+        if pattern.search(text) and (best is None or year > best[0]):
+            best = (year, label)
+    for m in R.RE_CONGRESS.finditer(text):
+        name = R._T2S.convert(m.group(1))
+        year = R.PARTY_CONGRESSES.get(name)
+        if year and not R.RE_CONGRESS_UPCOMING.search(text[max(0, m.start() - 12): m.end()]) and (
+            best is None or year > best[0]
+        ):
+            best = (year, "党的" + name)
+    for m in R.RE_PLAN_MENTION.finditer(text):
+        start = R.FIVE_YEAR_PLANS.get(R._T2S.convert(m.group(1)))
+        # a plan is drafted in the year before it starts
+        if start and (best is None or start - 1 > best[0]):
+            best = (start - 1, m.group().strip("“”\""))
+    return best
+
+
+def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) -> DateInfo:
+    out = DateInfo()
+    found = body_date(text)
+    if found:
+        out.date, out.date_source = found
+        out.date_source, out.evidence["date"] = "body", found[1]
+    elif meta.get("date"):
+        m = R.RE_ISO_DATE.search(meta["date"])
+        if m:
+            out.date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            out.date_source, out.evidence["date"] = "metadata", f"date={meta['date']}"
+    elif page.page_date:
+        out.date, out.date_source, out.evidence["date"] = page.page_date, "page", page.page_date_evidence or ""
+    if page.page_date:
+        out.year_max = int(page.page_date[:4])
+    floor = era_floor(text)
+    if floor:
+        out.year_min = floor[0]
+        out.evidence["year_min"] = floor[1]
+    ty = title_year(title) if title else None
+    body_year = int(out.date[:4]) if out.date and out.date_source in ("body", "metadata") else None
+    inferred = inferred_year(text)
+    if ty and (body_year is None or abs(ty[0] - body_year) <= 1):
+        out.year, out.year_source, out.evidence["year"] = ty[0], "title", ty[1]
+    elif body_year is not None:
+        out.year, out.year_source, out.evidence["year"] = body_year, out.date_source, out.evidence["date"]
+    elif inferred:
+        out.year, out.year_source, out.evidence["year"] = inferred[0], "inferred", inferred[1]
+    # a page date alone is only an upper bound (范文 sites republish old speeches): no year
+    if out.year is not None:
+        if out.year_max is not None and out.year > out.year_max + 1:
+            out.flags.append("year_after_page_date")
+        if out.year_min is not None and out.year < out.year_min:
+            out.flags.append("year_before_era_marker")
+    return out
+
+
+# --- speaker, level, region -----------------------------------------------------------------------
+
+ROLE_LEVEL = dict(R.ROLES)
+_NOT_NAMES = {"同志", "同志们", "讲话", "致辞", "发言", "在全", "代表", "报告", "作政", "作报", "主持"}
+_SCOPE = [("province", R.rx(r"全省|我省")), ("city", R.rx(r"全市|我市")),
+          ("county", R.rx(r"全县|我县|全旗|我旗")), ("district", R.rx(r"全区|我区"))]
+
+
+@dataclass
+class Speaker:
+    role: str | None = None
+    name: str | None = None
+    org: str | None = None
+    evidence: str | None = None
+
+
+def _name(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    name = _squash(raw)
+    if not (2 <= len(name) <= 4) or name in _NOT_NAMES or re.search(r"[XＸx*]", name):
+        return None
+    return name
+
+
+def speaker(text: str, title: str | None) -> Speaker:
+    lines = [x.strip() for x in text.split("\n")[:14]]
+    for i, line in enumerate(lines):
+        for piece in [line, *line.split(" ")[1:]] if len(line) <= 80 else []:
+            piece = piece.strip()
+            if len(piece) > 40:
+                continue
+            m = R.RE_SPEAKER_LINE.match(_fold_digits(piece)) or R.RE_SPEAKER_LINE.match(
+                re.sub(r"^.*?(会议上|大会上)\s*", "", piece)
+            )
+            if not m:
+                continue
+            role = R._T2S.convert(m.group("role"))
+            name = _name(m.group("name"))
+            if name is None and i + 1 < len(lines):
+                nm = re.match(r"^([\u4e00-\u9fff]{2,4})\s*(?:[(（][^)）]*[)）])?$", lines[i + 1])
+                name = _name(nm.group(1)) if nm else None
+            if name or m.group("org") or len(piece) <= 8:
+                return Speaker(role, name, m.group("org") or None, piece)
+    if title:
+        m = R.RE_ROLE_IN_TITLE.search(title)
+        if m:
+            return Speaker(R._T2S.convert(m.group("role")), _name(m.group("name")),
+                           m.group("org") or None, title)
+    return Speaker()
+
+
+def _level_of_region(region: str) -> str | None:
+    if region in ("全国", "中华人民共和国"):
+        return "national"
+    if region.endswith(("省", "自治区")) or region in ("北京市", "上海市", "天津市", "重庆市"):
+        return "province"
+    if region.endswith(("市", "州", "盟")):
+        return "city"
+    if region.endswith(("县", "旗")):
+        return "county"
+    if region.endswith("区"):
+        return "district"
+    return None
+
+
+def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | None, str | None, dict[str, str]]:
+    evidence: dict[str, str] = {}
+    head = "\n".join(text.split("\n")[:12])
+    region = level = None
+    if R.RE_NATIONAL.search(head) or (spk.role in ("国务院总理", "总理", "国家主席", "中华人民共和国主席")):
+        region, level = "全国", "national"
+        evidence["level"] = (R.RE_NATIONAL.search(head) or re.search(".+", spk.role or "")).group()
+    m = R.RE_CONGRESS_SESSION.search(head) if region is None else None
+    if m:
+        region = m.group("region")
+        evidence["region"] = m.group()
+    if region is None and title:
+        m = R.RE_REGION_TITLE.search(re.sub(r"^\d{4}年", "", _fold_digits(title)))
+        if m and len(m.group("region")) >= 3:
+            region = m.group("region")
+            evidence["region"] = title
+    if region is None and spk.org:
+        m = re.match(r"^([\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区|旗|州))(?:人民政府|委|政府)?", spk.org)
+        if m and m.group(1) not in ("自治区", "中华人民共和国"):
+            region = m.group(1)
+            evidence["region"] = spk.evidence or spk.org
+    if level is None and spk.role and ROLE_LEVEL.get(spk.role):
+        level = ROLE_LEVEL[spk.role]
+        evidence["level"] = spk.evidence or spk.role
+    if level is None and region:
+        level = _level_of_region(region)
+        if level:
+            evidence["level"] = evidence.get("region", region)
+    if level is None and title:
+        for lv, pattern in _SCOPE:
+            m = pattern.search(title)
+            if m:
+                level = lv
+                evidence["level"] = title
+                break
+    if level is None:
+        counts = sorted(((len(p.findall(text)), lv, p) for lv, p in _SCOPE), reverse=True)
+        if counts[0][0] >= 3 and counts[0][0] >= 2 * counts[1][0]:
+            level = counts[0][1]
+            evidence["level"] = f"{counts[0][0]}× " + counts[0][2].search(text).group()
+    if level == "district" and region and region.endswith("自治区"):
+        level = "province"
+    return region, level, evidence
+
+
+# --- flags ----------------------------------------------------------------------------------------
+
+def masked_count(text: str) -> int:
+    """Placeholders a 范文 site put in place of names and numbers.
+
+    >>> masked_count("在党的*即将召开前夕，20*年完成XX亿元，3*15+N")
+    3
+    """
+    return len(R.RE_MASK.findall(text))
+
+
+def stray_connectives(text: str) -> int:
+    """Connectives standing alone as a sentence (总之。), left by text spinners.
+
+    >>> stray_connectives("肯定成果的同时，总之。更要看到差别。")
+    1
+    """
+    return len(R.RE_STRAY_CONNECTIVE.findall(text))

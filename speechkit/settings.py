@@ -1,0 +1,88 @@
+"""One frozen settings object: packaged defaults, then DIR/speechkit.cfg, then CLI overrides."""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+SECTION = "speechkit"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of a speechkit workspace.
+
+    >>> s = Settings(home=Path("/tmp/x"))
+    >>> s.store_path.name
+    'speechkit.db'
+    """
+
+    home: Path = field(default_factory=Path.cwd)
+    workers: int = 0
+    chunk_size: int = 200
+    minhash_perm: int = 128
+    shingle_size: int = 5
+    lsh_threshold: float = 0.5
+    containment: float = 0.85
+    min_dedup_chars: int = 200
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "corpus" / "speechkit.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+
+def _coerce(name: str, raw: str) -> Any:
+    kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    try:
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+    except ValueError as exc:
+        raise InputError(f"setting {name}={raw!r} is not a number; fix it in speechkit.cfg") from exc
+    return raw
+
+
+def _read_cfg(text: str, source: str) -> dict[str, Any]:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as exc:
+        raise InputError(f"{source} is not a valid config file: {exc}".splitlines()[0]) from exc
+    if not parser.has_section(SECTION):
+        return {}
+    known = {f.name for f in dataclasses.fields(Settings)} - {"home"}
+    out = {}
+    for key, value in parser.items(SECTION):
+        if key not in known:
+            raise InputError(f"{source}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+        out[key] = _coerce(key, value)
+    return out
+
+
+def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings once: packaged defaults < DIR/speechkit.cfg < explicit overrides."""
+    home_path = Path(home or os.environ.get("SPEECHKIT_HOME") or Path.cwd()).resolve()
+    values: dict[str, Any] = _read_cfg(
+        resources.files("speechkit").joinpath("defaults.cfg").read_text("utf-8"), "defaults.cfg"
+    )
+    user_cfg = home_path / "speechkit.cfg"
+    if user_cfg.is_file():
+        values.update(_read_cfg(user_cfg.read_text("utf-8"), str(user_cfg)))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(home=home_path, **values)

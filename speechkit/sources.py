@@ -1,0 +1,205 @@
+"""Walking inputs and reading them into RawDocuments: files, folders, globs, .gz, and
+JSONL/CSV crawler dumps with a field mapping. HTML becomes visible text here."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .errors import DocumentProblem, InputError
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".shtml", ".xhtml"}
+DUMP_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | DUMP_SUFFIXES
+# files that describe a folder rather than hold a speech
+SKIP_NAMES = {"manifest.tsv", "readme.md", "license", "license.md", "changes.md"}
+FIELDS = ("text", "title", "date", "url", "site", "id", "speaker", "region", "level")
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_SAVED_FROM = re.compile(r"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.I)
+
+
+def base_suffix(path: Path) -> str:
+    """'.txt' for a.txt and a.txt.gz."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def expand_inputs(paths: Sequence[str]) -> list[Path]:
+    """Files, folders (recursive) and globs, as one sorted, de-duplicated list of files."""
+    out: set[Path] = set()
+    for raw in paths:
+        matches = [Path(m) for m in glob.glob(raw, recursive=True)] if glob.has_magic(raw) else []
+        if glob.has_magic(raw) and not matches:
+            raise InputError(f"no files match {raw!r}; check the pattern (quote it for the shell)")
+        for p in matches or [Path(raw)]:
+            if p.is_dir():
+                out.update(
+                    f for f in p.rglob("*")
+                    if f.is_file() and base_suffix(f) in SUFFIXES and not _skipped(f)
+                )
+            elif p.is_file() or p.is_symlink():
+                out.add(p)
+            else:
+                raise InputError(f"{raw}: no such file or folder")
+    return sorted(out, key=lambda p: str(p))
+
+
+def _skipped(path: Path) -> bool:
+    return path.name.lower() in SKIP_NAMES or any(part.startswith(".") for part in path.parts[-3:])
+
+
+def parse_field_map(specs: Sequence[str]) -> dict[str, str]:
+    """`text=content_html` pairs to {our field: their column}."""
+    mapping: dict[str, str] = {}
+    for spec in specs:
+        ours, sep, theirs = spec.partition("=")
+        if not sep or not ours or not theirs:
+            raise InputError(f"--field {spec!r}: write it as OURS=THEIRS, e.g. text=content_html")
+        if ours not in FIELDS:
+            raise InputError(f"--field {spec!r}: {ours!r} is not one of {', '.join(FIELDS)}")
+        mapping[ours] = theirs
+    return mapping
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except PermissionError as exc:
+        raise DocumentProblem("permission denied (fix with chmod +r)") from exc
+    except OSError as exc:
+        raise DocumentProblem(f"cannot read: {exc.strerror or exc}") from exc
+    if path.suffix.lower() == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DocumentProblem("broken gzip file") from exc
+    return data
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Read simple YAML front matter (key: value lines) and return it with the body.
+
+    >>> split_front_matter("---\\ntitle: '报告'\\ndate: 2020-01-02\\n---\\n正文")
+    ({'title': '报告', 'date': '2020-01-02'}, '正文')
+    """
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key and not key.startswith((" ", "-")) and value.strip():
+            meta[key.strip().lower()] = value.strip().strip("'\"")
+    if "source" in meta and "url" not in meta and meta["source"].startswith("http"):
+        meta["url"] = meta["source"]
+    return meta, text[m.end():]
+
+
+def html_to_text(html: str, *, full_page: bool) -> tuple[str, dict[str, str]]:
+    """Visible text of HTML. A full page goes through trafilatura's main-content extraction
+    (navigation, scripts and styles gone); a fragment from a crawler field keeps all its
+    visible text with block elements as line breaks."""
+    meta: dict[str, str] = {}
+    if full_page:
+        import trafilatura  # slow import: only when a saved page is ingested
+
+        m = _SAVED_FROM.search(html[:2000])
+        if m:
+            meta["url"] = m.group(1)
+        text = trafilatura.extract(html, include_comments=False, include_tables=True) or ""
+        info = trafilatura.extract_metadata(html)
+        if info is not None:
+            if info.title:
+                meta["title"] = info.title
+            if info.date:
+                meta["page_date"] = info.date
+            if info.sitename:
+                meta["site_name"] = info.sitename
+            if info.url and "url" not in meta:
+                meta["url"] = info.url
+        if text.strip():
+            return text, meta
+    return _fragment_text(html), meta
+
+
+_BLOCK = re.compile(r"<\s*(br|/p|/div|/h\d|/li|/tr|p|div|h\d|li|tr)\b[^>]*>", re.I)
+
+
+def _fragment_text(html: str) -> str:
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(f"<div>{_BLOCK.sub(chr(10) + '<br>', html)}</div>")
+    except Exception as exc:  # lxml raises several unrelated types for hopeless markup
+        raise DocumentProblem(f"unreadable HTML: {exc}") from exc
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    return root.text_content()
+
+
+def _dump_rows(path: Path, data: bytes) -> Iterator[tuple[str, dict[str, object]]]:
+    suffix = base_suffix(path)
+    if suffix == ".csv":
+        text = data.decode("utf-8-sig", errors="strict") if data else ""
+        for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            yield f"row{n}", dict(row)
+        return
+    for n, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield f"line{n}", {"__error__": f"broken JSON on line {n}: {exc}"}
+            continue
+        if not isinstance(obj, dict):
+            yield f"line{n}", {"__error__": f"line {n} is not a JSON object"}
+            continue
+        yield f"line{n}", obj
+
+
+def is_dump(path: Path) -> bool:
+    return base_suffix(path) in DUMP_SUFFIXES
+
+
+def read_dump(path: Path, data: bytes, field_map: dict[str, str]):
+    """Yield (record key, RawDocument | DocumentProblem) for each record of a JSONL/CSV dump."""
+    from .documents import RawDocument
+
+    text_field = field_map.get("text", "text")
+    for key, row in _dump_rows(path, data):
+        if "__error__" in row:
+            yield key, DocumentProblem(str(row["__error__"]))
+            continue
+        body = row.get(text_field)
+        if not isinstance(body, str) or not body.strip():
+            yield key, DocumentProblem(
+                f"{key}: no text in field {text_field!r} (map it with --field text=COLUMN)"
+            )
+            continue
+        meta = {}
+        for ours in FIELDS:
+            if ours == "text":
+                continue
+            value = row.get(field_map.get(ours, ours))
+            if value not in (None, ""):
+                meta["page_date" if ours == "date" else ours] = str(value)
+        record = str(meta.pop("id", "")) or key
+        is_html = "<" in body and bool(re.search(r"</?(p|div|br|span|a)\b", body, re.I))
+        yield key, RawDocument(
+            source_path=str(path), data=b"", record=record,
+            kind="html-fragment" if is_html else "text", meta=meta, text=body,
+        )
