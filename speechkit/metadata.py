@@ -86,9 +86,13 @@ def _domain(url: str) -> str | None:
     return host or None
 
 
+_SITE_NAME = R.rx("|".join(re.escape(n) for n in R.SITES))
+
+
 def page_info(original: str, meta: dict[str, str]) -> PageInfo:
     """What the page says about itself: its date, site, address and any truncation."""
     info = PageInfo()
+    original = R.RE_PINYIN.sub("", original)  # 當(dāng)前 must read as 當前 for the notices
     lines = [x.strip() for x in original.replace("\r", "").split("\n") if x.strip()]
     edge = lines[:20] + lines[-20:]
     # page date: explicit crawler field or <meta>, else 时间/更新时间 lines, else a site dateline
@@ -119,11 +123,10 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
                     break
     # site: known site names in the page furniture, else the url's domain, else a domain line
     for line in edge:
-        for name, domain in R.SITES.items():
-            if line.startswith(name) or line.startswith("© " + name) or f"({name}" in line:
-                info.site, info.site_evidence = domain or name, line[:80]
-                break
-        if info.site:
+        m = _SITE_NAME.search(line)
+        if m and (m.start() <= 2 or line[m.start() - 1] in "(（©"):
+            name = R._T2S.convert(m.group())
+            info.site, info.site_evidence = R.SITES.get(name) or name, line[:80]
             break
     m_trunc = R.RE_TRUNC_OMITTED.search(original)
     if not info.site and m_trunc and m_trunc.group("url"):

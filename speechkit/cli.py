@@ -1,0 +1,267 @@
+"""The `speechkit` command: parse flags, call one library function, render the result.
+
+Library errors become one-line messages that say what to do next; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import SpeechkitError
+from .settings import Settings, load_settings
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+EXPORT_FIELDS = [
+    "id", "source_path", "part", "title", "text", "date", "date_source", "year", "year_source",
+    "year_min", "year_max", "speaker_role", "speaker_name", "level", "region", "site", "url",
+    "encoding", "truncated", "shown_chars", "total_chars", "masked", "flags", "dup_group",
+    "canonical",
+]
+
+
+def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpeechkitError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt:
+            err.print("interrupted: everything stored so far is kept; run the same command again to resume")
+            sys.exit(130)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="SPEECHKIT_HOME",
+              help="Workspace: store in DIR/corpus/speechkit.db, indexes in DIR/indexes/. "
+                   "Default: $SPEECHKIT_HOME or the current directory.")
+@click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
+@click.version_option(__version__, prog_name="speechkit")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
+    """Clean, index and analyse scraped Chinese political speeches.
+
+    \b
+    Typical run:
+      speechkit ingest corpus/raw        # clean, split, date and de-duplicate
+      speechkit stats                    # what is in the store
+      speechkit show ID                  # one speech with its metadata and evidence
+      speechkit export --format csv      # one row per speech
+    """
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {"home": home}
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    try:
+        return load_settings(ctx.obj["home"], **overrides)
+    except SpeechkitError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS",
+              help="Map a JSONL/CSV column to a speechkit field, e.g. --field text=content_html "
+                   "--field date=pubtime (fields: text, title, date, url, site, id, speaker, region, level).")
+@click.option("--prune", is_flag=True, help="Remove stored speeches whose files are gone.")
+@click.option("--strict", is_flag=True, help="Exit non-zero if any file or record was skipped.")
+@click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")
+@click.pass_context
+@_fail_cleanly
+def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], prune: bool,
+           strict: bool, workers: int | None) -> None:
+    """Ingest files, folders, globs or .gz into the corpus store.
+
+    Reads .txt/.md (front matter as metadata), .html (visible main text) and .jsonl/.csv
+    crawler dumps. Unchanged files are skipped, so re-running is cheap and resumes an
+    interrupted run. Bad files are reported and skipped.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .ingest import ingest as run
+    from .sources import parse_field_map
+
+    settings = _settings(ctx, workers=workers)
+    field_map = parse_field_map(fields)
+    with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True,
+                  disable=not err.is_terminal) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, description=Path(path).name[-40:])
+
+        report = run(paths, settings, field_map=field_map, prune=prune, progress=progress)
+    table = Table(title=f"ingest → {settings.store_path}", show_header=False)
+    table.add_row("files", f"{report.files_seen} seen: {report.files_new} new, {report.files_changed} "
+                  f"changed, {report.files_unchanged} unchanged" + (f", {report.files_pruned} pruned" if prune else ""))
+    table.add_row("speeches", f"{report.speeches} stored from new or changed files")
+    table.add_row("duplicates", f"{report.duplicates} non-canonical copies in the store")
+    table.add_row("flags", ", ".join(f"{k} {v}" for k, v in report.flags.most_common()) or "none")
+    table.add_row("skipped", str(len(report.skipped)))
+    err.print(table)
+    for where, why in report.skipped[:50]:
+        err.print(f"skipped {where}: {why}")
+    if len(report.skipped) > 50:
+        err.print(f"… and {len(report.skipped) - 50} more (see `speechkit stats`)")
+    if strict and report.skipped:
+        raise click.ClickException(f"{len(report.skipped)} inputs were skipped (--strict)")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--explain", is_flag=True, help="Show what each cleaning step removed or changed.")
+@_fail_cleanly
+def clean(file: Path, explain: bool) -> None:
+    """Clean one file and print the result (nothing is stored).
+
+    With --explain, each step that changed the text is listed with what it removed (-) and
+    added (+), before the cleaned text.
+    """
+    from .clean import clean_text
+    from .decode import decode_bytes
+    from .sources import read_bytes, split_front_matter
+
+    decoded = decode_bytes(read_bytes(file))
+    text, kind = decoded.text, "text"
+    if file.suffix.lower() in (".md", ".markdown") or text.startswith("---\n"):
+        _, text = split_front_matter(text.replace("\r\n", "\n"))
+        kind = "markdown"
+    result = clean_text(text, kind=kind, explain=explain)
+    if explain:
+        err.print(f"[bold]{file}[/] decoded as {decoded.encoding}" + (" (lossy)" if decoded.lossy else ""))
+        for step in result.steps:
+            err.print(f"[bold]{step.name}[/]  -{step.removed} +{step.added} chars")
+            for removed, added in step.sample:
+                if removed:
+                    err.print(f"  [red]- {removed!r}[/]")
+                if added:
+                    err.print(f"  [green]+ {added!r}[/]")
+        if not result.steps:
+            err.print("no step changed the text")
+    click.echo(result.text)
+
+
+@cli.command()
+@click.argument("doc_id")
+@click.option("--original", is_flag=True, help="Print the text as decoded, before cleaning.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with every field.")
+@click.pass_context
+@_fail_cleanly
+def show(ctx: click.Context, doc_id: str, original: bool, as_json: bool) -> None:
+    """Show one speech: metadata with evidence, flags, cleaning steps, text. A unique id
+    prefix is enough."""
+    from .store import Store
+
+    with Store(_settings(ctx).store_path, create=False) as store:
+        doc = store.get(doc_id)
+    if as_json:
+        record = doc.to_record()
+        if not original:
+            record.pop("original")
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    table = Table(show_header=False, title=f"{doc.id}  {doc.title or '(untitled)'}")
+    for name in ("source_path", "part", "date", "year", "speaker_role", "speaker_name", "level",
+                 "region", "site", "url", "encoding", "truncated", "masked", "dup_group", "canonical"):
+        value = getattr(doc, name)
+        if name == "part":
+            value = f"{doc.part} of {doc.parts}" + (f" (record {doc.record})" if doc.record else "")
+        elif name == "date" and value:
+            value = f"{value}  [{doc.date_source}]"
+        elif name == "year":
+            bounds = f"  range {doc.year_min or '?'}–{doc.year_max or '?'}" if doc.year_min or doc.year_max else ""
+            value = (f"{value}  [{doc.year_source}]" if value else "unknown") + bounds
+        elif name == "truncated" and value:
+            value = f"yes, {doc.shown_chars} of {doc.total_chars} chars shown" if doc.total_chars else "yes"
+        if value not in (None, "", False) or name in ("year", "canonical"):
+            table.add_row(name, str(value))
+    for key, value in doc.evidence.items():
+        table.add_row(f"evidence.{key}", value)
+    table.add_row("flags", ", ".join(doc.flags) or "none")
+    table.add_row("steps", ", ".join(doc.steps) or "none")
+    out.print(table)
+    click.echo(doc.original if original else doc.text)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable counts.")
+@click.pass_context
+@_fail_cleanly
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts of canonical speeches per year, level, site and flag, plus skipped inputs."""
+    from .report import corpus_stats
+
+    result = corpus_stats(_settings(ctx))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    head = Table(show_header=False, title="corpus")
+    for key in ("files", "speeches", "canonical", "duplicates", "skipped"):
+        head.add_row(key, str(result[key]))
+    out.print(head)
+    for section in ("year", "level", "site", "date_source", "flags"):
+        table = Table(title=f"speeches by {section}")
+        table.add_column(section)
+        table.add_column("count", justify="right")
+        for key, n in result["by_" + section]:
+            table.add_row(str(key), str(n))
+        out.print(table)
+    for path, record, why in result["problems"][:30]:
+        err.print(f"skipped {path} {record}: {why}".replace("  ", " "))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--all", "include_all", is_flag=True, help="Include non-canonical near-duplicate copies.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of stdout.")
+@click.pass_context
+@_fail_cleanly
+def export(ctx: click.Context, fmt: str, include_all: bool, output: Path | None) -> None:
+    """Export one record per speech (canonical copies unless --all)."""
+    from .store import Store
+
+    with Store(_settings(ctx).store_path, create=False) as store:
+        docs = store.documents(canonical_only=not include_all)
+        fh = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            if fmt == "csv":
+                writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+                writer.writeheader()
+                for doc in docs:
+                    row = doc.to_record()
+                    row["flags"] = ";".join(row["flags"])
+                    writer.writerow(row)
+            else:
+                for doc in docs:
+                    row = {k: v for k, v in doc.to_record().items() if k in EXPORT_FIELDS}
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        finally:
+            if output:
+                fh.close()
+
+
+def main() -> None:
+    cli(prog_name="speechkit")
+
+
+if __name__ == "__main__":
+    main()

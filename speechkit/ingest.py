@@ -1,0 +1,222 @@
+"""Ingest: walk inputs, process changed files in worker processes, store them file by file,
+then update near-duplicate groups. Re-running is cheap (content hashes) and resumes after
+an interruption; a bad file is reported and skipped, never fatal."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import sources
+from .dedup import update_groups
+from .documents import Document, RawDocument, content_hash
+from .errors import DocumentProblem
+from .pipeline import process_raw
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    files_seen: int = 0
+    files_new: int = 0
+    files_changed: int = 0
+    files_unchanged: int = 0
+    files_pruned: int = 0
+    speeches: int = 0
+    duplicates: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    flags: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped
+
+
+def _stored_path(path: Path, home: Path) -> str:
+    """Paths inside the workspace are stored relative to it, so ids survive a moved workspace."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(home))
+    except ValueError:
+        return str(resolved)
+
+
+def _kind(path: Path) -> str:
+    suffix = sources.base_suffix(path)
+    if suffix in sources.HTML_SUFFIXES:
+        return "html"
+    if suffix in (".md", ".markdown"):
+        return "markdown"
+    return "text"
+
+
+def _work(units: list[RawDocument], settings: Settings) -> tuple[list[Document], list[tuple[str, str]]]:
+    """Worker: process a batch of units; problems are returned, not raised."""
+    docs: list[Document] = []
+    problems: list[tuple[str, str]] = []
+    for raw in units:
+        try:
+            docs.extend(process_raw(raw, settings))
+        except DocumentProblem as exc:
+            problems.append((raw.record, exc.reason))
+        except Exception as exc:  # a bug must not stop the batch: report it with the file
+            log.exception("failed on %s %s", raw.source_path, raw.record)
+            problems.append((raw.record, f"internal error: {type(exc).__name__}: {exc}"))
+    return docs, problems
+
+
+@dataclass
+class _Pending:
+    path: str
+    hash: str
+    size: int
+    chunks: int
+    docs: list[Document] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str] | None = None,
+           prune: bool = False, progress: Progress | None = None) -> IngestReport:
+    """Bring the store up to date with the files under `paths`."""
+    field_map = field_map or {}
+    files = sources.expand_inputs(paths)
+    report = IngestReport(files_seen=len(files))
+    with Store(settings.store_path) as store:
+        todo: list[tuple[Path, str, str]] = []
+        for path in files:
+            key = _stored_path(path, settings.home)
+            try:
+                data = sources.read_bytes(path)
+            except DocumentProblem as exc:
+                report.skipped.append((key, exc.reason))
+                store.replace_file(key, "", 0, [], status="error", reason=exc.reason)
+                continue
+            h = content_hash(data)
+            known = store.file_hash(key)
+            if known and known[0] == h and known[1] == "ok":
+                report.files_unchanged += 1
+                continue
+            if known:
+                report.files_changed += 1
+            else:
+                report.files_new += 1
+            todo.append((path, key, h))
+        if prune:
+            for key in store.stored_paths():
+                p = Path(key) if os.path.isabs(key) else settings.home / key
+                if not p.exists():
+                    store.remove_file(key)
+                    report.files_pruned += 1
+        # a run interrupted before grouping leaves the flag set: the next run groups everything
+        pending_all = store.query("SELECT value FROM meta WHERE key='dedup_pending'")
+        if todo or report.files_pruned:
+            store.query("INSERT OR REPLACE INTO meta VALUES ('dedup_pending', '1')")
+        new_ids = _process(todo, settings, field_map, store, report, progress)
+        if new_ids or report.files_pruned or pending_all:
+            update_groups(store, settings, None if pending_all or report.files_pruned else new_ids)
+            store.query("DELETE FROM meta WHERE key='dedup_pending'")
+        report.duplicates = store.count("canonical=0")
+    return report
+
+
+def _units(path: Path, key: str, data: bytes, field_map: dict[str, str]
+           ) -> tuple[list[RawDocument], list[tuple[str, str]]]:
+    if sources.is_dump(path):
+        units, problems = [], []
+        for record, item in sources.read_dump(path, data, field_map):
+            if isinstance(item, DocumentProblem):
+                problems.append((record, item.reason))
+            else:
+                units.append(RawDocument(key, b"", item.record, item.kind, item.meta, item.text))
+        return units, problems
+    return [RawDocument(key, data, "", _kind(path))], []
+
+
+def _load(path: Path, key: str, field_map: dict[str, str]
+          ) -> tuple[list[RawDocument], list[tuple[str, str]], int]:
+    try:
+        data = sources.read_bytes(path)
+    except DocumentProblem as exc:
+        return [], [("", exc.reason)], 0
+    units, problems = _units(path, key, data, field_map)
+    return units, problems, len(data)
+
+
+def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: dict[str, str],
+             store: Store, report: IngestReport, progress: Progress | None) -> list[str]:
+    new_ids: list[str] = []
+    total = len(todo)
+    done = 0
+
+    def finish(p: _Pending) -> None:
+        nonlocal done
+        failed = not p.docs and p.problems
+        reason = "; ".join(r for _, r in p.problems[:3]) if failed else None
+        store.replace_file(p.path, p.hash, p.size, p.docs, [] if failed else p.problems,
+                           status="error" if failed else "ok", reason=reason)
+        for rec, why in p.problems:
+            report.skipped.append((p.path + (f" {rec}" if rec else ""), why))
+        for d in p.docs:
+            report.flags.update(f.split(":")[0] for f in d.flags)
+        report.speeches += len(p.docs)
+        new_ids.extend(d.id for d in p.docs)
+        done += 1
+        if progress:
+            progress(done, total, p.path)
+
+    workers = settings.worker_count
+    if workers <= 1 or (total <= 1 and not any(sources.is_dump(t[0]) for t in todo)):
+        for path, key, h in todo:
+            units, problems, size = _load(path, key, field_map)
+            docs, more = _work(units, settings)
+            finish(_Pending(key, h, size, 1, docs, problems + more))
+        return new_ids
+    pending: dict[str, _Pending] = {}
+    futures: dict[Future, str] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        try:
+            for path, key, h in todo:
+                units, problems, size = _load(path, key, field_map)
+                step = settings.chunk_size if len(units) > 1 else 1
+                chunks = [units[i:i + step] for i in range(0, len(units), step)]
+                pending[key] = _Pending(key, h, size, len(chunks), problems=problems)
+                if not chunks:
+                    finish(pending.pop(key))
+                    continue
+                for chunk in chunks:
+                    futures[pool.submit(_work, chunk, settings)] = key
+                # keep memory bounded: drain while many chunks are queued
+                while len(futures) > workers * 4:
+                    _drain(futures, pending, finish, wait_all=False)
+            while futures:
+                _drain(futures, pending, finish, wait_all=False)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return new_ids
+
+
+def _drain(futures: dict[Future, str], pending: dict[str, _Pending],
+           finish: Callable[[_Pending], None], *, wait_all: bool) -> None:
+    finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+    for fut in finished:
+        key = futures.pop(fut)
+        p = pending[key]
+        docs, problems = fut.result()
+        p.docs.extend(docs)
+        p.problems.extend(problems)
+        p.chunks -= 1
+        if p.chunks == 0:
+            p.docs.sort(key=lambda d: (d.record, d.part))
+            finish(pending.pop(key))

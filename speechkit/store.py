@@ -1,0 +1,187 @@
+"""The corpus store: one SQLite file (WAL) holding source files, speeches and problems.
+
+It is the single source of truth; indexes are caches built from it. Each input file's
+speeches are written in one transaction together with the file's content hash, so an
+interrupted run loses nothing it committed and the next run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from .documents import Document
+from .errors import NotFoundError, StoreError
+
+SCHEMA_VERSION = 1
+
+_JSON_FIELDS = {"flags", "steps", "evidence"}
+_BOOL_FIELDS = {"lossy", "truncated", "canonical"}
+DOC_COLUMNS = [f.name for f in fields(Document)]
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER, n_docs INTEGER,
+    status TEXT NOT NULL, reason TEXT, ingested_at REAL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    {", ".join(c + (" TEXT PRIMARY KEY" if c == "id" else "") for c in DOC_COLUMNS)}
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source_path);
+CREATE INDEX IF NOT EXISTS documents_year ON documents(year);
+CREATE INDEX IF NOT EXISTS documents_group ON documents(dup_group);
+CREATE TABLE IF NOT EXISTS problems (
+    path TEXT NOT NULL, record TEXT NOT NULL, reason TEXT NOT NULL, seen_at REAL,
+    PRIMARY KEY (path, record)
+);
+"""
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name in _JSON_FIELDS:
+        return json.dumps(value, ensure_ascii=False)
+    if name in _BOOL_FIELDS:
+        return int(bool(value))
+    return value
+
+
+def _decode_row(row: sqlite3.Row) -> Document:
+    values = {}
+    for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
+        value = row[name]
+        if name in _JSON_FIELDS:
+            value = json.loads(value) if value else ([] if name != "evidence" else {})
+        elif name in _BOOL_FIELDS:
+            value = bool(value)
+        values[name] = value
+    return Document(**values)
+
+
+class Store:
+    """Typed access to the store file. Use as a context manager or call `close()`."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        if not path.exists() and not create:
+            raise StoreError(f"no corpus store at {path}; run `speechkit ingest PATH` first "
+                             "(or pass --home DIR where you ran it)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is not a speechkit store ({exc}); move it away and re-ingest") from exc
+        found = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if found is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(found[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{path} has schema {found[0]}, this speechkit needs {SCHEMA_VERSION}; "
+                             "re-ingest into a new --home")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- files ----------------------------------------------------------------------------
+    def file_hash(self, path: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT hash, status FROM files WHERE path=?", (path,)).fetchone()
+        return (row["hash"], row["status"]) if row else None
+
+    def stored_paths(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT path FROM files ORDER BY path")]
+
+    def replace_file(self, path: str, file_hash: str, size: int, docs: Sequence[Document],
+                     problems: Sequence[tuple[str, str]] = (), *, status: str = "ok",
+                     reason: str | None = None) -> None:
+        """Atomically replace everything that came from `path`."""
+        now = time.time()
+        placeholders = ", ".join("?" for _ in DOC_COLUMNS)
+        with self.transaction() as db:
+            db.execute("DELETE FROM documents WHERE source_path=?", (path,))
+            db.execute("DELETE FROM problems WHERE path=?", (path,))
+            db.executemany(
+                f"INSERT OR REPLACE INTO documents ({', '.join(DOC_COLUMNS)}) VALUES ({placeholders})",
+                [tuple(_encode(c, getattr(d, c)) for c in DOC_COLUMNS) for d in docs],
+            )
+            db.executemany("INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?)",
+                           [(path, rec, why, now) for rec, why in problems])
+            db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (path, file_hash, size, len(docs), status, reason, now))
+
+    def remove_file(self, path: str) -> int:
+        with self.transaction() as db:
+            n = db.execute("DELETE FROM documents WHERE source_path=?", (path,)).rowcount
+            db.execute("DELETE FROM problems WHERE path=?", (path,))
+            db.execute("DELETE FROM files WHERE path=?", (path,))
+        return n
+
+    # --- documents ------------------------------------------------------------------------
+    def get(self, doc_id: str) -> Document:
+        row = self.db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
+        if row is None:
+            like = self.db.execute("SELECT id FROM documents WHERE id LIKE ? LIMIT 2", (doc_id + "%",)).fetchall()
+            if len(like) == 1:
+                return self.get(like[0][0])
+            raise NotFoundError(f"no document {doc_id!r}; list ids with `speechkit export --format csv`")
+        return _decode_row(row)
+
+    def documents(self, *, canonical_only: bool = True, where: str = "", params: Iterable[Any] = (),
+                  columns: str = "*") -> Iterator[Document]:
+        clauses = ["canonical=1"] if canonical_only else []
+        if where:
+            clauses.append(f"({where})")
+        sql = f"SELECT {columns} FROM documents"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY source_path, record, part"
+        for row in self.db.execute(sql, tuple(params)):
+            yield _decode_row(row)
+
+    def count(self, where: str = "1", params: Iterable[Any] = ()) -> int:
+        return self.db.execute(f"SELECT COUNT(*) FROM documents WHERE {where}", tuple(params)).fetchone()[0]
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self.db.execute(sql, tuple(params)).fetchall()
+
+    def signatures(self) -> Iterator[sqlite3.Row]:
+        yield from self.db.execute(
+            "SELECT id, minhash, shingles, dup_group, truncated, lossy, masked, length(text) AS n, "
+            "date, flags FROM documents WHERE minhash IS NOT NULL"
+        )
+
+    def set_groups(self, rows: Sequence[tuple[str | None, bool, str]]) -> None:
+        """(dup_group, canonical, id) for each document whose grouping changed."""
+        with self.transaction() as db:
+            db.executemany("UPDATE documents SET dup_group=?, canonical=? WHERE id=?",
+                           [(g, int(c), i) for g, c, i in rows])
+
+    def problems(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT path, record, reason FROM problems UNION ALL "
+            "SELECT path, '', reason FROM files WHERE status='error' ORDER BY path, record"
+        ).fetchall()
