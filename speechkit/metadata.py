@@ -54,7 +54,7 @@ def _iso(y: int, m: int | None, d: int | None) -> str:
 
 
 def date_from_match(m: re.Match[str]) -> str | None:
-    gd = m.groupdict()
+    gd = {k.rstrip("2"): v for k, v in m.groupdict().items() if v}
     if gd.get("y"):
         return _iso(int(gd["y"]), int(gd["m"]) if gd.get("m") else None,
                     int(gd["d"]) if gd.get("d") else None)
@@ -220,13 +220,24 @@ def body_date(text: str) -> tuple[str, str] | None:
     """A dateline near the top: （2024年5月4日）, ——2019年3月5日在…, 1979年6月27日."""
     for line in text.split("\n")[:12]:
         s = _fold_digits(line.strip())
-        if len(s) > 90:
+        if len(s) > 160:
             continue
-        m = R.RE_DATELINE.match(s) or _DATE_IN_PARENS.search(s)
+        m = None
+        if len(s) <= 90:
+            m = R.RE_DATELINE.match(s) or _DATE_IN_PARENS.search(s) or R.RE_DATE_ADOPTED.match(s)
+        m = m or R.RE_DATELINE_INLINE.search(s)
         if m:
             d = date_from_match(m)
             if d:
                 return d, line.strip()[:80]
+    return None
+
+
+def title_date(title: str) -> tuple[str, str] | None:
+    """A full date inside a title: 长春政府工作报告（2011年12月26日 崔杰）."""
+    m = re.search(R.DATE_CORE, _fold_digits(title))
+    if m and m.group("m") and m.group("d"):
+        return date_from_match(m) or "", m.group()
     return None
 
 
@@ -258,7 +269,7 @@ def title_year(title: str) -> tuple[int, str] | None:
         y = cn_year(m.group("cy") or "")
         if y:
             return y, m.group()
-    m = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", t)
+    m = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)(?!\s*年\s*\d{1,2}\s*月)", t)
     if m:
         return int(m.group(1)), m.group()
     return None
@@ -276,7 +287,9 @@ def inferred_year(text: str) -> tuple[int, str] | None:
     for m in R.RE_THIS_YEAR.finditer(t):
         sentence = m.group()
         if m.group(1):
-            return int(m.group(1)), sentence.strip("。，, \n")[:60]
+            # in a review ("回顾"/"过去一年") the sentence describes the year just ended
+            past = bool(R.RE_REVIEW_CONTEXT.search(t[max(0, m.start() - 300): m.start()]))
+            return int(m.group(1)) + past, sentence.strip("。，, \n")[:60]
         c = R.RE_CONGRESS_OPENING.search(sentence)
         if c:
             return R.PARTY_CONGRESSES[R._T2S.convert(c.group(3))] + 1, sentence.strip("。，, \n")[:60]
@@ -290,6 +303,20 @@ def inferred_year(text: str) -> tuple[int, str] | None:
     return None
 
 
+def structure_year(text: str) -> tuple[int, str] | None:
+    """The year a report is for, from its section headings: "2022年工作安排" (this year) or
+    "2021年工作回顾" (last year)."""
+    t = _fold_digits(text)
+    planned = [int(m.group(1)) for m in R.RE_YEAR_PLANNED.finditer(t)]
+    if planned:
+        year = max(set(planned), key=planned.count)
+        return year, R.RE_YEAR_PLANNED.search(t).group()
+    m = R.RE_YEAR_REVIEWED.search(t)
+    if m:
+        return int(m.group(1)) + 1, m.group()
+    return None
+
+
 def era_floor(text: str) -> tuple[int, str] | None:
     """The latest "not before" year that era markers in the text prove."""
     best: tuple[int, str] | None = None
@@ -299,24 +326,29 @@ def era_floor(text: str) -> tuple[int, str] | None:
     for m in R.RE_CONGRESS.finditer(text):
         name = R._T2S.convert(m.group(1))
         year = R.PARTY_CONGRESSES.get(name)
+        # a congress is anticipated in the year before it meets
         if year and not R.RE_CONGRESS_UPCOMING.search(text[max(0, m.start() - 12): m.end()]) and (
-            best is None or year > best[0]
+            best is None or year - 1 > best[0]
         ):
-            best = (year, "党的" + name)
+            best = (year - 1, "党的" + name)
     for m in R.RE_PLAN_MENTION.finditer(text):
         start = R.FIVE_YEAR_PLANS.get(R._T2S.convert(m.group(1)))
-        # a plan is drafted in the year before it starts
-        if start and (best is None or start - 1 > best[0]):
-            best = (start - 1, m.group().strip("“”\""))
+        # a plan is studied and drafted for up to three years before it starts
+        if start and (best is None or start - 3 > best[0]):
+            best = (start - 3, m.group().strip("“”\""))
     return best
 
 
 def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) -> DateInfo:
+    """Date and year with their sources. The year is the speech's: a report delivered in
+    December belongs to the next year's session; a page date only bounds it from above."""
     out = DateInfo()
     found = body_date(text)
+    source = "body"
+    if not found and title:
+        found, source = title_date(title), "title"
     if found:
-        out.date, out.date_source = found
-        out.date_source, out.evidence["date"] = "body", found[1]
+        out.date, out.date_source, out.evidence["date"] = found[0], source, found[1]
     elif meta.get("date"):
         m = R.RE_ISO_DATE.search(meta["date"])
         if m:
@@ -330,16 +362,23 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) ->
     if floor:
         out.year_min = floor[0]
         out.evidence["year_min"] = floor[1]
+    session: int | None = None
+    if out.date and out.date_source != "page":
+        session = int(out.date[:4])
+        head = (title or "") + "\n".join(text.split("\n")[:6])
+        if out.date[5:7] == "12" and "工作报告" in head:
+            session += 1  # local congresses meet in December to adopt next year's report
     ty = title_year(title) if title else None
-    body_year = int(out.date[:4]) if out.date and out.date_source in ("body", "metadata") else None
-    inferred = inferred_year(text)
-    if ty and (body_year is None or abs(ty[0] - body_year) <= 1):
+    if ty:
         out.year, out.year_source, out.evidence["year"] = ty[0], "title", ty[1]
-    elif body_year is not None:
-        out.year, out.year_source, out.evidence["year"] = body_year, out.date_source, out.evidence["date"]
-    elif inferred:
-        out.year, out.year_source, out.evidence["year"] = inferred[0], "inferred", inferred[1]
-    # a page date alone is only an upper bound (范文 sites republish old speeches): no year
+        if session is not None and abs(ty[0] - session) > 1:
+            out.flags.append("date_conflicts_title")
+    elif session is not None:
+        out.year, out.year_source, out.evidence["year"] = session, out.date_source, out.evidence["date"]
+    else:
+        inferred = structure_year(text) or inferred_year(text)
+        if inferred:
+            out.year, out.year_source, out.evidence["year"] = inferred[0], "inferred", inferred[1]
     if out.year is not None:
         if out.year_max is not None and out.year > out.year_max + 1:
             out.flags.append("year_after_page_date")
@@ -464,8 +503,8 @@ def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | 
 def masked_count(text: str) -> int:
     """Placeholders a 范文 site put in place of names and numbers.
 
-    >>> masked_count("在党的*即将召开前夕，20*年完成XX亿元，3*15+N")
-    3
+    >>> masked_count("在党的*即将召开前夕，20*年完成XX亿元，3*15+N，“1+X”“415X”政策，第X届")
+    4
     """
     return len(R.RE_MASK.findall(text))
 

@@ -47,15 +47,23 @@ def remove_invisible_chars(text: str) -> str:
 def strip_markdown(text: str) -> str:
     """The light markdown of converted government pages: emphasis, headings, quotes, notes.
 
-    >>> strip_markdown("## 一、回顾\\n**政府工作报告**[^1]")
-    '一、回顾\\n政府工作报告'
+    >>> strip_markdown("## 一、回顾\\n**政府工作报告**[^1]\\n*政府工作报告\\n| 指标 | 数值 |\\n|---|---|")
+    '一、回顾\\n政府工作报告\\n政府工作报告\\n指标 数值\\n'
     """
     text = R.RE_MD_COMMENT.sub("", text)
     text = R.RE_MD_LINK.sub(r"\1", text)
     text = R.RE_MD_HEADING.sub("", text)
     text = R.RE_MD_QUOTE.sub("", text)
     text = R.RE_MD_FOOTREF.sub("", text)
-    return R.RE_MD_EMPHASIS.sub(r"\2", text)
+    text = R.RE_MD_EMPHASIS.sub(r"\2", text)
+    text = R.RE_MD_ITALIC.sub(r"\1", text)
+    text = R.RE_MD_ESCAPE.sub(r"\1", text)
+    text = R.RE_MD_TABLE_RULE.sub("", text)
+    text = R.RE_MD_STRAY.sub("", text)
+    return "\n".join(
+        R.RE_MD_PIPE.sub(" ", line).strip() if line.lstrip().startswith("|") else line
+        for line in text.split("\n")
+    )
 
 
 def normalize_whitespace(text: str) -> str:

@@ -148,12 +148,24 @@ RE_MD_QUOTE = re.compile(r"^>\s?", re.M)
 RE_MD_FOOTREF = re.compile(r"\[\^\d+\](?!:)")
 RE_MD_COMMENT = re.compile(r"<!--.*?-->", re.S)
 RE_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+RE_MD_ITALIC = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+RE_MD_ESCAPE = re.compile(r"\\([*_#>\[\]()`|\\-])")
+# emphasis markers left unpaired at line ends (bold spanning table rows), lone star lines,
+# list bullets, table pipes
+RE_MD_STRAY = re.compile(r"^\s*(?:\*{2,}|_{2,})|(?:\*{2,}|_{2,})\s*$|^\s*[*+-]\s+(?=\S)|^\*(?=\S)|(?<=\S)\*$", re.M)
+RE_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M)
+RE_MD_PIPE = re.compile(r"\s*\|\s*")
 
 # --- masking and spinning (flagged, never "fixed") ------------------------------------------
 # 党的*, 20*年, *.8%, XX亿元, 第X届, x产业, **县. A star between two digits is arithmetic (3*15).
+_UNITS = "年月日号亿万千百个%％余多名家户项届次"
 RE_MASK = re.compile(
-    rf"(?<![A-Za-z0-9*])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])(?=[{HAN}\d（(、，。“”]|$)"
-    rf"|(?<=[{HAN}\d（(“])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])"
+    # X or x runs standing for a name or number: 第X届, XX县, X等X个, 20XX年 (but not the X of a
+    # slogan such as “1+X” or “415X”, nor letters inside a Latin word)
+    rf"(?<![A-Za-z0-9+＋*])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])(?=[{HAN}\d（(、，。“”]|$)"
+    rf"|(?<=[{HAN}（(“])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])"
+    rf"|(?<=\d)(?:X{{1,10}}|x{{1,10}})(?=[{_UNITS}])"
+    # stars: 党的*, **县, 20*年, *.8% (a star between digits, 3*15, is multiplication)
     r"|(?<!\d)\*+(?!\d)|(?<=\d)\*+(?!\d)|(?<!\d)\*+(?=\d)",
     re.M,
 )
@@ -174,14 +186,33 @@ DATE_CORE = r"(?P<y>(?:1[89]|20)\d{2})\s*年\s*(?:(?P<m>[01]?\d)\s*月\s*(?:(?P<
 CN_NUM = "〇○零一二三四五六七八九十"
 DATE_CN = rf"(?P<cy>[{CN_NUM}]{{4}})年(?:(?P<cm>[{CN_NUM}]{{1,2}})月(?:(?P<cd>[{CN_NUM}]{{1,3}})日)?)?"
 # a dateline: (2024年5月4日) / ——2019年3月5日在…会议上 / 2026年1月14日在… / （二〇二六年一月二十七日…）
+DASHES = "—―\\-－─"
+# a bare year ("2006年工作回顾") is a heading, not a dateline: a month is required unless
+# a dash or parenthesis marks the line as a dateline
 RE_DATELINE = rx(
-    rf"^[—\-－─]*\s*[(（]?\s*(?:{DATE_CORE}|{DATE_CN})(?:[，,、]?\s*[\u4e00-\u9fff]{{0,10}})?\s*"
+    rf"^(?:[{DASHES}]+\s*[(（]?|[(（])\s*(?:{DATE_CORE}|{DATE_CN})(?:[，,、]?\s*[\u4e00-\u9fff]{{0,10}})?\s*"
     rf"(?:[)）]|在|于|召开|[，,]|$)"
+    rf"|^(?:(?P<y2>(?:1[89]|20)\d{{2}})\s*年\s*(?P<m2>[01]?\d)\s*月\s*(?:(?P<d2>[0-3]?\d)\s*日)?"
+    rf"|(?P<cy2>[{CN_NUM}]{{4}})年(?P<cm2>[{CN_NUM}]{{1,2}})月(?:(?P<cd2>[{CN_NUM}]{{1,3}})日)?)"
+    rf"(?:[，,、]?\s*[\u4e00-\u9fff]{{0,10}})?\s*(?:[)）]|在|于|召开|[，,]|$)"
 )
-RE_YEAR_IN_TITLE = re.compile(rf"((?:1[89]|20)\d{{2}})\s*年(?!代)|[(（]((?:19|20)\d{{2}})[)）]|(?P<cy>[{CN_NUM}]{{4}})年")
+# a dateline inside a longer head line: …工作报告  ——1993年1月30日在海南省第一届人民代表大会…
+RE_DATELINE_INLINE = rx(rf"[{DASHES}]{{1,2}}\s*(?:{DATE_CORE}|{DATE_CN})\s*(?:在|于)")
+# 1993年3月22日第八届全国人民代表大会第一次会议通过
+RE_DATE_ADOPTED = rx(rf"^(?:{DATE_CORE}|{DATE_CN})\s*[\u4e00-\u9fff]{{0,30}}(?:会议|大会)(?:通过|批准)")
+# structure of a work report: "2022年工作安排" is about the current year, "2021年工作回顾" the last
+RE_YEAR_PLANNED = rx(
+    r"((?:19|20)\d{2})\s*年(?:政府|经济社会发展|全省|全市|全区|全县)?(?:的)?(?:主要)?(?:工作|目标任务)(?:的)?"
+    r"(?:总体要求|主要任务|主要目标|目标任务|安排|建议|部署|重点|任务)"
+)
+RE_YEAR_REVIEWED = rx(
+    r"((?:19|20)\d{2})\s*年(?:及本届政府|及过去五年|和“十[一二三四五]五”(?:时期)?)?(?:政府)?(?:的)?(?:主要)?(?:工作)?(?:的)?(?:简要)?(?:回顾|总结)"
+)
+RE_REVIEW_CONTEXT = rx(r"回顾|过去一年|过去的一年|一年来")
+RE_YEAR_IN_TITLE = re.compile(rf"((?:1[89]|20)\d{{2}})\s*(?:[—\-－~～至]\s*(?:1[89]|20)\d{{2}}\s*)?年(?!代|\d{{1,2}}月)|[(（]((?:19|20)\d{{2}})[)）]|(?P<cy>[{CN_NUM}]{{4}})年")
 RE_ISO_DATE = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 # "2020年是全区脱贫'摘帽'之年" / "今年是…开局之年"
-RE_THIS_YEAR = rx(rf"(?:^|[。！？\n，,])\s*(?:今年|((?:19|20)\d{{2}})年)\s*是[^。！？\n]{{2,60}}?(之年|的一年|关键一年|第一年)")
+RE_THIS_YEAR = rx(rf"(?:^|[。！？\n，,])\s*(?:今年|((?:19|20)\d{{2}})年)\s*是[^。！？\n]{{2,60}}?(之年|一年)")
 
 # five-year plans: ordinal -> first year
 FIVE_YEAR_PLANS = {
@@ -194,19 +225,18 @@ RE_PLAN_TITLE = rx(r"第([一二三四五六七八九十]{1,3})个五年(?:规�
 PARTY_CONGRESSES = {"十二大": 1982, "十三大": 1987, "十四大": 1992, "十五大": 1997, "十六大": 2002,
                     "十七大": 2007, "十八大": 2012, "十九大": 2017, "二十大": 2022, "二十一大": 2027}
 RE_CONGRESS = rx(r"党的(十[二三四五六七八九]大|二十一?大)(?:精神|以来|和|召开|胜利|报告|提出|作出|擘画|部署|确定)")
-RE_CONGRESS_UPCOMING = rx(r"(迎接|即将召开|召开前夕|喜迎)[^。]{0,8}党的(十[二三四五六七八九]大|二十一?大)")
+RE_CONGRESS_UPCOMING = rx(r"(迎接|即将召开|将召开|要召开|召开前夕|喜迎|筹备)[^。]{0,8}党的(十[二三四五六七八九]大|二十一?大)")
 RE_CONGRESS_OPENING = rx(r"(全面)?贯彻(落实)?党的(十[二三四五六七八九]大|二十一?大)精神的开局之年")
 # lower bounds only: a mention proves the text is not older than this
 ERA_FLOORS = [
     (rx(r"新时代中国特色社会主义思想"), 2017, "新时代中国特色社会主义思想"),
     (rx(r"新质生产力"), 2023, "新质生产力"),
-    (rx(r"(新冠|疫情防控|新冠肺炎|疫情形势|疫情影响|疫情冲击)"), 2020, "疫情"),
+    (rx(r"新冠|新型冠状病毒"), 2020, "新冠"),
+    # the extended Spring Festival holiday of 2020
+    (rx(r"疫情[^。]{0,12}春节假期延长|春节假期延长[^。]{0,12}疫情"), 2020, "疫情…春节假期延长"),
     (rx(r"中国式现代化"), 2021, "中国式现代化"),
-    (rx(r"高质量发展"), 2017, "高质量发展"),
-    (rx(r"营商环境"), 2005, "营商环境"),
-    (rx(r"科学发展观"), 2003, "科学发展观"),
-    (rx(r"脱贫攻坚"), 2013, "脱贫攻坚"),
     (rx(r"供给侧结构性改革"), 2015, "供给侧结构性改革"),
+    (rx(r"科学发展观"), 2003, "科学发展观"),
 ]
 
 # speaker roles, longest first so 县委书记 wins over 书记. Level follows from the role.
