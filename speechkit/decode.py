@@ -50,12 +50,19 @@ def _common_ratio(text: str) -> float:
     return sum(c in _COMMON for c in han) / len(han)
 
 
-def _looks_utf16(data: bytes) -> bool:
-    # UTF-16 without a BOM: ASCII and CJK both leave many NUL or regular high bytes in one
-    # half of the code units. Only attempted after the byte encodings failed.
+def _has_controls(text: str) -> bool:
+    return sum(1 for c in text if ord(c) < 32 and c not in "\r\n\t\f") > len(text) // 20
+
+
+def _utf16(data: bytes) -> Decoded | None:
+    """UTF-16 without a BOM, accepted only when it reads as natural Chinese."""
     if len(data) < 4 or len(data) % 2:
-        return False
-    return data.count(0) > len(data) // 8
+        return None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        text = _strict(data, encoding)
+        if text is not None and not _has_controls(text) and _common_ratio(text) > 0.3:
+            return Decoded(text, "utf-16")
+    return None
 
 
 def _strict(data: bytes, encoding: str) -> str | None:
@@ -80,7 +87,11 @@ def decode_bytes(data: bytes) -> Decoded:
             text = _strict(data, encoding)
             if text is not None:
                 return Decoded(text.lstrip("\ufeff"), encoding.replace("-sig", ""))
-    if b"\x00" in data[:4096] and not _looks_utf16(data):
+    if b"\x00" in data[:4096]:
+        # NUL bytes: UTF-16 text written without a BOM, or a binary file
+        wide = _utf16(data)
+        if wide is not None:
+            return wide
         raise DocumentProblem("binary file (NUL bytes), not text")
     for encoding in _CANDIDATES:
         text = _strict(data, encoding)
@@ -92,12 +103,15 @@ def decode_bytes(data: bytes) -> Decoded:
             big5 = _strict(data, "big5")
             if big5 is not None and _common_ratio(big5) > _common_ratio(text) + 0.2:
                 return Decoded(big5, "big5")
+        if _common_ratio(text) < 0.2 and _has_controls(text):
+            # a "strict success" full of control characters is UTF-16 without a BOM
+            wide = _utf16(data)
+            if wide is not None:
+                return wide
         return Decoded(text, encoding)
-    if _looks_utf16(data):
-        for encoding in ("utf-16-le", "utf-16-be"):
-            text = _strict(data, encoding)
-            if text is not None and _common_ratio(text) > 0.3:
-                return Decoded(text, "utf-16")
+    wide = _utf16(data)
+    if wide is not None:
+        return wide
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
         raise DocumentProblem("undecodable bytes: no encoding fits (binary file?)")

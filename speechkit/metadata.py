@@ -439,10 +439,13 @@ def speaker(text: str, title: str | None) -> Speaker:
     return Speaker()
 
 
+_MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
+
+
 def _level_of_region(region: str) -> str | None:
     if region in ("全国", "中华人民共和国"):
         return "national"
-    if region.endswith(("省", "自治区")) or region in ("北京市", "上海市", "天津市", "重庆市"):
+    if region.endswith(("省", "自治区")) or region in _MUNICIPALITIES:
         return "province"
     if region.endswith(("市", "州", "盟")):
         return "city"
@@ -495,6 +498,8 @@ def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | 
             evidence["level"] = f"{counts[0][0]}× " + counts[0][2].search(text).group()
     if level == "district" and region and region.endswith("自治区"):
         level = "province"
+    if level == "city" and region in _MUNICIPALITIES:
+        level = "province"  # 北京、上海、天津、重庆 are province-level municipalities
     return region, level, evidence
 
 

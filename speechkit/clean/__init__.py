@@ -30,8 +30,9 @@ STEPS: dict[str, Step] = {
     "strip_truncation_notices": boilerplate.strip_truncation_notices,
     "strip_outline_block": boilerplate.strip_outline_block,
     "strip_page_labels": boilerplate.strip_page_labels,
-    "strip_site_furniture": boilerplate.strip_site_furniture,
+    # breadcrumbs before furniture: 首页 is both a nav word and a breadcrumb's first item
     "strip_breadcrumbs": boilerplate.strip_breadcrumbs,
+    "strip_site_furniture": boilerplate.strip_site_furniture,
     "strip_teaser_lines": boilerplate.strip_teaser_lines,
     "dedupe_header_lines": boilerplate.dedupe_header_lines,
     "normalize_whitespace": normalize.normalize_whitespace,

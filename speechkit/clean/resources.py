@@ -61,9 +61,8 @@ COLON = "[:：]"
 
 # --- whole lines that are page furniture (compared after stripping, exact match) ---------
 NAV_LINES = frozenset(
-    tradify(s) and s
-    for s in """
-下载 打印 全屏 收藏 加大 还原 减小 】 【 关闭 关闭窗口 打印本页 返回顶部 分享 分享: 分享： 首页 >
+    """
+下载 打印 全屏 收藏 加大 还原 减小 】 【 关闭 关闭窗口 打印本页 返回顶部 分享 分享: 分享： 首页
 相关报道 相关报道: 相关报道： 相关文章 推荐文章 相关阅读 延伸阅读 上一篇 下一篇 返回 成语 成语首拼
 扫一扫在手机打开当前页 扫一扫 【字号： 【字号: 字号： 【打印】 【关闭】 【收藏】 A+ A- 大 中 小
 """.split()
@@ -162,11 +161,11 @@ _UNITS = "年月日号亿万千百个%％余多名家户项届次"
 RE_MASK = re.compile(
     # X or x runs standing for a name or number: 第X届, XX县, X等X个, 20XX年 (but not the X of a
     # slogan such as “1+X” or “415X”, nor letters inside a Latin word)
-    rf"(?<![A-Za-z0-9+＋*])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])(?=[{HAN}\d（(、，。“”]|$)"
-    rf"|(?<=[{HAN}（(“])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z])"
+    rf"(?<![A-Za-z0-9+＋*“])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z\d”]|射线|光|波段)(?=[{HAN}（(、，。“]|$)"
+    rf"|(?<=[{HAN}（(])(?:X{{1,10}}|x{{1,10}})(?![A-Za-z\d”]|射线|光|波段)"
     rf"|(?<=\d)(?:X{{1,10}}|x{{1,10}})(?=[{_UNITS}])"
     # stars: 党的*, **县, 20*年, *.8% (a star between digits, 3*15, is multiplication)
-    r"|(?<!\d)\*+(?!\d)|(?<=\d)\*+(?!\d)|(?<!\d)\*+(?=\d)",
+    r"|(?<![\d（(])\*+(?![\d）)])|(?<=\d)\*+(?![\d）)])|(?<![\d（(])\*+(?=\d)",
     re.M,
 )
 # a connective standing alone as a "sentence": 总之。 首先。 — spun-text artefact

@@ -1,0 +1,32 @@
+"""Shared fixtures. The real corpus lives beside the project in ../shared/corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("SPEECHKIT_SHARED_CORPUS", ROOT.parent / "shared" / "corpus"))
+CASES = Path(__file__).resolve().parent / "cases"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not (SHARED / "seeds").is_dir():
+        pytest.fail(f"the shared corpus is missing at {SHARED}: clone the project beside ../shared "
+                    "or set SPEECHKIT_SHARED_CORPUS")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def seeds_home(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
+    """A workspace with the five seeds ingested once for the session."""
+    from speechkit.ingest import ingest
+    from speechkit.settings import load_settings
+
+    home = tmp_path_factory.mktemp("seeds")
+    report = ingest([str(corpus / "seeds")], load_settings(home, workers=1))
+    assert report.ok, report.skipped
+    return home

@@ -1,0 +1,34 @@
+"""Properties of the cleaner on arbitrary and real text: it never raises and it is
+idempotent (cleaning clean text changes nothing)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from speechkit.clean import clean_text
+from speechkit.clean.normalize import matching_form
+
+from .test_decode import REAL
+
+FURNITURE = ["下载", "打印", "【字号：", "来源：人民网", "时间：2024-01-02", "相关文章", "\ufffd", "?",
+             "(rèn)", "锟斤拷", "第1篇: 讲话", "……(未完,全文共100字,当前仅显示50字", "&amp;", "\u200b",
+             "ä½\u00a0", "　　", "  ", "XX", "*", "目录:……", "……"]
+
+texts = st.lists(
+    st.one_of(st.sampled_from(REAL), st.sampled_from(FURNITURE), st.text(max_size=30)),
+    min_size=1, max_size=12,
+).map("\n".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts)
+def test_cleaning_never_raises_and_is_idempotent(text):
+    once = clean_text(text).text
+    assert clean_text(once).text == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_matching_form_keeps_length(text):
+    assert len(matching_form(text)) == len(text)
