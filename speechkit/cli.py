@@ -117,10 +117,11 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], 
     table.add_row("flags", ", ".join(f"{k} {v}" for k, v in report.flags.most_common()) or "none")
     table.add_row("skipped", str(len(report.skipped)))
     err.print(table)
+    # one unwrapped line per skipped input, so the list can be grepped
     for where, why in report.skipped[:50]:
-        err.print(f"skipped {where}: {why}")
+        click.echo(f"skipped {where}: {why}", err=True)
     if len(report.skipped) > 50:
-        err.print(f"… and {len(report.skipped) - 50} more (see `speechkit stats`)")
+        click.echo(f"… and {len(report.skipped) - 50} more (see `speechkit stats`)", err=True)
     if strict and report.skipped:
         raise click.ClickException(f"{len(report.skipped)} inputs were skipped (--strict)")
 
@@ -225,7 +226,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             table.add_row(str(key), str(n))
         out.print(table)
     for path, record, why in result["problems"][:30]:
-        err.print(f"skipped {path} {record}: {why}".replace("  ", " "))
+        click.echo(f"skipped {path}{' ' + record if record else ''}: {why}", err=True)
 
 
 @cli.command()

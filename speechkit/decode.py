@@ -44,10 +44,12 @@ _CANDIDATES = ("utf-8", "gb18030", "big5")
 
 
 def _common_ratio(text: str) -> float:
-    han = [c for c in text if "\u4e00" <= c <= "\u9fff"]
-    if not han:
+    """Share of everyday characters among the non-ASCII letters (private-use and rare
+    characters count against a reading)."""
+    wide = [c for c in text if ord(c) > 0x7F and (c.isalpha() or "\ue000" <= c <= "\uf8ff")]
+    if not wide:
         return 0.0
-    return sum(c in _COMMON for c in han) / len(han)
+    return sum(c in _COMMON for c in wide) / len(wide)
 
 
 def _has_controls(text: str) -> bool:

@@ -80,10 +80,21 @@ class PageInfo:
     truncation_evidence: list[str] = field(default_factory=list)
 
 
+_SECOND_LEVEL = (".gov.cn", ".com.cn", ".org.cn", ".edu.cn", ".net.cn", ".ac.cn")
+
+
 def _domain(url: str) -> str | None:
-    host = urlsplit(url).hostname or ""
-    host = re.sub(r"^(www|m|wap)\.", "", host.lower())
-    return host or None
+    """The registered domain of a URL, so tv.cctv.com and www.cctv.com are one site.
+
+    >>> _domain("https://tv.cctv.com/2015/01/01/x.shtml"), _domain("http://www.beijing.gov.cn/a")
+    ('cctv.com', 'beijing.gov.cn')
+    """
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if not host or re.fullmatch(r"[\d.]+", host):
+        return host or None
+    labels = host.split(".")
+    keep = 3 if host.endswith(_SECOND_LEVEL) else 2
+    return ".".join(labels[-keep:])
 
 
 _SITE_NAME = R.rx("|".join(re.escape(n) for n in R.SITES))
@@ -121,8 +132,10 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
                 if m:
                     info.url = m.group()
                     break
-    # site: known site names in the page furniture, else the url's domain, else a domain line
-    for line in edge:
+    # site: the url's domain, else a known site name in the page furniture, else a domain line
+    if info.url:
+        info.site, info.site_evidence = _domain(info.url), info.url
+    for line in edge if not info.site else []:
         m = _SITE_NAME.search(line)
         if m and (m.start() <= 2 or line[m.start() - 1] in "(（©"):
             name = R._T2S.convert(m.group())
@@ -131,8 +144,6 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
     m_trunc = R.RE_TRUNC_OMITTED.search(original)
     if not info.site and m_trunc and m_trunc.group("url"):
         info.site, info.site_evidence = _domain(m_trunc.group("url")), m_trunc.group().strip()[:80]
-    if not info.site and info.url:
-        info.site, info.site_evidence = _domain(info.url), info.url
     if not info.site and meta.get("site"):
         info.site, info.site_evidence = meta["site"], f"site={meta['site']}"
     if not info.site:
@@ -343,17 +354,17 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) ->
     """Date and year with their sources. The year is the speech's: a report delivered in
     December belongs to the next year's session; a page date only bounds it from above."""
     out = DateInfo()
+    # a curated date (front matter, a mapped crawler field) beats a date found in the text
+    m = R.RE_ISO_DATE.search(_fold_digits(meta.get("date", "")))
     found = body_date(text)
     source = "body"
     if not found and title:
         found, source = title_date(title), "title"
-    if found:
+    if m:
+        out.date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        out.date_source, out.evidence["date"] = "metadata", f"date={meta['date']}"
+    elif found:
         out.date, out.date_source, out.evidence["date"] = found[0], source, found[1]
-    elif meta.get("date"):
-        m = R.RE_ISO_DATE.search(meta["date"])
-        if m:
-            out.date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            out.date_source, out.evidence["date"] = "metadata", f"date={meta['date']}"
     elif page.page_date:
         out.date, out.date_source, out.evidence["date"] = page.page_date, "page", page.page_date_evidence or ""
     if page.page_date:
@@ -369,7 +380,10 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) ->
         if out.date[5:7] == "12" and "工作报告" in head:
             session += 1  # local congresses meet in December to adopt next year's report
     ty = title_year(title) if title else None
-    if ty:
+    if out.date_source == "metadata" and session is not None:
+        # a curated date is the document's own; a year in its title names a topic
+        out.year, out.year_source, out.evidence["year"] = session, "metadata", out.evidence["date"]
+    elif ty:
         out.year, out.year_source, out.evidence["year"] = ty[0], "title", ty[1]
         if session is not None and abs(ty[0] - session) > 1:
             out.flags.append("date_conflicts_title")

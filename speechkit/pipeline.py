@@ -38,7 +38,7 @@ def _to_text(raw: RawDocument) -> tuple[str, str, bool, dict[str, str], str]:
         meta = {**html_meta, **meta}
         kind = "text"
     if not text.strip():
-        raise DocumentProblem("no text after decoding")
+        raise DocumentProblem("no visible text" if kind == "text" and raw.kind.startswith("html") else "no text after decoding")
     return text, encoding, lossy, meta, kind
 
 

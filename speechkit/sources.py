@@ -23,7 +23,9 @@ DUMP_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | DUMP_SUFFIXES
 # files that describe a folder rather than hold a speech
 SKIP_NAMES = {"manifest.tsv", "readme.md", "license", "license.md", "changes.md"}
-FIELDS = ("text", "title", "date", "url", "site", "id", "speaker", "region", "level")
+# "date" is the document's own date (a news item's broadcast time, a decree's issue date);
+# "page_date" is when a page was published or crawled, only an upper bound for the speech
+FIELDS = ("text", "title", "date", "page_date", "url", "site", "id", "speaker", "region", "level")
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _SAVED_FROM = re.compile(r"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.I)
@@ -186,8 +188,9 @@ def read_dump(path: Path, data: bytes, field_map: dict[str, str]):
             continue
         body = row.get(text_field)
         if not isinstance(body, str) or not body.strip():
+            why = "empty" if isinstance(body, str) else "missing"
             yield key, DocumentProblem(
-                f"{key}: no text in field {text_field!r} (map it with --field text=COLUMN)"
+                f"field {text_field!r} is {why} (map the text column with --field text=COLUMN)"
             )
             continue
         meta = {}
@@ -196,7 +199,7 @@ def read_dump(path: Path, data: bytes, field_map: dict[str, str]):
                 continue
             value = row.get(field_map.get(ours, ours))
             if value not in (None, ""):
-                meta["page_date" if ours == "date" else ours] = str(value)
+                meta[ours] = str(value)
         record = str(meta.pop("id", "")) or key
         is_html = "<" in body and bool(re.search(r"</?(p|div|br|span|a)\b", body, re.I))
         yield key, RawDocument(

@@ -26,7 +26,7 @@ def _params():
         yield pytest.param(case, id=case["label"][:60], marks=marks)
 
 
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", list(_params()))
 def test_cleaning_case(case):
     assert _run(case) == case["expected"]
 
