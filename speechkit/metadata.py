@@ -78,6 +78,7 @@ class PageInfo:
     shown_chars: int | None = None
     omitted_chars: int | None = None
     truncation_evidence: list[str] = field(default_factory=list)
+    news_source: str | None = None
 
 
 _SECOND_LEVEL = (".gov.cn", ".com.cn", ".org.cn", ".edu.cn", ".net.cn", ".ac.cn")
@@ -123,6 +124,11 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
                     info.page_date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
                     info.page_date_evidence = probe[:80]
                     break
+    for line in edge:
+        m = R.RE_NEWS_SOURCE.search(line)
+        if m:
+            info.news_source = m.group()
+            break
     # url: the crawler's, the saved page's, or a 链接地址 line
     info.url = meta.get("url")
     if not info.url:
@@ -167,7 +173,7 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
 
 _SALUTATION = R.rx(r"^(同志们|各位代表|尊敬的|女士们|先生们|各位|朋友们|同学们)")
 _NOT_TITLE_END = tuple("。；：:，,！？!?")
-_TITLE_WORDS = R.rx(r"(讲话|报告|发言|致辞|纲要|决议|决定|公报|规划|计划|意见|通知|条例|办法|规定|章程|发言稿|演讲|贺信)")
+_TITLE_WORDS = R.rx(r"(讲话|报告|发言|致辞|纲要|决议|决定|公报|规划|计划|意见|通知|条例|办法|规定|章程|发言稿|演讲|贺信|贺词|献词|开幕辞|闭幕辞|署名文章)")
 
 
 def _squash(s: str) -> str:
@@ -184,6 +190,9 @@ def _title_like(line: str) -> bool:
 
 def choose_title(part_title: str | None, body: str, meta_title: str | None) -> str | None:
     first = body.split("\n", 1)[0].strip() if body else ""
+    header = R.RE_FILENAME_HEADER.match(first)
+    if header and not part_title:
+        return header.group(2).strip()
     body_title = first if _title_like(first) and _TITLE_WORDS.search(first) else None
     meta_title = (meta_title or "").strip() or None
     if part_title:
@@ -246,6 +255,9 @@ def body_date(text: str) -> tuple[str, str] | None:
 
 def title_date(title: str) -> tuple[str, str] | None:
     """A full date inside a title: 长春政府工作报告（2011年12月26日 崔杰）."""
+    m = R.RE_ISO_DATE.match(title)
+    if m:
+        return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))), m.group()
     m = re.search(R.DATE_CORE, _fold_digits(title))
     if m and m.group("m") and m.group("d"):
         return date_from_match(m) or "", m.group()
@@ -350,7 +362,8 @@ def era_floor(text: str) -> tuple[int, str] | None:
     return best
 
 
-def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) -> DateInfo:
+def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str], *,
+          first_line: str = "") -> DateInfo:
     """Date and year with their sources. The year is the speech's: a report delivered in
     December belongs to the next year's session; a page date only bounds it from above."""
     out = DateInfo()
@@ -358,8 +371,12 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) ->
     m = R.RE_ISO_DATE.search(_fold_digits(meta.get("date", "")))
     found = body_date(text)
     source = "body"
-    if not found and title:
-        found, source = title_date(title), "title"
+    if not found:
+        header = R.RE_FILENAME_HEADER.match(first_line)
+        if header:
+            found, source = title_date(header.group(1)), "title"
+        elif title:
+            found, source = title_date(title), "title"
     if m:
         out.date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         out.date_source, out.evidence["date"] = "metadata", f"date={meta['date']}"
@@ -380,11 +397,16 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) ->
         if out.date[5:7] == "12" and "工作报告" in head:
             session += 1  # local congresses meet in December to adopt next year's report
     ty = title_year(title) if title else None
+    if ty and session is not None and not R.RE_REPORT_TITLE.search(title or ""):
+        ty = None  # a speech's date line beats a year its title mentions (主办2016年峰会)
     if out.date_source == "metadata" and session is not None:
         # a curated date is the document's own; a year in its title names a topic
         out.year, out.year_source, out.evidence["year"] = session, "metadata", out.evidence["date"]
     elif ty:
         out.year, out.year_source, out.evidence["year"] = ty[0], "title", ty[1]
+        if R.RE_NEW_YEAR_TITLE.search(title or ""):
+            out.year -= 1
+            out.evidence["year"] += " (a new-year message is given on 31 December)"
         if session is not None and abs(ty[0] - session) > 1:
             out.flags.append("date_conflicts_title")
     elif session is not None:
@@ -393,6 +415,10 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str]) ->
         inferred = structure_year(text) or inferred_year(text)
         if inferred:
             out.year, out.year_source, out.evidence["year"] = inferred[0], "inferred", inferred[1]
+        elif out.year_max is not None and page.news_source:
+            # a news outlet publishes a speech within days; a 范文 site may republish it years later
+            out.year, out.year_source = out.year_max, "page"
+            out.evidence["year"] = f"{page.page_date_evidence} ({page.news_source})"
     if out.year is not None:
         if out.year_max is not None and out.year > out.year_max + 1:
             out.flags.append("year_after_page_date")

@@ -89,7 +89,7 @@ def process_raw(raw: RawDocument, settings: Settings) -> list[Document]:
             evidence["split"] = part.problem
         if not body.strip():
             continue
-        d = M.dates(body, title, page, meta)
+        d = M.dates(body, title, page, meta, first_line=part.text.split("\n", 1)[0])
         flags.extend(d.flags)
         evidence.update(d.evidence)
         spk = M.speaker(body, title)

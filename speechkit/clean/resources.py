@@ -86,6 +86,8 @@ RE_DROP_LINE = [
     ("site_nav", rx(r"^\S{2,12}(范文网|文秘网|词库|范文|文库)\s*(导航|首页)?$")),
     ("site_nav", rx(r"^\S{1,12}\s*/\s*(www\.)?[a-z0-9-]+(\.[a-z0-9-]+)+/?$", re.I)),
     ("site_dateline", rx(r"^\S{2,12}(范文网|文秘网|词库|文库)\s+\d{4}-\d{1,2}-\d{1,2}( \d{1,2}:\d{2}(:\d{2})?)?$")),
+    # 2013年04月08日08:30   来源：人民网-人民日报 / 新闻频道 来源：新华社 2016年12月31日 19:06
+    ("source_dateline", rx(r"^.{0,30}\d{1,2}:\d{2}.{0,30}来源\s*[:：].{0,30}$|^.{0,20}来源\s*[:：].{0,30}\d{1,2}:\d{2}(:\d{2})?$")),
     ("page_counter", rx(r"^(浏览次数|点击数|阅读次数|访问量)\s*[:：]\s*\d*$")),
     ("print_bar", rx(r"^(【?(打印|关闭|收藏|打印本页|关闭窗口)】?\s*){2,}$")),
     ("photo_caption", rx(r"^.{0,60}(记者|摄影)\s*[\u4e00-\u9fff·]{2,8}\s*摄\s*$")),
@@ -97,7 +99,7 @@ RE_DROP_LINE = [
 # 来源/时间/作者/更新时间 lines: value captured for metadata before the line is dropped.
 # One line may carry several labels: 来源：网络  作者：无殇蝶舞  更新时间：2025-04-30
 PAGE_LABELS = ("来源", "时间", "作者", "更新时间", "发布时间", "发布日期", "日期", "编辑", "责任编辑",
-               "文章来源", "信息来源", "发布机构", "浏览次数", "点击")
+               "文章来源", "信息来源", "发布机构", "浏览次数", "点击", "原标题")
 RE_LABEL = rx(r"(?:^|\s)(" + "|".join(PAGE_LABELS) + r")\s*[:：]\s*")
 RE_LABEL_LINE = rx(r"^(" + "|".join(PAGE_LABELS) + r")\s*[:：]\s*(.{0,60})$")
 
@@ -209,7 +211,16 @@ RE_YEAR_REVIEWED = rx(
 )
 RE_REVIEW_CONTEXT = rx(r"回顾|过去一年|过去的一年|一年来")
 RE_YEAR_IN_TITLE = re.compile(rf"((?:1[89]|20)\d{{2}})\s*(?:[—\-－~～至]\s*(?:1[89]|20)\d{{2}}\s*)?年(?!代|\d{{1,2}}月)|[(（]((?:19|20)\d{{2}})[)）]|(?P<cy>[{CN_NUM}]{{4}})年")
-RE_ISO_DATE = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
+RE_ISO_DATE = re.compile(r"((?:1[5-9]|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
+# a scraper's file-name header as the first line: 2013-04-07_共同创造亚洲和世界的美好未来
+RE_FILENAME_HEADER = re.compile(r"^((?:19|20)\d{2}-\d{1,2}-\d{1,2})[_\s]+(\S.{1,80})$")
+# titles whose year names the document's year even against its date line: a work report
+# is for its session year, a communiqué for the year it reports on
+# a new-year message names the year it greets and is given on 31 December of the year before
+RE_NEW_YEAR_TITLE = rx(r"新年(贺词|献词)")
+RE_REPORT_TITLE = rx(r"报告|公报|规划|计划|纲要|预算|决算")
+# a page that names a news outlet as its source published the speech within days
+RE_NEWS_SOURCE = rx(r"(来源|稿源|发布机构)\s*[:：]\s*\S{0,12}(日报|晚报|新华社|新华网|人民网|央视|中国政府网|求是|光明网|新闻网|广播电视台|人民政府)")
 # "2020年是全区脱贫'摘帽'之年" / "今年是…开局之年"
 RE_THIS_YEAR = rx(rf"(?:^|[。！？\n，,])\s*(?:今年|((?:19|20)\d{{2}})年)\s*是[^。！？\n]{{2,60}}?(之年|一年)")
 
@@ -220,7 +231,11 @@ FIVE_YEAR_PLANS = {
     "十三五": 2016, "十四五": 2021, "十五五": 2026, "十六五": 2031,
 }
 RE_PLAN_MENTION = rx(r"[“\"「]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"」]?\s*(?:规划|计划|时期|期间|末|开局|收官)")
-RE_PLAN_TITLE = rx(r"第([一二三四五六七八九十]{1,3})个五年(?:规划|计划)|[“\"]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"]?\s*(?:规划|计划)")
+# the plan itself (…规划纲要, …计划（摘要）), not a speech or proposal about it
+RE_PLAN_TITLE = rx(
+    r"(?:第([一二三四五六七八九十]{1,3})个五年(?:规划|计划)|[“\"]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"]?\s*(?:规划|计划))"
+    r"(?=[^《》]*(?:纲要|摘要|草案)[）)]?$|$|和)(?![^《》]*(?:建议|说明|讲话))"
+)
 PARTY_CONGRESSES = {"十二大": 1982, "十三大": 1987, "十四大": 1992, "十五大": 1997, "十六大": 2002,
                     "十七大": 2007, "十八大": 2012, "十九大": 2017, "二十大": 2022, "二十一大": 2027}
 RE_CONGRESS = rx(r"党的(十[二三四五六七八九]大|二十一?大)(?:精神|以来|和|召开|胜利|报告|提出|作出|擘画|部署|确定)")
