@@ -397,8 +397,8 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str], *,
         if out.date[5:7] == "12" and "工作报告" in head:
             session += 1  # local congresses meet in December to adopt next year's report
     ty = title_year(title) if title else None
-    if ty and session is not None and not R.RE_REPORT_TITLE.search(title or ""):
-        ty = None  # a speech's date line beats a year its title mentions (主办2016年峰会)
+    if ty and session is not None and R.RE_SPEECH_TITLE.search(title or ""):
+        ty = None
     if out.date_source == "metadata" and session is not None:
         # a curated date is the document's own; a year in its title names a topic
         out.year, out.year_source, out.evidence["year"] = session, "metadata", out.evidence["date"]

@@ -99,7 +99,7 @@ RE_DROP_LINE = [
 # 来源/时间/作者/更新时间 lines: value captured for metadata before the line is dropped.
 # One line may carry several labels: 来源：网络  作者：无殇蝶舞  更新时间：2025-04-30
 PAGE_LABELS = ("来源", "时间", "作者", "更新时间", "发布时间", "发布日期", "日期", "编辑", "责任编辑",
-               "文章来源", "信息来源", "发布机构", "浏览次数", "点击", "原标题")
+               "文章来源", "信息来源", "发布机构", "浏览次数", "点击", "原标题", "发表时间", "稿源")
 RE_LABEL = rx(r"(?:^|\s)(" + "|".join(PAGE_LABELS) + r")\s*[:：]\s*")
 RE_LABEL_LINE = rx(r"^(" + "|".join(PAGE_LABELS) + r")\s*[:：]\s*(.{0,60})$")
 
@@ -214,11 +214,12 @@ RE_YEAR_IN_TITLE = re.compile(rf"((?:1[89]|20)\d{{2}})\s*(?:[—\-－~～至]\s*
 RE_ISO_DATE = re.compile(r"((?:1[5-9]|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 # a scraper's file-name header as the first line: 2013-04-07_共同创造亚洲和世界的美好未来
 RE_FILENAME_HEADER = re.compile(r"^((?:19|20)\d{2}-\d{1,2}-\d{1,2})[_\s]+(\S.{1,80})$")
-# titles whose year names the document's year even against its date line: a work report
-# is for its session year, a communiqué for the year it reports on
+# other titles name the document's year even against its date line: a work report is for
+# its session year, a communiqué for the year it reports on
 # a new-year message names the year it greets and is given on 31 December of the year before
 RE_NEW_YEAR_TITLE = rx(r"新年(贺词|献词)")
-RE_REPORT_TITLE = rx(r"报告|公报|规划|计划|纲要|预算|决算")
+# a speech's date line beats a year its title mentions (…关于中国主办2016年峰会的发言)
+RE_SPEECH_TITLE = rx(r"讲话|发言|演讲|致辞|贺词|献词|开幕辞|闭幕辞|署名文章|谈话")
 # a page that names a news outlet as its source published the speech within days
 RE_NEWS_SOURCE = rx(r"(来源|稿源|发布机构)\s*[:：]\s*\S{0,12}(日报|晚报|新华社|新华网|人民网|央视|中国政府网|求是|光明网|新闻网|广播电视台|人民政府)")
 # "2020年是全区脱贫'摘帽'之年" / "今年是…开局之年"
@@ -231,10 +232,10 @@ FIVE_YEAR_PLANS = {
     "十三五": 2016, "十四五": 2021, "十五五": 2026, "十六五": 2031,
 }
 RE_PLAN_MENTION = rx(r"[“\"「]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"」]?\s*(?:规划|计划|时期|期间|末|开局|收官)")
-# the plan itself (…规划纲要, …计划（摘要）), not a speech or proposal about it
+# the plan itself or a report on it, not a proposal or a speech about it
 RE_PLAN_TITLE = rx(
     r"(?:第([一二三四五六七八九十]{1,3})个五年(?:规划|计划)|[“\"]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"]?\s*(?:规划|计划))"
-    r"(?=[^《》]*(?:纲要|摘要|草案)[）)]?$|$|和)(?![^《》]*(?:建议|说明|讲话))"
+    r"(?![^《》]*(?:建议|说明|讲话|发言))"
 )
 PARTY_CONGRESSES = {"十二大": 1982, "十三大": 1987, "十四大": 1992, "十五大": 1997, "十六大": 2002,
                     "十七大": 2007, "十八大": 2012, "十九大": 2017, "二十大": 2022, "二十一大": 2027}
