@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
 
 from charset_normalizer import from_bytes
 
@@ -52,8 +53,11 @@ def _common_ratio(text: str) -> float:
     return sum(c in _COMMON for c in wide) / len(wide)
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def _has_controls(text: str) -> bool:
-    return sum(1 for c in text if ord(c) < 32 and c not in "\r\n\t\f") > len(text) // 20
+    return len(_CONTROLS.findall(text)) > len(text) // 20
 
 
 def _utf16(data: bytes) -> Decoded | None:
@@ -105,7 +109,7 @@ def decode_bytes(data: bytes) -> Decoded:
             big5 = _strict(data, "big5")
             if big5 is not None and _common_ratio(big5) > _common_ratio(text) + 0.2:
                 return Decoded(big5, "big5")
-        if _common_ratio(text) < 0.2 and _has_controls(text):
+        if encoding != "utf-8" and _has_controls(text) and _common_ratio(text) < 0.2:
             # a "strict success" full of control characters is UTF-16 without a BOM
             wide = _utf16(data)
             if wide is not None:

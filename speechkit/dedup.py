@@ -24,6 +24,36 @@ SCHEME = "affine32"
 _NOT_CONTENT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
+def _identity(value: int) -> int:
+    return value
+
+
+def shingle_hashes(match_text: str, k: int) -> np.ndarray:
+    """32-bit hashes of the distinct character k-grams, computed in bulk with numpy
+    (a polynomial over code points, then the murmur3 finaliser); datasketch hashes one
+    Python object at a time, which was a third of ingest time.
+
+    >>> len(shingle_hashes("营商，环境", 3)) == len(shingles("营商，环境", 3)) == 2
+    True
+    """
+    s = _NOT_CONTENT.sub("", match_text)
+    codes = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    n = len(codes) - k + 1
+    if n <= 0:
+        codes = np.pad(codes, (0, k - len(codes))) if len(codes) else codes
+        n = 1 if len(codes) else 0
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            h = h * np.uint64(1000003) + codes[j:j + n]
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(33)
+    return np.unique(h & np.uint64(0xFFFFFFFF))
+
+
 def shingles(match_text: str, k: int) -> set[str]:
     """Character k-grams of the text without spaces and punctuation.
 
@@ -37,11 +67,11 @@ def shingles(match_text: str, k: int) -> set[str]:
 
 
 def signature(match_text: str, settings: Settings) -> tuple[bytes, int]:
-    grams = shingles(match_text, settings.shingle_size)
-    mh = MinHash(num_perm=settings.minhash_perm, seed=1, scheme=SCHEME)
-    if grams:
-        mh.update_batch([g.encode("utf-8") for g in grams])
-    return mh.hashvalues.astype(np.uint64).tobytes(), len(grams)
+    hashes = shingle_hashes(match_text, settings.shingle_size)
+    mh = MinHash(num_perm=settings.minhash_perm, seed=1, scheme=SCHEME, hashfunc=_identity)
+    if len(hashes):
+        mh.update_batch(hashes.tolist())
+    return mh.hashvalues.astype(np.uint64).tobytes(), len(hashes)
 
 
 def _minhash(blob: bytes, num_perm: int) -> MinHash:

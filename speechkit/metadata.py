@@ -104,7 +104,8 @@ _SITE_NAME = R.rx("|".join(re.escape(n) for n in R.SITES))
 def page_info(original: str, meta: dict[str, str]) -> PageInfo:
     """What the page says about itself: its date, site, address and any truncation."""
     info = PageInfo()
-    original = R.RE_PINYIN.sub("", original)  # 當(dāng)前 must read as 當前 for the notices
+    if "(" in original or "（" in original:
+        original = R.RE_PINYIN.sub("", original)  # 當(dāng)前 must read as 當前 for the notices
     lines = [x.strip() for x in original.replace("\r", "").split("\n") if x.strip()]
     edge = lines[:20] + lines[-20:]
     # page date: explicit crawler field or <meta>, else 时间/更新时间 lines, else a site dateline
@@ -158,11 +159,11 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
             if m and len(line) < 60:
                 info.site, info.site_evidence = _domain("http://" + m.group(1)), line
                 break
-    # truncation notices
-    for m in R.RE_TRUNC_OMITTED.finditer(original):
+    # truncation notices (guarded: the patterns would otherwise be tried at every position)
+    for m in R.RE_TRUNC_OMITTED.finditer(original) if "省略" in original else ():
         info.omitted_chars = (info.omitted_chars or 0) + int(m.group("omitted"))
         info.truncation_evidence.append(m.group().strip()[:80])
-    m = R.RE_TRUNC_TAIL.search(original)
+    m = R.RE_TRUNC_TAIL.search(original) if "未完" in original else None
     if m:
         info.total_chars, info.shown_chars = int(m.group("total")), int(m.group("shown"))
         info.truncation_evidence.append(m.group().strip().split("\n")[0][:80])
@@ -551,6 +552,8 @@ def masked_count(text: str) -> int:
     >>> masked_count("在党的*即将召开前夕，20*年完成XX亿元，3*15+N，“1+X”“415X”政策，第X届")
     4
     """
+    if "X" not in text and "x" not in text and "*" not in text:
+        return 0
     return len(R.RE_MASK.findall(text))
 
 

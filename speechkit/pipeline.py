@@ -60,7 +60,7 @@ def process_raw(raw: RawDocument, settings: Settings) -> list[Document]:
     bodies = [p.text for p in parts]
     # which part each truncation notice belongs to
     cut_parts: dict[int, list[str]] = {}
-    unannotated = R.RE_PINYIN.sub("", text)
+    unannotated = R.RE_PINYIN.sub("", text) if "省略" in text else ""
     for m in R.RE_TRUNC_OMITTED.finditer(unannotated):
         where = _locate(unannotated[max(0, m.start() - 200): m.start()], bodies)
         cut_parts.setdefault(where, []).append(m.group().strip())

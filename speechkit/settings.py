@@ -29,7 +29,7 @@ class Settings:
     chunk_size: int = 200
     minhash_perm: int = 128
     shingle_size: int = 5
-    lsh_threshold: float = 0.5
+    lsh_threshold: float = 0.2
     containment: float = 0.85
     min_dedup_chars: int = 200
 

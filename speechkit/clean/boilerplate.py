@@ -27,9 +27,14 @@ def strip_truncation_notices(text: str) -> str:
     >>> strip_truncation_notices("按照项目 ……(未完,全文共3981字,当前仅显示2011字,请阅读下面提示信息。\\n收藏《讲话》)")
     '按照项目'
     """
-    text = R.RE_TRUNC_TAIL.sub("", text)
-    text = R.RE_TRUNC_OMITTED.sub("", text)
-    return R.RE_TRUNC_GENERIC.sub("", text)
+    # cheap guards: the patterns start with optional dots and would be tried everywhere
+    if "未完" in text:
+        text = R.RE_TRUNC_TAIL.sub("", text)
+    if "省略" in text:
+        text = R.RE_TRUNC_OMITTED.sub("", text)
+    if "未完" in text or "篇幅" in text or "过长" in text or "過長" in text:
+        text = R.RE_TRUNC_GENERIC.sub("", text)
+    return text
 
 
 def strip_outline_block(text: str) -> str:

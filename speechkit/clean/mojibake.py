@@ -68,11 +68,11 @@ def repair_utf8_read_as_gbk(text: str) -> str:
     >>> repair_utf8_read_as_gbk("浣犲ソ锛屽悇浣嶄唬琛\ufffd")
     '你好，各位代\ufffd'
     """
-    if not any(c in R.UTF8_AS_GBK_MARKERS for c in text):
+    if not R.RE_UTF8_AS_GBK.search(text):
         return text
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if not any(c in R.UTF8_AS_GBK_MARKERS for c in line):
+        if not R.RE_UTF8_AS_GBK.search(line):
             continue
         try:
             # a U+FFFD stands for bytes the GBK decoder could not read: keep it a gap

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from functools import lru_cache
 
 from . import resources as R
@@ -115,29 +114,28 @@ def join_broken_lines(text: str) -> str:
     return "\n".join(out)
 
 
+# width folding and case folding as one translation table: full-width ASCII (Ａ，１) to
+# ASCII, the ideographic space to a space, A-Z to a-z. Every mapping is one character to one
+_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_FOLD.update({0x3000: 0x20})
+_FOLD.update({cp: cp + 32 for cp in range(0x41, 0x5B)})
+_FOLD.update({cp: cp - 0xFEE0 + 32 for cp in range(0xFF21, 0xFF3B)})
+
+
 @lru_cache(maxsize=65536)
-def _fold_char(ch: str) -> str:
-    folded = unicodedata.normalize("NFKC", ch)
-    if len(folded) != 1:
-        return ch
-    simple = R._T2S.convert(folded)
-    return simple if len(simple) == 1 else folded
+def _t2s_char(ch: str) -> str:
+    simple = R._T2S.convert(ch)
+    return simple if len(simple) == 1 else ch
 
 
 def matching_form(text: str) -> str:
-    """Simplified, width-folded, lower-cased; the same length as `text`.
+    """Simplified, width-folded, lower-cased; the same length as `text`, so an offset in one
+    is an offset in the other (full NFKC is not used: it can change the length).
 
     >>> matching_form("認清營商環境，ＧＤＰ２０２４")
     '认清营商环境,gdp2024'
     """
     converted = R._T2S.convert(text)
     if len(converted) != len(text):  # a phrase rule changed the length: go char by char
-        converted = "".join(_fold_char(c) for c in text)
-    out = []
-    for c in converted:
-        if c.isascii():
-            out.append(c.lower())
-        else:
-            f = _fold_char(c)
-            out.append(f.lower() if f.isascii() else f)
-    return "".join(out)
+        converted = "".join(_t2s_char(c) for c in text)
+    return converted.translate(_FOLD)

@@ -132,7 +132,7 @@ RE_PINYIN_BROKEN = re.compile(
 # UTF-8 bytes of two U+FFFD read as GBK
 RE_KUNJINKAO = re.compile("(锟斤拷)+")
 # text that is UTF-8 read as GBK is dense with these (浣犲ソ锛屽悇浣嶄唬琛)
-UTF8_AS_GBK_MARKERS = set("锛銆鍙鐨浠涓鏄湪浜瀹鎴鍦勭殑鏃闂璇绗灏閫锟斤拷")
+RE_UTF8_AS_GBK = re.compile("[锛銆鍙鐨浠涓鏄湪浜瀹鎴鍦勭殑鏃闂璇绗灏閫浣犲悇嶄唬琛]")
 RE_LATIN1_RUN = re.compile(r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}")
 
 # zero-width and other invisible characters
