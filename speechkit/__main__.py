@@ -1,3 +1,6 @@
+"""`python -m speechkit` is the `speechkit` command."""
+
 from .cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -38,7 +38,8 @@ def _to_text(raw: RawDocument) -> tuple[str, str, bool, dict[str, str], str]:
         meta = {**html_meta, **meta}
         kind = "text"
     if not text.strip():
-        raise DocumentProblem("no visible text" if kind == "text" and raw.kind.startswith("html") else "no text after decoding")
+        html = kind == "text" and raw.kind.startswith("html")
+        raise DocumentProblem("no visible text" if html else "no text after decoding")
     return text, encoding, lossy, meta, kind
 
 

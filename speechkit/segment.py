@@ -7,6 +7,7 @@ counts drawn from it tell a natural reading from a garbled one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections import Counter
@@ -58,7 +59,7 @@ def char_stats() -> CharStats:
             word, freq = parts[0], int(parts[1])
             for ch in word:
                 unigram[ch] += freq
-            for a, b in zip(word, word[1:], strict=False):
+            for a, b in itertools.pairwise(word):
                 bigram[a + b] += freq
     following: Counter[str] = Counter()
     for pair, n in bigram.items():

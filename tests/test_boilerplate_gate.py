@@ -25,7 +25,8 @@ def _norm(s: str) -> str:
 
 @pytest.fixture(scope="module")
 def pages(corpus):
-    manifest = {r["file"]: r for r in csv.DictReader((corpus / "noisy-pages" / "manifest.tsv").open(encoding="utf-8"), delimiter="\t")}
+    with (corpus / "noisy-pages" / "manifest.tsv").open(encoding="utf-8") as fh:
+        manifest = {r["file"]: r for r in csv.DictReader(fh, delimiter="\t")}
     out = {}
     for page in GOLD["pages"]:
         path = corpus / "noisy-pages" / page["file"]

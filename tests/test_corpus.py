@@ -44,7 +44,7 @@ def store(tmp_path_factory, corpus):
 
 
 def test_every_file_ingests(store, corpus):
-    s, report, news = store
+    _, report, news = store
     assert report.skipped == []
     expected = sum(1 for p in corpus.rglob("*") if p.is_file() and p.suffix in (".md", ".txt", ".html")
                    and p.name != "README.md" and "news" not in p.parts)

@@ -3,6 +3,7 @@ near-duplicates, export, and an interrupted run that resumes."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -115,7 +116,8 @@ def test_crawler_dumps_with_field_mapping(tmp_path, corpus):
     run(home, "ingest", str(src), "--field", "text=content_html", "--field", "date=pubtime", "--field", "id=id")
     stored = docs(home, canonical_only=False)
     from_jsonl = [d for d in stored if d.source_path.endswith(".gz")]
-    assert len(from_jsonl) == sum(1 for r in rows if "</p>" in r["content_html"].lower() and len(r["content_html"]) > 20)
+    with_text = [r for r in rows if "</p>" in r["content_html"].lower() and len(r["content_html"]) > 20]
+    assert len(from_jsonl) == len(with_text)
     first = next(d for d in from_jsonl if d.record == rows[0]["id"])
     assert first.title == rows[0]["title"]
     assert first.date == "2015-01-01" and first.year == 2015 and first.date_source == "metadata"
@@ -142,10 +144,12 @@ def test_near_duplicates_keep_the_complete_copy_canonical(tmp_path, corpus):
     report = (corpus / "gov-reports" / "政府工作报告-国务院" / "2019.md").read_text("utf-8")
     (src / "a_original.md").write_text(report, "utf-8")
     body = report.split("---\n", 2)[-1]
-    (src / "b_republished.txt").write_text("某某范文网 导航\n来源：网络  更新时间：2024-05-01\n" + body + "\n相关文章\n", "utf-8")
+    page = "某某范文网 导航\n来源：网络  更新时间：2024-05-01\n" + body + "\n相关文章\n"
+    (src / "b_republished.txt").write_text(page, "utf-8")
     cut = body[: len(body) // 2]
     (src / "c_truncated.txt").write_text(cut + "……(未完,全文共40000字,当前仅显示20000字,请阅读下面提示信息。", "utf-8")
-    (src / "d_other.md").write_text((corpus / "gov-reports" / "政府工作报告-国务院" / "2009.md").read_text("utf-8"), "utf-8")
+    other = corpus / "gov-reports" / "政府工作报告-国务院" / "2009.md"
+    (src / "d_other.md").write_text(other.read_text("utf-8"), "utf-8")
     home = tmp_path / "home"
     run(home, "ingest", str(src))
     everything = docs(home, canonical_only=False)
@@ -195,10 +199,8 @@ def test_interrupted_run_resumes_without_loss(tmp_path, corpus):
     while time.time() < deadline and stored < 40:
         time.sleep(0.5)
         if db.exists():
-            try:
+            with contextlib.suppress(sqlite3.OperationalError):
                 stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM files").fetchone()[0]
-            except sqlite3.OperationalError:
-                pass
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     con = sqlite3.connect(db)

@@ -120,8 +120,8 @@ def _squash(s: str) -> str:
 def strip_teaser_lines(text: str) -> str:
     """A listing teaser repeats the start of the text and ends in an ellipsis.
 
-    >>> strip_teaser_lines("讲话今天召开全市招商引资工作会议，主要任务...\\n讲话\\n今天召开全市招商引资工作会议，主要任务是部署。")
-    '讲话\\n今天召开全市招商引资工作会议，主要任务是部署。'
+    >>> strip_teaser_lines("讲话今天召开全市招商会议，主要任务...\\n讲话\\n今天召开全市招商会议，主要任务是部署。")
+    '讲话\\n今天召开全市招商会议，主要任务是部署。'
     """
     lines = _lines(text)
     for i, line in enumerate(lines[:12]):

@@ -8,6 +8,7 @@ but real characters (亳州, 犇, 堃) stay as they are.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ def _plausibility(text: str) -> float:
     if not han:
         return -30.0
     score = stats.logp(han[0])
-    for a, b in zip(han, han[1:], strict=False):
+    for a, b in itertools.pairwise(han):
         score += stats.logp_next(a, b)
     return score / len(han)
 
@@ -100,10 +101,8 @@ def repair_latin1_mojibake(text: str) -> str:
         run = m.group()
         candidates = [ftfy.fix_encoding(run)]
         for enc in ("latin-1", "cp1252"):
-            try:
+            with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
                 candidates.append(run.encode(enc).decode("gb18030"))
-            except (UnicodeEncodeError, UnicodeDecodeError):
-                pass
         best = run
         for cand in candidates:
             if cand != run and _han_share(cand) >= 0.5 and _plausibility(cand) > -11.0 and (

@@ -70,8 +70,8 @@ def normalize_whitespace(text: str) -> str:
     joined, and layout spaces between Han characters inside paragraphs removed. Short lines
     keep their spaces (省长 王清宪 separates a role from a name).
 
-    >>> normalize_whitespace("  政 府 工 作 报 告\\n\\n\\u3000\\u3000经 济增长稳中有进，就业形势保持总体稳定，物价水平温和。")
-    '政府工作报告\\n经济增长稳中有进，就业形势保持总体稳定，物价水平温和。'
+    >>> normalize_whitespace("  政 府 工 作 报 告\\n\\n\\u3000\\u3000经 济增长稳中有进，就业形势保持稳定。")
+    '政府工作报告\\n经济增长稳中有进，就业形势保持稳定。'
     """
     out = []
     for line in text.split("\n"):
@@ -80,7 +80,7 @@ def normalize_whitespace(text: str) -> str:
             continue
         if R.RE_LETTERSPACED.match(line):
             line = "".join(line.split())
-        elif len(line) > 24:
+        elif len(line) > 24 or "，" in line or "。" in line:
             line = R.RE_SPACE_IN_HAN.sub("", line)
         out.append(line)
     return "\n".join(out)

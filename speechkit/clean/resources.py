@@ -60,13 +60,13 @@ RE_HAN = re.compile(f"[{HAN}]")
 COLON = "[:：]"
 
 # --- whole lines that are page furniture (compared after stripping, exact match) ---------
-NAV_LINES = frozenset(
-    """
-下载 打印 全屏 收藏 加大 还原 减小 】 【 关闭 关闭窗口 打印本页 返回顶部 分享 分享: 分享： 首页
-相关报道 相关报道: 相关报道： 相关文章 推荐文章 相关阅读 延伸阅读 上一篇 下一篇 返回 成语 成语首拼
-扫一扫在手机打开当前页 扫一扫 【字号： 【字号: 字号： 【打印】 【关闭】 【收藏】 A+ A- 大 中 小
-""".split()
-)
+NAV_LINES = frozenset([
+    "下载", "打印", "全屏", "收藏", "加大", "还原", "减小", "】", "【", "关闭", "关闭窗口", "打印本页",
+    "返回顶部", "分享", "分享:", "分享：", "首页", "相关报道", "相关报道:", "相关报道：", "相关文章",
+    "推荐文章", "相关阅读", "延伸阅读", "上一篇", "下一篇", "返回", "成语", "成语首拼",
+    "扫一扫在手机打开当前页", "扫一扫", "【字号：", "【字号:", "字号：", "【打印】", "【关闭】", "【收藏】",
+    "A+", "A-", "大", "中", "小",
+])
 NAV_LINES_T = frozenset(_S2T.convert(s) for s in NAV_LINES) | NAV_LINES
 
 # line-level patterns: the whole (stripped) line is dropped when one matches
@@ -87,7 +87,8 @@ RE_DROP_LINE = [
     ("site_nav", rx(r"^\S{1,12}\s*/\s*(www\.)?[a-z0-9-]+(\.[a-z0-9-]+)+/?$", re.I)),
     ("site_dateline", rx(r"^\S{2,12}(范文网|文秘网|词库|文库)\s+\d{4}-\d{1,2}-\d{1,2}( \d{1,2}:\d{2}(:\d{2})?)?$")),
     # 2013年04月08日08:30   来源：人民网-人民日报 / 新闻频道 来源：新华社 2016年12月31日 19:06
-    ("source_dateline", rx(r"^.{0,30}\d{1,2}:\d{2}.{0,30}来源\s*[:：].{0,30}$|^.{0,20}来源\s*[:：].{0,30}\d{1,2}:\d{2}(:\d{2})?$")),
+    ("source_dateline", rx(r"^.{0,30}\d{1,2}:\d{2}.{0,30}来源\s*[:：].{0,30}$"
+                           r"|^.{0,20}来源\s*[:：].{0,30}\d{1,2}:\d{2}(:\d{2})?$")),
     ("page_counter", rx(r"^(浏览次数|点击数|阅读次数|访问量)\s*[:：]\s*\d*$")),
     ("print_bar", rx(r"^(【?(打印|关闭|收藏|打印本页|关闭窗口)】?\s*){2,}$")),
     ("photo_caption", rx(r"^.{0,60}(记者|摄影)\s*[\u4e00-\u9fff·]{2,8}\s*摄\s*$")),
@@ -133,7 +134,11 @@ RE_PINYIN_BROKEN = re.compile(
 RE_KUNJINKAO = re.compile("(锟斤拷)+")
 # text that is UTF-8 read as GBK is dense with these (浣犲ソ锛屽悇浣嶄唬琛)
 RE_UTF8_AS_GBK = re.compile("[锛銆鍙鐨浠涓鏄湪浜瀹鎴鍦勭殑鏃闂璇绗灏閫浣犲悇嶄唬琛]")
-RE_LATIN1_RUN = re.compile(r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}")
+# Latin-1 letters plus the characters cp1252 puts in 0x80-0x9F
+RE_LATIN1_RUN = re.compile(
+    r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    r"\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}"
+)
 
 # zero-width and other invisible characters
 RE_INVISIBLE = re.compile("[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
@@ -177,7 +182,9 @@ RE_STRAY_CONNECTIVE = rx(r"(?:(?<=[，,。；\n])|^)(首先|其次|再次|总之
 CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
              "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 RE_PART_HEAD = re.compile(r"^\s*第\s*([0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})\s*篇\s*[:：]\s*(.{2,80})$", re.M)
-RE_COMPILATION_COUNT = rx(r"[\[【(（]?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*篇\s*(材料|范文)?[\]】)）]?|集合\s*(\d{1,2})\s*篇")
+RE_COMPILATION_COUNT = rx(
+    r"[\[【(（]?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*篇\s*(材料|范文)?[\]】)）]?|集合\s*(\d{1,2})\s*篇"
+)
 # outline block at the top of a page: 目錄/提綱:…… then headings then ……
 RE_OUTLINE_START = rx(r"^(目录|提纲|目录/提纲|目录／提纲|提纲/目录)\s*[:：]?\s*[…\.]*$")
 RE_OUTLINE_END = re.compile(r"^[…\.]{2,}$")
@@ -210,7 +217,10 @@ RE_YEAR_REVIEWED = rx(
     r"((?:19|20)\d{2})\s*年(?:及本届政府|及过去五年|和“十[一二三四五]五”(?:时期)?)?(?:政府)?(?:的)?(?:主要)?(?:工作)?(?:的)?(?:简要)?(?:回顾|总结)"
 )
 RE_REVIEW_CONTEXT = rx(r"回顾|过去一年|过去的一年|一年来")
-RE_YEAR_IN_TITLE = re.compile(rf"((?:1[89]|20)\d{{2}})\s*(?:[—\-－~～至]\s*(?:1[89]|20)\d{{2}}\s*)?年(?!代|\d{{1,2}}月)|[(（]((?:19|20)\d{{2}})[)）]|(?P<cy>[{CN_NUM}]{{4}})年")
+RE_YEAR_IN_TITLE = re.compile(
+    rf"((?:1[89]|20)\d{{2}})\s*(?:[—\-－~～至]\s*(?:1[89]|20)\d{{2}}\s*)?年(?!代|\d{{1,2}}月)"
+    rf"|[(（]((?:19|20)\d{{2}})[)）]|(?P<cy>[{CN_NUM}]{{4}})年"
+)
 RE_ISO_DATE = re.compile(r"((?:1[5-9]|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 # a scraper's file-name header as the first line: 2013-04-07_共同创造亚洲和世界的美好未来
 RE_FILENAME_HEADER = re.compile(r"^((?:19|20)\d{2}-\d{1,2}-\d{1,2})[_\s]+(\S.{1,80})$")
@@ -221,9 +231,12 @@ RE_NEW_YEAR_TITLE = rx(r"新年(贺词|献词)")
 # a speech's date line beats a year its title mentions (…关于中国主办2016年峰会的发言)
 RE_SPEECH_TITLE = rx(r"讲话|发言|演讲|致辞|贺词|献词|开幕辞|闭幕辞|署名文章|谈话")
 # a page that names a news outlet as its source published the speech within days
-RE_NEWS_SOURCE = rx(r"(来源|稿源|发布机构)\s*[:：]\s*\S{0,12}(日报|晚报|新华社|新华网|人民网|央视|中国政府网|求是|光明网|新闻网|广播电视台|人民政府)")
+RE_NEWS_SOURCE = rx(
+    r"(来源|稿源|发布机构)\s*[:：]\s*\S{0,12}"
+    r"(日报|晚报|新华社|新华网|人民网|央视|中国政府网|求是|光明网|新闻网|广播电视台|人民政府)"
+)
 # "2020年是全区脱贫'摘帽'之年" / "今年是…开局之年"
-RE_THIS_YEAR = rx(rf"(?:^|[。！？\n，,])\s*(?:今年|((?:19|20)\d{{2}})年)\s*是[^。！？\n]{{2,60}}?(之年|一年)")
+RE_THIS_YEAR = rx(r"(?:^|[。！？\n，,])\s*(?:今年|((?:19|20)\d{2})年)\s*是[^。！？\n]{2,60}?(之年|一年)")
 
 # five-year plans: ordinal -> first year
 FIVE_YEAR_PLANS = {
@@ -231,7 +244,9 @@ FIVE_YEAR_PLANS = {
     "七五": 1986, "八五": 1991, "九五": 1996, "十五": 2001, "十一五": 2006, "十二五": 2011,
     "十三五": 2016, "十四五": 2021, "十五五": 2026, "十六五": 2031,
 }
-RE_PLAN_MENTION = rx(r"[“\"「]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"」]?\s*(?:规划|计划|时期|期间|末|开局|收官)")
+RE_PLAN_MENTION = rx(
+    r"[“\"「]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"」]?\s*(?:规划|计划|时期|期间|末|开局|收官)"
+)
 # the plan itself or a report on it, not a proposal or a speech about it
 RE_PLAN_TITLE = rx(
     r"(?:第([一二三四五六七八九十]{1,3})个五年(?:规划|计划)|[“\"]?(十[一二三四五六]?五|[一二三四五六七八九]五)[”\"]?\s*(?:规划|计划))"
@@ -240,7 +255,9 @@ RE_PLAN_TITLE = rx(
 PARTY_CONGRESSES = {"十二大": 1982, "十三大": 1987, "十四大": 1992, "十五大": 1997, "十六大": 2002,
                     "十七大": 2007, "十八大": 2012, "十九大": 2017, "二十大": 2022, "二十一大": 2027}
 RE_CONGRESS = rx(r"党的(十[二三四五六七八九]大|二十一?大)(?:精神|以来|和|召开|胜利|报告|提出|作出|擘画|部署|确定)")
-RE_CONGRESS_UPCOMING = rx(r"(迎接|即将召开|将召开|要召开|召开前夕|喜迎|筹备)[^。]{0,8}党的(十[二三四五六七八九]大|二十一?大)")
+RE_CONGRESS_UPCOMING = rx(
+    r"(迎接|即将召开|将召开|要召开|召开前夕|喜迎|筹备)[^。]{0,8}党的(十[二三四五六七八九]大|二十一?大)"
+)
 RE_CONGRESS_OPENING = rx(r"(全面)?贯彻(落实)?党的(十[二三四五六七八九]大|二十一?大)精神的开局之年")
 # lower bounds only: a mention proves the text is not older than this
 ERA_FLOORS = [
@@ -273,11 +290,15 @@ RE_SPEAKER_LINE = rx(
     rf"(?P<name>[\u4e00-\u9fff](?:[\s\u3000]?[\u4e00-\u9fff]){{1,3}}|[XＸx*]{{2,4}})?\s*"
     rf"(?:[(（](?P<date>[^)）]{{4,20}})[)）])?$"
 )
-RE_ROLE_IN_TITLE = rx(rf"^(?P<org>[\u4e00-\u9fff]{{0,10}}?)(?P<role>{ROLE_ALT})(?P<name>[\u4e00-\u9fff]{{2,3}})?(?:同志)?在")
+RE_ROLE_IN_TITLE = rx(
+    rf"^(?P<org>[\u4e00-\u9fff]{{0,10}}?)(?P<role>{ROLE_ALT})(?P<name>[\u4e00-\u9fff]{{2,3}})?(?:同志)?在"
+)
 RE_CONGRESS_SESSION = rx(
     r"在(?P<region>[\u4e00-\u9fff]{2,12}?(?:省|市|县|区|自治区|自治州|盟|旗))第[一二三四五六七八九十]+届人民代表大会"
 )
-RE_REGION_TITLE = rx(r"(?P<region>[\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区))(?:人民政府|政府)?(?:\d{4}年)?政府?工作报告")
+RE_REGION_TITLE = rx(
+    r"(?P<region>[\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区))(?:人民政府|政府)?(?:\d{4}年)?政府?工作报告"
+)
 RE_NATIONAL = rx(r"全国人民代表大会|国务院总理|中华人民共和国主席|国家主席")
 LEVEL_SCOPE = [("province", rx(r"全省|全区各族")), ("city", rx(r"全市")), ("county", rx(r"全县|全旗")),
                ("district", rx(r"全区"))]
