@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("SPEECHKIT_SHARED_CORPUS", ROOT.parent / "shared" / "corpus"))
+SHARED = Path(os.environ.get("SPEECHKIT_SHARED_CORPUS", ROOT.parent / "shared" / "corpus")).resolve()
 CASES = Path(__file__).resolve().parent / "cases"
 
 
