@@ -39,7 +39,9 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except SpeechkitError as exc:
-            raise click.ClickException(str(exc)) from exc
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from exc
         except KeyboardInterrupt:
             err.print("interrupted: everything stored so far is kept; run the same command again to resume")
             sys.exit(130)
@@ -258,6 +260,171 @@ def export(ctx: click.Context, fmt: str, include_all: bool, output: Path | None)
         finally:
             if output:
                 fh.close()
+
+
+_LEXICON = click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), envvar="SPEECHKIT_LEXICON",
+                        help="Your own lexicon (one term per line, optional frequency), used with the shipped one.")
+
+
+def _filters_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in reversed([
+        click.option("--year", help="Year or range: 2020, 2019..2023, ..2012, 2015.."),
+        click.option("--speaker", help="Speaker role or name contains this (县委书记, 李克强)."),
+        click.option("--level", help="national, province, city, county, district or township."),
+        click.option("--site", help="Source site contains this (gov.cn)."),
+        click.option("--region", help="Region contains this (安徽)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Build from scratch instead of adding what changed.")
+@_LEXICON
+@click.option("--workers", type=click.IntRange(0), default=None, help="Segmentation processes (0 = one per core).")
+@click.pass_context
+@_fail_cleanly
+def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int | None) -> None:
+    """Build or update the search index from the store's canonical speeches.
+
+    Only new, changed and removed speeches are written; tokens are cached in the store, so
+    unchanged speeches are never segmented again. An interrupted build leaves the previous
+    index usable.
+    """
+    from .index import build_index
+
+    settings = _settings(ctx, workers=workers)
+    report = build_index(settings, rebuild=rebuild, user_lexicon=lexicon)
+    err.print(f"index {'rebuilt' if report.rebuilt else 'updated'} in {report.seconds:.1f}s: "
+              f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+              f"{report.unchanged} unchanged ({report.segmented} segmented)")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS", help="As for `ingest`.")
+@click.option("--prune", is_flag=True, help="Remove speeches whose files are gone.")
+@_LEXICON
+@click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")
+@click.pass_context
+@_fail_cleanly
+def update(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], prune: bool,
+           lexicon: str | None, workers: int | None) -> None:
+    """Ingest PATHS and bring the index up to date: the bulk re-indexing path."""
+    ctx.invoke(ingest, paths=paths, fields=fields, prune=prune, strict=False, workers=workers)
+    ctx.invoke(index, rebuild=False, lexicon=lexicon, workers=workers)
+
+
+def _render_passage(passage: Any) -> str:
+    text, marks = passage.text, passage.highlights
+    out, last = [], 0
+    for s, e in marks:
+        if s < last:
+            continue
+        out.append(text[last:s].replace("[", "\\[").replace("\n", " "))
+        out.append(f"[bold red]{text[s:e]}[/]")
+        last = e
+    out.append(text[last:].replace("[", "\\[").replace("\n", " "))
+    return "…" + "".join(out) + "…"
+
+
+@cli.command()
+@click.argument("query")
+@_filters_options
+@click.option("--limit", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--sort", type=click.Choice(["score", "date"]), default="score", show_default=True)
+@click.option("--passages", type=click.IntRange(0, 10), default=3, show_default=True, help="Highlighted passages per hit.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: total, parsed query, hits with passages and offsets.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per hit.")
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def search(ctx: click.Context, query: str, year: str | None, speaker: str | None, level: str | None,
+           site: str | None, region: str | None, limit: int, offset: int, sort: str, passages: int,
+           as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+    """Find speeches: words, "quoted phrases", AND/OR/NOT, ( ), and filters
+    year:2019..2023 speaker:县委书记 level:county site:… region:… title:….
+
+    An unquoted Chinese word is a phrase, never split into its parts. The hits are exactly
+    the speeches containing it (the total is exact); they are ranked by BM25F.
+    """
+    from .search import Searcher, cli_filters
+
+    settings = _settings(ctx)
+    with Searcher(settings, user_lexicon=lexicon) as s:
+        result = s.search(query, filters=cli_filters(year, speaker, level, site, region), limit=limit,
+                          offset=offset, sort=sort, passages=0 if as_csv else passages)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site",
+                         "score", "occurrences", "total", "query"])
+        for rank, h in enumerate(result.hits, start=offset + 1):
+            writer.writerow([rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level,
+                             h.site, h.score, h.occurrences, result.total, result.parsed])
+        return
+    table = Table(title=f"{result.total} speeches match {result.parsed}"
+                        + (f" — showing {offset + 1}–{offset + len(result.hits)}" if result.hits else ""))
+    for col in ("id", "title / passages", "date", "speaker", "score"):
+        table.add_column(col, overflow="fold")
+    for h in result.hits:
+        body = (h.title or "(untitled)") + "".join("\n" + _render_passage(p) for p in h.passages)
+        table.add_row(h.id, body, h.date or "", " ".join(x for x in (h.speaker_role, h.speaker_name) if x),
+                      f"{h.score:.2f} ({h.occurrences}×)")
+    out.print(table)
+
+
+@cli.command()
+@click.argument("term")
+@click.option("--width", type=click.IntRange(1, 200), default=20, show_default=True, help="Characters of context each side.")
+@click.option("--sort", type=click.Choice(["left", "right", "date"]), default="date", show_default=True)
+@_filters_options
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many lines.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: left, keyword, right, id, date, title, offset.")
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def kwic(ctx: click.Context, term: str, width: int, sort: str, year: str | None, speaker: str | None,
+         level: str | None, site: str | None, region: str | None, limit: int | None, as_csv: bool,
+         lexicon: str | None) -> None:
+    """Concordance: every occurrence of TERM in the canonical speeches, with context."""
+    from .search import Searcher, cli_filters
+
+    with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
+        lines = s.kwic(term, width=width, sort=sort, filters=cli_filters(year, speaker, level, site, region),
+                       limit=limit)
+    if as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=["left", "keyword", "right", "id", "date", "title", "offset"])
+        writer.writeheader()
+        writer.writerows(lines)
+        return
+    table = Table(title=f"{len(lines)} occurrences of {term}")
+    table.add_column("left", justify="right", no_wrap=True)
+    table.add_column("keyword", style="bold red", no_wrap=True)
+    table.add_column("right", no_wrap=True)
+    table.add_column("id")
+    table.add_column("date")
+    for line in lines:
+        table.add_row(line["left"], line["keyword"], line["right"], line["id"], line["date"] or "")
+    out.print(table)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--doc", "doc_id", help="Explain this speech (matched or not) instead of a sample.")
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def explain(ctx: click.Context, query: str, doc_id: str | None, lexicon: str | None) -> None:
+    """Show how QUERY is parsed and segmented, which lexicon entries apply, and why a speech
+    matches (where the phrase was found, and how the text around it was segmented)."""
+    from .search import Searcher
+
+    with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
+        click.echo(json.dumps(s.explain(query, doc_id=doc_id), ensure_ascii=False, indent=2))
 
 
 def main() -> None:

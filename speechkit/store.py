@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source_path);
 CREATE INDEX IF NOT EXISTS documents_year ON documents(year);
 CREATE INDEX IF NOT EXISTS documents_group ON documents(dup_group);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, text_hash TEXT NOT NULL, version TEXT NOT NULL, data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS problems (
     path TEXT NOT NULL, record TEXT NOT NULL, reason TEXT NOT NULL, seen_at REAL,
     PRIMARY KEY (path, record)
@@ -179,6 +182,40 @@ class Store:
         with self.transaction() as db:
             db.executemany("UPDATE documents SET dup_group=?, canonical=? WHERE id=?",
                            [(g, int(c), i) for g, c, i in rows])
+
+    # --- tokens (segmentation cache) ------------------------------------------------------
+    def cached_tokens(self, ids: Iterable[str], version: str) -> dict[str, str]:
+        """Serialized tokens for documents whose text and segmenter are unchanged."""
+        out: dict[str, str] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT t.id, t.data FROM tokens t JOIN documents d ON d.id = t.id AND d.text_hash = t.text_hash "
+                f"WHERE t.version = ? AND t.id IN ({','.join('?' * len(chunk))})", (version, *chunk))
+            out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def save_tokens(self, rows: Sequence[tuple[str, str]], version: str) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO tokens SELECT id, text_hash, ?, ? FROM documents WHERE id = ?",
+                [(version, data, doc_id) for doc_id, data in rows])
+
+    def canonical_digest(self) -> tuple[str, int]:
+        """A digest of which documents are canonical and what their text is: the index is
+        current exactly when this matches its manifest."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=12)
+        n = 0
+        for row in self.db.execute(
+            "SELECT id, text_hash, title, date, year, level, region, site, speaker_role, speaker_name "
+            "FROM documents WHERE canonical=1 ORDER BY id"
+        ):
+            h.update(("\t".join(str(v) for v in row) + "\n").encode())
+            n += 1
+        return h.hexdigest(), n
 
     def problems(self) -> list[sqlite3.Row]:
         return self.db.execute(

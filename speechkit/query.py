@@ -1,0 +1,215 @@
+"""The query language.
+
+    营商环境                       a word; an unquoted Chinese word is a phrase, never split
+    "优化营商环境"                 a quoted phrase
+    营商环境 放管服                both (AND is implicit)
+    营商环境 OR 放管服, NOT, ( )   boolean operators (also AND); 且/或/非 are not operators
+    year:2019..2023  year:2020  year:..2012  year:2015..
+    speaker:县委书记  level:county  site:gov.cn  region:安徽  title:政府工作报告
+
+Malformed queries raise `QueryError` with the column of the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import SpeechkitError
+
+FIELDS = ("year", "speaker", "level", "site", "region", "title")
+LEVELS = ("national", "province", "city", "county", "district", "township")
+
+
+class QueryError(SpeechkitError):
+    exit_code = 2
+
+    def __init__(self, query: str, column: int, message: str) -> None:
+        super().__init__(f"query error at column {column + 1}: {message}  [{query[:column]}⟨here⟩{query[column:]}]")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Text that must occur, in the body or (field="title") the title."""
+    text: str
+    field: str = "body"
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    value: str
+    low: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True)
+class Not:
+    node: object
+
+
+@dataclass(frozen=True)
+class And:
+    nodes: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    nodes: tuple
+
+
+_TOKEN = re.compile(r'\s+|"(?P<phrase>[^"]*)"?|“(?P<cphrase>[^”]*)”?|(?P<lp>[(（])|(?P<rp>[)）])|(?P<word>[^\s()（）"“]+)')
+
+
+def _lex(query: str) -> list[tuple[str, str, int]]:
+    out = []
+    pos = 0
+    while pos < len(query):
+        m = _TOKEN.match(query, pos)
+        if m is None:  # pragma: no cover - the pattern matches any character
+            raise QueryError(query, pos, "unexpected character")
+        if m.group("phrase") is not None or m.group("cphrase") is not None:
+            closing = '"' if m.group("phrase") is not None else "”"
+            if not m.group().endswith(closing) or len(m.group()) < 2:
+                raise QueryError(query, pos, "unclosed quote")
+            text = m.group("phrase") if m.group("phrase") is not None else m.group("cphrase")
+            if not text.strip():
+                raise QueryError(query, pos, "empty phrase")
+            out.append(("phrase", text.strip(), pos))
+        elif m.group("lp"):
+            out.append(("(", "(", pos))
+        elif m.group("rp"):
+            out.append((")", ")", pos))
+        elif m.group("word"):
+            w = m.group("word")
+            out.append((w if w in ("AND", "OR", "NOT") else "word", w, pos))
+        pos = m.end()
+    return out
+
+
+def _filter(query: str, word: str, pos: int) -> Filter | Phrase:
+    field, _, value = word.partition(":")
+    if field not in FIELDS:
+        raise QueryError(query, pos, f"unknown field {field!r} (fields: {', '.join(FIELDS)})")
+    if not value:
+        raise QueryError(query, pos, f"{field}: needs a value, e.g. {field}:{'2020' if field == 'year' else '…'}")
+    if field == "title":
+        return Phrase(value, "title")
+    if field == "year":
+        return year_filter(value, query, pos)
+    if field == "level" and value not in LEVELS:
+        raise QueryError(query, pos, f"level must be one of {', '.join(LEVELS)}")
+    return Filter(field, value)
+
+
+def year_filter(value: str, query: str = "", pos: int = 0) -> Filter:
+    """`2020`, `2019..2023`, `..2012`, `2015..`.
+
+    >>> year_filter("2019..2023")
+    Filter(field='year', value='2019..2023', low=2019, high=2023)
+    """
+    m = re.fullmatch(r"(\d{4})?(\.\.|-)?(\d{4})?", value)
+    if not m or not (m.group(1) or m.group(3)) or (m.group(2) is None and m.group(3)):
+        raise QueryError(query or value, pos, f"year {value!r}: write 2020, 2019..2023, ..2012 or 2015..")
+    low = int(m.group(1)) if m.group(1) else None
+    high = int(m.group(3)) if m.group(3) else (low if m.group(2) is None else None)
+    if low and high and low > high:
+        raise QueryError(query or value, pos, f"year range {value!r} runs backwards")
+    return Filter("year", value, low, high)
+
+
+def parse(query: str) -> object:
+    """Parse a query into a tree of And/Or/Not/Phrase/Filter.
+
+    >>> describe(parse('(营商环境 OR "放管服") year:2019..2023'))
+    '((body:"营商环境" OR body:"放管服") AND year:2019..2023)'
+    >>> describe(parse("营商环境 OR 放管服 NOT 报告"))
+    '(body:"营商环境" OR (body:"放管服" AND NOT body:"报告"))'
+
+    """
+    tokens = _lex(query)
+    if not tokens:
+        raise QueryError(query, 0, "empty query")
+    pos = 0
+
+    def peek() -> tuple[str, str, int] | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> tuple[str, str, int]:
+        nonlocal pos
+        tok = tokens[pos]
+        pos += 1
+        return tok
+
+    def expr() -> object:
+        nodes = [and_expr()]
+        while peek() and peek()[0] == "OR":
+            take()
+            nodes.append(and_expr())
+        return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
+
+    def and_expr() -> object:
+        nodes = [not_expr()]
+        while peek() and peek()[0] not in ("OR", ")"):
+            if peek()[0] == "AND":
+                take()
+            nodes.append(not_expr())
+        return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
+
+    def not_expr() -> object:
+        if peek() and peek()[0] == "NOT":
+            take()
+            return Not(not_expr())
+        return atom()
+
+    def atom() -> object:
+        tok = peek()
+        if tok is None:
+            raise QueryError(query, len(query), "the query ends where a term was expected")
+        kind, text, at = take()
+        if kind == "(":
+            node = expr()
+            if not peek() or peek()[0] != ")":
+                raise QueryError(query, at, "unclosed parenthesis")
+            take()
+            return node
+        if kind == ")":
+            raise QueryError(query, at, "unexpected closing parenthesis")
+        if kind in ("AND", "OR"):
+            raise QueryError(query, at, f"{kind} needs a term on both sides")
+        if kind == "phrase":
+            return Phrase(text)
+        if ":" in text and re.match(r"^[a-z]+:", text):
+            return _filter(query, text, at)
+        return Phrase(text)
+
+    node = expr()
+    if peek():
+        raise QueryError(query, peek()[2], "unexpected closing parenthesis")
+    return node
+
+
+def phrases(node: object, *, positive: bool = True) -> list[Phrase]:
+    """The phrases a document must contain (not those under NOT): for ranking and highlights."""
+    if isinstance(node, Phrase):
+        return [node] if positive else []
+    if isinstance(node, Not):
+        return phrases(node.node, positive=not positive)
+    if isinstance(node, (And, Or)):
+        return [p for n in node.nodes for p in phrases(n, positive=positive)]
+    return []
+
+
+def describe(node: object) -> str:
+    """The query as parsed, for --json output and `explain`."""
+    if isinstance(node, Phrase):
+        return f'{node.field}:"{node.text}"'
+    if isinstance(node, Filter):
+        return f"{node.field}:{node.value}"
+    if isinstance(node, Not):
+        return f"NOT {describe(node.node)}"
+    if isinstance(node, And):
+        return "(" + " AND ".join(describe(n) for n in node.nodes) + ")"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(describe(n) for n in node.nodes) + ")"
+    return repr(node)

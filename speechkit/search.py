@@ -1,0 +1,330 @@
+"""Search, concordance and explanation over the indexes.
+
+Finding is exact: every phrase is looked up in the matching-form text of all canonical
+documents (`indexes/text/`), so the documents returned are exactly those that contain it and
+counts can be cited. Ranking uses whoosh's BM25F over our tokens; passages and concordance
+lines are cut from the cleaned display text at the offsets found.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import mmap
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh import scoring
+
+from .clean.normalize import matching_form
+from .errors import SpeechkitError
+from .index import Paths, check_current
+from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases, year_filter
+from .segment import Segmenter
+from .settings import Settings
+from .store import Store
+
+
+class TextIndex:
+    """The matching forms of all canonical documents, memory-mapped, with their metadata."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.docs: list[dict[str, Any]] = json.loads((paths.text / "docs.json").read_text("utf-8"))
+        self._fh = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - lives with the index
+        size = (paths.text / "matching.txt").stat().st_size
+        self.blob = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        self.starts = [d["start"] for d in self.docs]
+        self.by_id = {d["id"]: n for n, d in enumerate(self.docs)}
+
+    def close(self) -> None:
+        if isinstance(self.blob, mmap.mmap):
+            self.blob.close()
+        self._fh.close()
+
+    def text(self, n: int) -> str:
+        d = self.docs[n]
+        return self.blob[d["start"]:d["end"]].decode("utf-8")
+
+    def containing(self, phrase: str) -> set[int]:
+        """Documents whose matching form contains `phrase` (already in matching form)."""
+        needle = phrase.encode("utf-8")
+        if not needle:
+            return set()
+        found: set[int] = set()
+        blob, starts, docs = self.blob, self.starts, self.docs
+        pos = blob.find(needle)
+        while pos != -1:
+            n = bisect.bisect_right(starts, pos) - 1
+            found.add(n)
+            # skip to the end of this document: presence is all a set needs
+            pos = blob.find(needle, docs[n]["end"] + 1)
+        return found
+
+    def count(self, n: int, phrase: str) -> int:
+        """Occurrences of `phrase` in document `n` (non-overlapping, like str.count)."""
+        d = self.docs[n]
+        return self.blob[d["start"]:d["end"]].count(phrase.encode("utf-8"))
+
+
+@dataclass
+class Passage:
+    start: int
+    end: int
+    text: str
+    highlights: list[tuple[int, int]]  # offsets within `text`
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str | None
+    date: str | None
+    year: int | None
+    speaker_role: str | None
+    speaker_name: str | None
+    level: str | None
+    site: str | None
+    score: float
+    occurrences: int
+    passages: list[Passage] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    parsed: str
+    total: int
+    hits: list[Hit]
+    index: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "parsed": self.parsed, "total": self.total,
+                "corpus": self.index.get("store"), "segmenter": self.index.get("segmenter"),
+                "hits": [asdict(h) for h in self.hits]}
+
+
+class Searcher:
+    """Opens the indexes once; use as a context manager."""
+
+    def __init__(self, settings: Settings, *, user_lexicon: str | None = None, check: bool = True) -> None:
+        self.settings = settings
+        self.paths = Paths(settings.index_dir)
+        self.segmenter = Segmenter(user_lexicon)
+        self.store = Store(settings.store_path, create=False)
+        self.manifest = check_current(settings, self.store, self.segmenter) if check else {}
+        self.text = TextIndex(self.paths)
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.text.close()
+        self.store.close()
+        if "whoosh" in self.__dict__:
+            self.whoosh.close()
+
+    @cached_property
+    def whoosh(self):
+        return whoosh_index.open_dir(str(self.paths.whoosh)).searcher(weighting=scoring.BM25F())
+
+    # --- finding ---------------------------------------------------------------------------
+    def _match(self, node: object, universe: set[int]) -> set[int]:
+        if isinstance(node, Phrase):
+            text = matching_form(node.text.strip())
+            if node.field == "title":
+                return {n for n, d in enumerate(self.text.docs) if text in d["title_match"]}
+            return self.text.containing(text)
+        if isinstance(node, Filter):
+            return {n for n, d in enumerate(self.text.docs) if _passes(node, d)}
+        if isinstance(node, Not):
+            return universe - self._match(node.node, universe)
+        if isinstance(node, And):
+            out = set(universe)
+            for child in sorted(node.nodes, key=lambda c: isinstance(c, Not)):
+                out &= self._match(child, universe)
+                if not out:
+                    break
+            return out
+        if isinstance(node, Or):
+            out: set[int] = set()
+            for child in node.nodes:
+                out |= self._match(child, universe)
+            return out
+        raise SpeechkitError(f"cannot evaluate {node!r}")
+
+    def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[int]]:
+        node = parse(query)
+        filters = list(filters)
+        if filters:
+            node = And((node, *filters))
+        universe = set(range(len(self.text.docs)))
+        return node, self._match(node, universe)
+
+    # --- ranking ---------------------------------------------------------------------------
+    def _scores(self, node: object, found: set[int]) -> dict[int, float]:
+        terms = []
+        for ph in phrases(node):
+            for word in self.segmenter.cut(matching_form(ph.text)):
+                terms.append(wq.Term("title" if ph.field == "title" else "body", word))
+                if ph.field == "body":
+                    terms.append(wq.Term("title", word))
+        scores: dict[int, float] = {}
+        if terms and found:
+            ids = {self.text.docs[n]["id"]: n for n in found}
+            for hit in self.whoosh.search(wq.Or(terms), limit=None):
+                n = ids.get(hit["id"])
+                if n is not None:
+                    scores[n] = hit.score
+        return scores
+
+    def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,
+               sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:
+        node, found = self.find(query, filters=filters)
+        positive = [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
+        scores = self._scores(node, found) if sort == "score" else {}
+        docs = self.text.docs
+
+        def occurrences(n: int) -> int:
+            return sum(self.text.count(n, p) for p in positive)
+
+        if sort == "date":
+            order = sorted(found, key=lambda n: (docs[n]["date"] or "", docs[n]["id"]), reverse=True)
+        else:
+            # documents whose tokens whoosh did not score (a phrase cut across words) still rank,
+            # after the scored ones, by how often they contain the query
+            order = sorted(found, key=lambda n: (-scores.get(n, 0.0), -occurrences(n), docs[n]["id"]))
+        hits = []
+        for n in order[offset:offset + limit]:
+            d = docs[n]
+            hit = Hit(d["id"], d["title"], d["date"], d["year"], d["speaker_role"], d["speaker_name"],
+                      d["level"], d["site"], round(scores.get(n, 0.0), 4), occurrences(n))
+            if passages and positive:
+                hit.passages = self.passages(d["id"], positive, limit=passages, width=width)
+            hits.append(hit)
+        return SearchResult(query, describe(node), len(found), hits, self.manifest)
+
+    # --- text around matches ------------------------------------------------------------------
+    def offsets(self, doc_id: str, needles: list[str]) -> tuple[str, list[tuple[int, int]]]:
+        """The display text of a document and the (start, end) of every needle in it."""
+        text = self.store.get(doc_id).text
+        match = matching_form(text)
+        spans = []
+        for needle in needles:
+            start = match.find(needle)
+            while start != -1 and needle:
+                spans.append((start, start + len(needle)))
+                start = match.find(needle, start + len(needle))
+        return text, sorted(spans)
+
+    def passages(self, doc_id: str, needles: list[str], *, limit: int = 3, width: int = 40) -> list[Passage]:
+        text, spans = self.offsets(doc_id, needles)
+        windows: list[list[int]] = []
+        for s, e in spans:
+            lo, hi = max(0, s - width), min(len(text), e + width)
+            # merge neighbouring hits, but keep a passage a passage (at most ~4 widths long)
+            if windows and lo <= windows[-1][1] and hi - windows[-1][0] <= 4 * width:
+                windows[-1][1] = max(windows[-1][1], hi)
+                windows[-1][2] += 1
+            else:
+                windows.append([lo, hi, 1])
+        best = sorted(sorted(windows, key=lambda w: -w[2])[:limit])
+        out = []
+        for lo, hi, _ in best:
+            inside = [(s - lo, e - lo) for s, e in spans if s >= lo and e <= hi]
+            out.append(Passage(lo, hi, text[lo:hi], inside))
+        return out
+
+    def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
+             limit: int | None = None) -> list[dict[str, Any]]:
+        """Concordance lines for a phrase across the whole corpus."""
+        needle = matching_form(term.strip())
+        node, found = self.find(f'"{term.strip()}"', filters=filters)
+        lines = []
+        for n in found:
+            d = self.text.docs[n]
+            text, spans = self.offsets(d["id"], [needle])
+            for s, e in spans:
+                lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
+                              "right": text[e:e + width].replace("\n", " "), "id": d["id"], "date": d["date"],
+                              "title": d["title"], "offset": s})
+        keyfn = {
+            "left": lambda x: (x["left"][::-1], x["date"] or "", x["id"], x["offset"]),
+            "right": lambda x: (x["right"], x["date"] or "", x["id"], x["offset"]),
+            "date": lambda x: (x["date"] or "", x["id"], x["offset"]),
+        }[sort]
+        lines.sort(key=keyfn)
+        return lines[:limit] if limit else lines
+
+    def explain(self, query: str, *, doc_id: str | None = None, sample: int = 1) -> dict[str, Any]:
+        node, found = self.find(query)
+        out: dict[str, Any] = {"query": query, "parsed": describe(node), "total": len(found), "phrases": []}
+        for ph in phrases(node):
+            m = matching_form(ph.text)
+            out["phrases"].append({
+                "phrase": ph.text, "field": ph.field, "matching_form": m,
+                "segmented": [{"token": w, "lexicon": self.segmenter.is_term(w)}
+                              for w in self.segmenter.cut(m)],
+                "documents": len(self._match(ph, set(range(len(self.text.docs))))),
+            })
+        targets = [doc_id] if doc_id else [self.text.docs[n]["id"] for n in sorted(found)[:sample]]
+        out["documents"] = []
+        for target in targets:
+            n = self.text.by_id.get(target)
+            if n is None:
+                out["documents"].append({"id": target, "matched": False, "why": "not a canonical document in the index"})
+                continue
+            needles = [matching_form(p.text) for p in phrases(node) if p.field == "body"]
+            text, spans = self.offsets(target, needles)
+            if spans:
+                s, e = spans[0]
+                context = matching_form(text[max(0, s - 15):e + 15])
+                seg = [{"token": "|".join(p), "lexicon": self.segmenter.is_term(p[0])}
+                       for p in self.segmenter.positions(context)]
+            else:
+                seg = []
+            out["documents"].append({
+                "id": target, "matched": n in found,
+                "found_at": [{"start": s, "end": e, "text": text[s:e]} for s, e in spans[:10]],
+                "sample_segmented": seg,
+            })
+        return out
+
+
+def _passes(f: Filter, d: dict[str, Any]) -> bool:
+    if f.field == "year":
+        y = d["year"]
+        return y is not None and (f.low is None or y >= f.low) and (f.high is None or y <= f.high)
+    if f.field == "speaker":
+        return f.value in (d["speaker_role"] or "") or f.value in (d["speaker_name"] or "")
+    if f.field == "level":
+        return d["level"] == f.value
+    if f.field == "site":
+        return f.value in (d["site"] or "")
+    if f.field == "region":
+        return f.value in (d["region"] or "")
+    return False
+
+
+def cli_filters(year: str | None, speaker: str | None, level: str | None, site: str | None,
+                region: str | None) -> list[Filter]:
+    """Filters given as command-line flags."""
+    out = []
+    if year:
+        out.append(year_filter(year))
+    for name, value in (("speaker", speaker), ("level", level), ("site", site), ("region", region)):
+        if value:
+            if name == "level":
+                from .query import LEVELS
+
+                if value not in LEVELS:
+                    raise SpeechkitError(f"--level must be one of {', '.join(LEVELS)}")
+            out.append(Filter(name, value))
+    return out
+

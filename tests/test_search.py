@@ -1,0 +1,273 @@
+"""Search: segmentation with the lexicon, exact phrase finding (checked against a brute-force
+scan of real texts), ranking, highlights, KWIC, incremental and interrupted index builds,
+stale indexes and query errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from speechkit.clean.normalize import matching_form
+from speechkit.cli import cli
+from speechkit.index import analyzer, build_index
+from speechkit.ingest import ingest
+from speechkit.query import QueryError, parse
+from speechkit.search import Searcher
+from speechkit.segment import Segmenter, read_lexicon
+from speechkit.settings import load_settings
+from speechkit.store import Store
+
+NATIONAL = "gov-reports/政府工作报告-国务院"
+
+
+def run(home: Path, *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, ["--home", str(home), *args])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, corpus) -> Path:
+    """National work reports 1954–2026, the seeds and the saved HTML pages, indexed."""
+    home = tmp_path_factory.mktemp("search")
+    settings = load_settings(home)
+    ingest([str(corpus / NATIONAL), str(corpus / "seeds"), str(corpus / "html")], settings)
+    build_index(settings)
+    return home
+
+
+@pytest.fixture(scope="module")
+def searcher(home):
+    with Searcher(load_settings(home)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def canonical(home):
+    with Store(load_settings(home).store_path) as store:
+        return {d.id: d for d in store.documents()}
+
+
+# --- segmentation ------------------------------------------------------------------------------
+
+def test_lexicon_is_large_counted_and_has_the_core_terms():
+    from importlib import resources
+
+    rows = [line.split("\t") for line in resources.files("speechkit.lexicon").joinpath("political.tsv")
+            .read_text("utf-8").splitlines() if not line.startswith("#")]
+    assert len(rows) >= 500
+    counted = {r[0]: int(r[3]) for r in rows}
+    for term in ("营商环境", "放管服", "三去一降一补", "供给侧结构性改革", "新质生产力", "高质量发展", "共同富裕",
+                 "乡村振兴", "一带一路", "房住不炒", "双循环", "五位一体", "四个全面", "两个维护"):
+        assert counted[term] > 0, term
+    assert "六稳六保" in counted
+
+
+def test_lexicon_terms_stay_whole_and_keep_their_parts():
+    seg = Segmenter()
+    for text, term, parts in [
+        ("坚持房住不炒的定位", "房住不炒", ()),
+        ("深化供给侧结构性改革", "供给侧结构性改革", ("结构性", "改革")),
+        ("做好“六稳”工作", "六稳", ()),
+        ("推进三去一降一补", "三去一降一补", ()),
+        ("共建一带一路", "一带一路", ("一带", "一路")),
+    ]:
+        positions = seg.positions(matching_form(text))
+        whole = [p for p in positions if p[0] == term]
+        assert whole, (text, positions)
+        assert set(parts) <= set(whole[0][1:])
+
+
+def test_the_lexicon_does_not_split_ordinary_words(corpus):
+    """Outside the places where a lexicon term occurs, segmentation is what stock jieba does."""
+    import jieba
+
+    plain = jieba.Tokenizer()
+    seg = Segmenter()
+    text = matching_form((corpus / NATIONAL / "2019.md").read_text("utf-8"))[:20000]
+    ours = seg.cut(text)
+    terms = {w for w in ours if seg.is_term(w)}
+    theirs = [w for w in plain.cut(text, HMM=False) if w.strip() and not any(w in t for t in terms)]
+    ours_plain = [w for w in ours if w not in terms]
+    same = len(set(theirs) & set(ours_plain)) / len(set(theirs))
+    assert same >= 0.99
+
+
+def test_user_lexicon(tmp_path):
+    lexicon = tmp_path / "mine.txt"
+    lexicon.write_text("# mine\n夏季攻势\n", "utf-8")
+    assert "夏季攻势" in [p[0] for p in Segmenter(lexicon).positions("掀起夏季攻势热潮")]
+    assert read_lexicon(lexicon.read_text("utf-8")) == [("夏季攻势", None)]
+
+
+def test_analyzer_pickles_and_gives_ordinal_positions():
+    ana = pickle.loads(pickle.dumps(analyzer()))
+    tokens = [(t.text, t.pos) for t in ana("持续优化营商环境，党的领导", positions=True)]
+    assert ("营商环境", tokens[[t for t, _ in tokens].index("优化营商环境")][1]) in tokens
+    assert any(t == "党的领导" for t, _ in tokens)
+    positions = sorted({p for _, p in tokens})
+    assert positions == list(range(positions[0], positions[0] + len(positions))) or len(positions) < len(tokens)
+
+
+# --- exactness ----------------------------------------------------------------------------------
+
+def _brute(canonical, phrase: str) -> set[str]:
+    needle = matching_form(phrase)
+    return {i for i, d in canonical.items() if needle in matching_form(d.text)}
+
+
+def test_phrase_whole_and_sub_term_find_the_same_passage(searcher, canonical):
+    doc = next(d for d in canonical.values() if d.source_path.endswith("2019.md"))
+    for q in ("营商环境", '"优化营商环境"', "结构性改革", "供给侧", "供给侧结构性改革"):
+        node, found = searcher.find(q)
+        ids = {searcher.text.docs[n]["id"] for n in found}
+        assert doc.id in ids, q
+
+
+def test_search_equals_brute_force_scan_on_real_terms(searcher, canonical):
+    rng = random.Random(7)
+    terms = ["营商环境", "放管服", "供给侧结构性改革", "新质生产力", "高质量发展", "共同富裕", "乡村振兴",
+             "一带一路", "房住不炒", "双循环", "五位一体", "四个全面", "招商引资", "改革开放", "计划经济",
+             "人民公社", "大跃进", "党", "税", "小康", "脱贫攻坚", "三个代表", "科学发展观", "中国梦",
+             "稳中求进", "简政放权", "亿元", "GDP", "ＧＤＰ", "國家", "营商", "环境改善", "的发展"]
+    # and random substrings of real text, which cut across word boundaries
+    texts = [d.text for d in canonical.values()]
+    for _ in range(25):
+        t = rng.choice(texts)
+        start = rng.randrange(0, max(1, len(t) - 8))
+        piece = t[start:start + rng.randint(2, 7)].strip()
+        if piece and "\n" not in piece:
+            terms.append(piece)
+    for term in terms:
+        _, found = searcher.find(f'"{term}"')
+        assert {searcher.text.docs[n]["id"] for n in found} == _brute(canonical, term), term
+
+
+def test_boolean_and_filters(searcher, canonical):
+    def ids(q):
+        return {searcher.text.docs[n]["id"] for n in searcher.find(q)[1]}
+
+    a, b = _brute(canonical, "营商环境"), _brute(canonical, "计划经济")
+    assert ids("营商环境 OR 计划经济") == a | b
+    assert ids("营商环境 AND 计划经济") == a & b
+    assert ids("营商环境 NOT 计划经济") == a - b
+    in_range = {i for i in a if canonical[i].year and 2015 <= canonical[i].year <= 2020}
+    assert ids("营商环境 year:2015..2020") == in_range
+    assert ids("(营商环境 OR 放管服) level:national") == {
+        i for i in a | _brute(canonical, "放管服") if canonical[i].level == "national"}
+    assert ids('title:政府工作报告 year:2019') == {
+        i for i, d in canonical.items() if d.year == 2019 and "政府工作报告" in (d.title or "")}
+
+
+def test_ranking_highlights_and_offsets(searcher):
+    result = searcher.search("营商环境", limit=5)
+    assert result.total == len(searcher.find("营商环境")[1])
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    for hit in result.hits:
+        assert 1 <= len(hit.passages) <= 3
+        for p in hit.passages:
+            for s, e in p.highlights:
+                assert matching_form(p.text[s:e]) == "营商环境"
+    by_date = searcher.search("营商环境", sort="date", limit=50, passages=0)
+    dates = [h.date or "" for h in by_date.hits]
+    assert dates == sorted(dates, reverse=True)
+    page2 = searcher.search("营商环境", limit=2, offset=2, passages=0)
+    assert [h.id for h in page2.hits] == [h.id for h in searcher.search("营商环境", limit=4, passages=0).hits[2:]]
+
+
+def test_kwic(searcher, canonical):
+    lines = searcher.kwic("营商环境", width=10, sort="left")
+    total = sum(matching_form(d.text).count("营商环境") for d in canonical.values())
+    assert len(lines) == total
+    for line in lines:
+        assert matching_form(line["keyword"]) == "营商环境"
+        assert len(line["left"]) <= 10 and len(line["right"]) <= 10
+    assert [x["left"][::-1] for x in lines] == sorted(x["left"][::-1] for x in lines)
+
+
+def test_cli_search_json_csv_kwic_explain(home):
+    data = json.loads(run(home, "search", "营商环境", "--year", "2018..2020", "--json"))
+    assert data["total"] == len(data["hits"]) or data["total"] > len(data["hits"])
+    assert data["parsed"] == '(body:"营商环境" AND year:2018..2020)'
+    assert all(2018 <= h["year"] <= 2020 for h in data["hits"]) and data["corpus"] and data["segmenter"]
+    rows = run(home, "search", "放管服", "--csv").splitlines()
+    assert rows[0].startswith("rank,id,title")
+    kw = run(home, "kwic", "放管服", "--csv", "--limit", "5").splitlines()
+    assert kw[0] == "left,keyword,right,id,date,title,offset" and len(kw) == 6
+    ex = json.loads(run(home, "explain", "优化营商环境"))
+    assert ex["phrases"][0]["segmented"][0] == {"token": "优化营商环境", "lexicon": True}
+    assert ex["documents"] and ex["documents"][0]["found_at"]
+
+
+@pytest.mark.parametrize("query,message", [
+    ("(营商环境", "unclosed parenthesis"), ('"营商', "unclosed quote"), ("yr:2020", "unknown field"),
+    ("year:2020..2010", "runs backwards"), ("AND 营商", "needs a term"),
+])
+def test_malformed_queries_give_one_line_errors(home, query, message):
+    with pytest.raises(QueryError, match=message):
+        parse(query)
+    out = run(home, "search", query, code=2)
+    assert message in out and "Traceback" not in out and len(out.strip().splitlines()) == 1
+
+
+# --- building -----------------------------------------------------------------------------------
+
+def test_incremental_update_and_stale_index(tmp_path, corpus):
+    home = tmp_path / "home"
+    src = tmp_path / "src"
+    shutil.copytree(corpus / "seeds", src)
+    run(home, "update", str(src))
+    assert "3 speeches match" in run(home, "search", "营商环境")
+    extra = src / "extra.md"
+    extra.write_text((corpus / NATIONAL / "2019.md").read_text("utf-8"), "utf-8")
+    run(home, "ingest", str(src))
+    stale = CliRunner().invoke(cli, ["--home", str(home), "search", "营商环境"])
+    assert stale.exit_code == 1 and "run `speechkit index`" in stale.output
+    out = CliRunner().invoke(cli, ["--home", str(home), "index"]).output
+    assert "1 added" in out and "0 segmented" not in out and "11 unchanged" in out
+    assert "4 speeches match" in run(home, "search", "营商环境")
+    extra.write_text(extra.read_text("utf-8").replace("营商环境", "经商环境"), "utf-8")
+    out = CliRunner().invoke(cli, ["--home", str(home), "update", str(src)]).output
+    assert "1 updated" in out
+    assert "3 speeches match" in run(home, "search", "营商环境")
+    assert "1 speeches match" in run(home, "search", "经商环境")
+    extra.unlink()
+    out = CliRunner().invoke(cli, ["--home", str(home), "update", str(src), "--prune"]).output
+    assert "1 removed" in out
+    assert "0 speeches match" in run(home, "search", "经商环境")
+
+
+def test_reindexing_never_resegments_unchanged_documents(home):
+    out = CliRunner().invoke(cli, ["--home", str(home), "index", "--rebuild"]).output
+    assert "(0 segmented)" in out
+
+
+def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus):
+    home = tmp_path / "home"
+    run(home, "update", str(corpus / "seeds"))
+    before = run(home, "search", "招商引资", "--csv")
+    run(home, "ingest", str(corpus / "gov-reports" / "政府工作报告-省自治区"))
+    cmd = [sys.executable, "-m", "speechkit", "--home", str(home), "index"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(6)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # the old index still opens; it is refused as stale (never served half-written) until rebuilt
+    stale = CliRunner().invoke(cli, ["--home", str(home), "search", "招商引资"])
+    assert "run `speechkit index`" in stale.output
+    with Searcher(load_settings(home), check=False) as s:
+        assert s.search("招商引资", passages=0).total >= 1
+    run(home, "index")
+    after = run(home, "search", "招商引资", "--csv")
+    assert len(after.splitlines()) >= len(before.splitlines())
