@@ -334,7 +334,8 @@ def _render_passage(passage: Any) -> str:
 @click.option("--limit", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--sort", type=click.Choice(["score", "date"]), default="score", show_default=True)
-@click.option("--passages", type=click.IntRange(0, 10), default=3, show_default=True, help="Highlighted passages per hit.")
+@click.option("--passages", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="Highlighted passages per hit.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: total, parsed query, hits with passages and offsets.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per hit.")
 @_LEXICON
@@ -379,7 +380,8 @@ def search(ctx: click.Context, query: str, year: str | None, speaker: str | None
 
 @cli.command()
 @click.argument("term")
-@click.option("--width", type=click.IntRange(1, 200), default=20, show_default=True, help="Characters of context each side.")
+@click.option("--width", type=click.IntRange(1, 200), default=20, show_default=True,
+              help="Characters of context each side.")
 @click.option("--sort", type=click.Choice(["left", "right", "date"]), default="date", show_default=True)
 @_filters_options
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many lines.")

@@ -312,7 +312,7 @@ def _write_text_index(paths: Paths, docs: dict[str, Any]) -> None:
     table = []
     offset = 0
     with open(tmp / "matching.txt", "wb") as fh:
-        for i, r in docs.items():
+        for r in docs.values():
             data = matching_form(r["text"]).encode("utf-8")
             fh.write(data + b"\x00")
             row = {c: r[c] for c in _META_COLUMNS}

@@ -58,7 +58,9 @@ class Or:
     nodes: tuple
 
 
-_TOKEN = re.compile(r'\s+|"(?P<phrase>[^"]*)"?|“(?P<cphrase>[^”]*)”?|(?P<lp>[(（])|(?P<rp>[)）])|(?P<word>[^\s()（）"“]+)')
+_TOKEN = re.compile(
+    r'\s+|"(?P<phrase>[^"]*)"?|“(?P<cphrase>[^”]*)”?|(?P<lp>[(（])|(?P<rp>[)）])|(?P<word>[^\s()（）"“]+)'
+)
 
 
 def _lex(query: str) -> list[tuple[str, str, int]]:

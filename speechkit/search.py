@@ -245,7 +245,7 @@ class Searcher:
              limit: int | None = None) -> list[dict[str, Any]]:
         """Concordance lines for a phrase across the whole corpus."""
         needle = matching_form(term.strip())
-        node, found = self.find(f'"{term.strip()}"', filters=filters)
+        _, found = self.find(f'"{term.strip()}"', filters=filters)
         lines = []
         for n in found:
             d = self.text.docs[n]
@@ -278,7 +278,8 @@ class Searcher:
         for target in targets:
             n = self.text.by_id.get(target)
             if n is None:
-                out["documents"].append({"id": target, "matched": False, "why": "not a canonical document in the index"})
+                out["documents"].append({"id": target, "matched": False,
+                                         "why": "not a canonical document in the index"})
                 continue
             needles = [matching_form(p.text) for p in phrases(node) if p.field == "body"]
             text, spans = self.offsets(target, needles)

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.slow
 
 def test_whole_news_dump_ingests(tmp_path, corpus):
     dumps = sorted((corpus / "news").glob("*.jsonl.gz"))
-    records = sum(sum(1 for _ in gzip.open(p, "rt", encoding="utf-8")) for p in dumps)
+    records = 0
+    for p in dumps:
+        with gzip.open(p, "rt", encoding="utf-8") as fh:
+            records += sum(1 for _ in fh)
     report = ingest([str(p) for p in dumps], load_settings(tmp_path),
                     field_map={"text": "content_html", "date": "pubtime", "title": "title", "url": "url", "id": "id"})
     assert all(why == "no visible text" for _, why in report.skipped)
