@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.analysis import StopFilter, Token, Tokenizer
 from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.system import pack_uint
 
 from . import __version__
 from .clean.normalize import matching_form
@@ -44,6 +48,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 INDEX_REV = 1
+_MAP_BUFFERS = sys.version_info >= (3, 14)  # Executor.map(buffersize=) bounds memory from 3.14
 PRETOKENIZED = "\x1e"  # marks a value that already holds serialized tokens
 Progress = Callable[[int, int, str], None]
 
@@ -111,12 +116,35 @@ def analyzer(user_lexicon: str | None = None):
     return SpeechTokenizer(user_lexicon) | StopFilter(stoplist=stopwords(), minsize=1, renumber=False)
 
 
+class SpeechText(TEXT):
+    """A TEXT field that takes our cached tokens directly.
+
+    A value starting with PRETOKENIZED holds serialized tokens: they are counted in one pass
+    (stopwords dropped) instead of being streamed token by token through the analyzer, which
+    was half of whoosh's indexing time. Any other value goes through the analyzer as usual,
+    so queries and titles are analysed identically. Its import path is part of the index.
+    """
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        if isinstance(value, str) and value.startswith(PRETOKENIZED):
+            stop = stopwords()
+            counts = Counter(w for position in value[1:].split(" ") if position
+                             for w in position.split("|") if w not in stop)
+            boost = self.format.field_boost
+            for word, freq in counts.items():
+                yield word.encode("utf-8"), freq, freq * boost, pack_uint(freq)
+            return
+        yield from super().index(value, **kwargs)
+
+
 def schema(user_lexicon: str | None = None) -> Schema:
     ana = analyzer(user_lexicon)
     return Schema(
         id=ID(unique=True, stored=True),
-        title=TEXT(analyzer=ana, phrase=True, field_boost=2.0),
-        body=TEXT(analyzer=ana, phrase=True),
+        # phrases are matched on the text index, so whoosh keeps frequencies only: the analyzer
+        # still yields ordinal positions (its contract), the posting lists just do not store them
+        title=SpeechText(analyzer=ana, phrase=False, field_boost=2.0),
+        body=SpeechText(analyzer=ana, phrase=False),
         year=NUMERIC(int, stored=True, signed=False),
         date=STORED(),
     )
@@ -217,8 +245,9 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
             old = json.loads(paths.manifest.read_text("utf-8"))
             if old.get("segmenter") != manifest["segmenter"] or old.get("code") != manifest["code"]:
                 rebuild = True
-        docs = {r["id"]: r for r in store.query(
-            f"SELECT {', '.join(_META_COLUMNS)}, text, text_hash FROM documents WHERE canonical=1 ORDER BY id")}
+        meta_cols = ", ".join(_META_COLUMNS)
+        docs = {r["id"]: dict(r) for r in store.query(
+            f"SELECT {meta_cols}, text_hash FROM documents WHERE canonical=1 ORDER BY id")}
         indexed: dict[str, str] = {} if rebuild else old.get("hashes", {})
         if rebuild or not whoosh_index.exists_in(str(paths.whoosh)):
             report.rebuilt = True
@@ -230,22 +259,26 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
             target = tmp
         else:
             target = paths.whoosh
+
         # what changed: a document's key is its text hash plus the metadata we index
-        def key(r) -> str:
+        def key(r: dict[str, Any]) -> str:
             return f"{r['text_hash']}:{r['title']}:{r['year']}:{r['date']}"
 
         changed = [i for i, r in docs.items() if indexed.get(i) != key(r)]
         removed = [i for i in indexed if i not in docs]
         report.unchanged = len(docs) - len(changed)
-        tokens = _tokens(store, seg, [(i, docs[i]["text"]) for i in changed], settings, report, progress)
         ix = whoosh_index.open_dir(str(target))
-        writer = ix.writer(limitmb=256, procs=1)
+        writer = ix.writer(limitmb=256)
+        matching: dict[str, str] = {}
         try:
             for i in removed:
                 writer.delete_by_term("id", i)
-            for i in changed:
+            report.removed = len(removed)
+            # whoosh writes in this process while the workers segment the next batches
+            for i, match, tokens in _segmented(store, seg, changed, settings, report, progress):
                 r = docs[i]
-                fields = {"id": i, "title": r["title"] or "", "body": PRETOKENIZED + tokens[i],
+                matching[i] = match
+                fields = {"id": i, "title": r["title"] or "", "body": PRETOKENIZED + tokens,
                           "year": r["year"] if r["year"] is not None else 0, "date": r["date"]}
                 if i in indexed:
                     writer.update_document(**fields)
@@ -253,7 +286,6 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
                 else:
                     writer.add_document(**fields)
                     report.added += 1
-            report.removed = len(removed)
             writer.commit(optimize=rebuild)
         except BaseException:
             writer.cancel()
@@ -265,7 +297,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
                 os.replace(paths.whoosh, old_dir)
             os.replace(target, paths.whoosh)
             shutil.rmtree(old_dir, ignore_errors=True)
-        _write_text_index(paths, docs)
+        _write_text_index(paths, docs, matching, store)
         manifest["hashes"] = {i: key(r) for i, r in docs.items()}
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         _write_json_atomic(paths.manifest, manifest)
@@ -273,54 +305,84 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
     return report
 
 
-def _tokens(store: Store, seg: Segmenter, items: list[tuple[str, str]], settings: Settings,
-            report: IndexReport, progress: Progress | None) -> dict[str, str]:
-    """Serialized tokens for `items`: from the store's cache, else segmented in workers."""
+def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings, report: IndexReport,
+               progress: Progress | None) -> Iterator[tuple[str, str, str]]:
+    """(id, matching form, serialized tokens) for `ids`: tokens from the store's cache where
+    the text and segmenter are unchanged, else segmented in worker processes (and cached).
+    Results arrive in batches so the caller writes the index while workers segment."""
     version = seg.version
-    cached = store.cached_tokens([i for i, _ in items], version)
-    todo = [(i, matching_form(text)) for i, text in items if i not in cached]
+    lexicon = str(seg.user_lexicon) if seg.user_lexicon else None
+    cached = store.cached_tokens(ids, version)
+    hits = [i for i in ids if i in cached]
+    for start in range(0, len(hits), 500):
+        chunk = hits[start:start + 500]
+        for i, text in store.query(f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk):
+            yield i, matching_form(text), cached[i]
+    todo = [i for i in ids if i not in cached]
     report.segmented = len(todo)
     if not todo:
-        return cached
-    lexicon = str(seg.user_lexicon) if seg.user_lexicon else None
-    batches = [todo[i:i + 50] for i in range(0, len(todo), 50)]
+        return
+
+    def batches() -> Iterator[list[tuple[str, str]]]:
+        for start in range(0, len(todo), 25):
+            chunk = todo[start:start + 25]
+            yield [tuple(r) for r in store.query(
+                f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk)]
+
     done = 0
-    if settings.worker_count <= 1 or len(todo) < 20:
-        results = (segment_batch(b, lexicon) for b in batches)
+    pool = ProcessPoolExecutor(max_workers=settings.worker_count) if settings.worker_count > 1 and len(todo) >= 20 \
+        else None
+    try:
+        results = pool.map(segment_batch, batches(), itertools.repeat(lexicon), buffersize=settings.worker_count * 4) \
+            if pool and _MAP_BUFFERS else (pool.map(segment_batch, list(batches()), itertools.repeat(lexicon))
+                                           if pool else (segment_batch(b, lexicon) for b in batches()))
         for rows in results:
-            store.save_tokens(rows, version)
-            cached.update(rows)
+            store.save_tokens([(i, data) for i, _, data in rows], version)
+            yield from rows
             done += len(rows)
             if progress:
                 progress(done, len(todo), "segment")
-        return cached
-    with ProcessPoolExecutor(max_workers=settings.worker_count) as pool:
-        for rows in pool.map(segment_batch, batches, [lexicon] * len(batches)):
-            store.save_tokens(rows, version)
-            cached.update(rows)
-            done += len(rows)
-            if progress:
-                progress(done, len(todo), "segment")
-    return cached
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
-def _write_text_index(paths: Paths, docs: dict[str, Any]) -> None:
-    """One UTF-8 file of matching forms, NUL-separated, and a table of documents."""
+def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: dict[str, str], store: Store) -> None:
+    """One UTF-8 file of matching forms, NUL-separated, and a table of documents. Unchanged
+    documents are copied from the previous file rather than converted again."""
+    previous: dict[str, tuple[int, int]] = {}
+    old_blob = None
+    if (paths.text / "docs.json").exists():
+        previous = {d["id"]: (d["start"], d["end"])
+                    for d in json.loads((paths.text / "docs.json").read_text("utf-8"))}
+        old_blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed below
     tmp = paths.root / "text.new"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     table = []
     offset = 0
-    with open(tmp / "matching.txt", "wb") as fh:
-        for r in docs.values():
-            data = matching_form(r["text"]).encode("utf-8")
-            fh.write(data + b"\x00")
-            row = {c: r[c] for c in _META_COLUMNS}
-            row.update(start=offset, end=offset + len(data), title_match=matching_form(r["title"] or ""))
-            table.append(row)
-            offset += len(data) + 1
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(tmp / "matching.txt", "wb") as fh:
+            for i, r in docs.items():
+                if i in fresh:
+                    data = fresh[i].encode("utf-8")
+                elif i in previous and old_blob is not None:
+                    start, end = previous[i]
+                    old_blob.seek(start)
+                    data = old_blob.read(end - start)
+                else:  # not in the old file (an interrupted build): convert it now
+                    data = matching_form(store.get(i).text).encode("utf-8")
+                fh.write(data + b"\x00")
+                row = {c: r[c] for c in _META_COLUMNS}
+                row.update(start=offset, end=offset + len(data), title_match=matching_form(r["title"] or ""))
+                table.append(row)
+                offset += len(data) + 1
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        if old_blob is not None:
+            old_blob.close()
     (tmp / "docs.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
     old = paths.root / "text.old"
     shutil.rmtree(old, ignore_errors=True)

@@ -242,9 +242,16 @@ def deserialize(data: str) -> list[tuple[str, ...]]:
 _WORKER: Segmenter | None = None
 
 
-def segment_batch(items: list[tuple[str, str]], user_lexicon: str | None) -> list[tuple[str, str]]:
-    """Worker entry point: (id, matching text) -> (id, serialized tokens), one Segmenter per process."""
+def segment_batch(items: list[tuple[str, str]], user_lexicon: str | None) -> list[tuple[str, str, str]]:
+    """Worker entry point: (id, display text) -> (id, matching form, serialized tokens), with
+    one Segmenter per process."""
+    from .clean.normalize import matching_form
+
     global _WORKER
     if _WORKER is None or str(_WORKER.user_lexicon or "") != str(user_lexicon or ""):
         _WORKER = Segmenter(user_lexicon)
-    return [(doc_id, serialize(_WORKER.positions(text))) for doc_id, text in items]
+    out = []
+    for doc_id, text in items:
+        match = matching_form(text)
+        out.append((doc_id, match, serialize(_WORKER.positions(match))))
+    return out
