@@ -89,7 +89,7 @@ def latency(fn, runs: int) -> tuple[float, float]:
         fn()
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
 
 def main() -> None:
