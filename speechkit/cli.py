@@ -206,13 +206,22 @@ def show(ctx: click.Context, doc_id: str, original: bool, as_json: bool) -> None
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable counts.")
+@click.option("--vocabulary/--no-vocabulary", default=True, show_default=True,
+              help="Top words overall and per year (segments what the index has not).")
 @click.pass_context
 @_fail_cleanly
-def stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts of canonical speeches per year, level, site and flag, plus skipped inputs."""
+def stats(ctx: click.Context, as_json: bool, vocabulary: bool) -> None:
+    """Counts of canonical speeches per year, level, site and flag, skipped inputs, and the
+    vocabulary: top words overall and per year."""
     from .report import corpus_stats
 
     result = corpus_stats(_settings(ctx))
+    if vocabulary:
+        from .corpus import Corpus
+        from .topics import vocabulary as vocab
+
+        with Corpus(_settings(ctx)) as corpus:
+            result["vocabulary"] = vocab(corpus)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -226,6 +235,15 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         table.add_column("count", justify="right")
         for key, n in result["by_" + section]:
             table.add_row(str(key), str(n))
+        out.print(table)
+    if vocabulary:
+        v = result["vocabulary"]
+        table = Table(title="vocabulary: top words")
+        table.add_column("years")
+        table.add_column("words (count)", overflow="fold")
+        table.add_row("all", "、".join(f"{w} {n}" for w, n in v["overall"]))
+        for year, words in v["by_year"].items():
+            table.add_row(year, "、".join(f"{w} {n}" for w, n in words))
         out.print(table)
     for path, record, why in result["problems"][:30]:
         click.echo(f"skipped {path}{' ' + record if record else ''}: {why}", err=True)
@@ -427,6 +445,230 @@ def explain(ctx: click.Context, query: str, doc_id: str | None, lexicon: str | N
 
     with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
         click.echo(json.dumps(s.explain(query, doc_id=doc_id), ensure_ascii=False, indent=2))
+
+
+_DUPS = click.option("--include-duplicates", is_flag=True, help="Count non-canonical near-duplicate copies too.")
+_FORMATS = [click.option("--json", "as_json", is_flag=True, help="JSON, with the corpus digest and segmenter version."),
+            click.option("--csv", "as_csv", is_flag=True, help="CSV, with the corpus digest and segmenter version.")]
+
+
+def _formats(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in reversed(_FORMATS):
+        fn = opt(fn)
+    return fn
+
+
+def _emit(data: dict[str, Any], rows_key: str, as_json: bool, as_csv: bool) -> bool:
+    """Write --json or --csv output; True when done."""
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return True
+    if as_csv:
+        rows = data[rows_key]
+        meta = {k: v for k, v in data.items() if k in ("corpus", "segmenter")}
+        fields = list(rows[0].keys()) + list(meta) if rows else list(meta)
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**{k: (";".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()},
+                             **meta})
+        return True
+    return False
+
+
+@cli.command()
+@click.argument("terms", nargs=-1, required=True)
+@click.option("--by", type=click.Choice(["year", "level", "speaker_role"]), default="year", show_default=True)
+@click.option("--from", "year_from", type=int, help="First year (empty years inside the range show as 0).")
+@click.option("--to", "year_to", type=int, help="Last year.")
+@click.option("--filter", "selection", help="Restrict to a selection, e.g. 'level:national'.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Also draw a line chart to FILE.png.")
+@_DUPS
+@_formats
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | None, year_to: int | None,
+          selection: str | None, plot: Path | None, include_duplicates: bool, as_json: bool, as_csv: bool,
+          lexicon: str | None) -> None:
+    """Occurrences of TERMS per year (or level, speaker role): exact counts as in `search`,
+    documents containing them, the bucket's size, and the rate per 10,000 characters."""
+    from .corpus import Corpus, selection_filters
+    from .trends import trend as run
+
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+        result = run(corpus, list(terms), by=by, year_from=year_from, year_to=year_to,
+                     filters=selection_filters(selection), include_duplicates=include_duplicates)
+    if plot:
+        from .plots import plot_trend
+
+        plot_trend(result, plot)
+        err.print(f"chart written to {plot}")
+    if _emit(result.to_json(), "rows", as_json, as_csv):
+        return
+    table = Table(title=f"trend by {by} — corpus {result.provenance['corpus'][:10]}")
+    for col in (by, "term", "occurrences", "documents", "chars", "docs in bucket", "per 10k chars"):
+        table.add_column(col, justify="right" if col not in (by, "term") else "left")
+    for r in result.rows:
+        table.add_row(r.bucket, r.term, str(r.occurrences), str(r.documents), str(r.total_chars),
+                      str(r.total_documents), f"{r.rate_per_10k:.3f}")
+    out.print(table)
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--top", type=click.IntRange(1), default=30, show_default=True, help="Words per side.")
+@click.option("--min-freq", type=click.IntRange(1), default=5, show_default=True)
+@_DUPS
+@_formats
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include_duplicates: bool,
+            as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+    """Keywords of selection A against selection B (and B against A): log-likelihood G² and
+    log ratio, with document frequencies. A and B are filters, e.g. 'year:2008..2012'
+    'year:2019..2023' or 'level:province' 'level:city'. Stopwords and masked placeholders
+    never appear."""
+    from .corpus import Corpus, selection_filters
+    from .keyness import compare as run
+
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+        result = run(corpus, selection_filters(a), selection_filters(b), label_a=a, label_b=b, top=top,
+                     min_freq=min_freq, include_duplicates=include_duplicates)
+    if _emit(result.to_json(), "words", as_json, as_csv):
+        return
+    for label in (a, b):
+        table = Table(title=f"key words of {label} ({result.docs[0] if label == a else result.docs[1]} speeches)")
+        for col in ("word", "freq A", "freq B", "docs A", "docs B", "G²", "log ratio"):
+            table.add_column(col, justify="left" if col == "word" else "right")
+        for w in result.words:
+            if w.side == label:
+                table.add_row(w.word + (" ★" if w.lexicon else ""), str(w.freq_a), str(w.freq_b), str(w.docs_a),
+                              str(w.docs_b), f"{w.g2:.1f}", f"{w.log_ratio:.2f}")
+        out.print(table)
+
+
+@cli.command()
+@click.argument("term")
+@click.option("--window", type=click.IntRange(1, 20), default=5, show_default=True, help="Words each side.")
+@click.option("--measure", type=click.Choice(["logdice", "mi", "ll"]), default="logdice", show_default=True)
+@click.option("--top", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--min-freq", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--filter", "selection", help="Restrict to a selection, e.g. 'year:2013..2023'.")
+@_DUPS
+@_formats
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def collocates(ctx: click.Context, term: str, window: int, measure: str, top: int, min_freq: int,
+               selection: str | None, include_duplicates: bool, as_json: bool, as_csv: bool,
+               lexicon: str | None) -> None:
+    """Words that occur near TERM, with co-occurrence and overall frequencies."""
+    from .corpus import Corpus, selection_filters
+    from .keyness import collocates as run
+
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+        result = run(corpus, term, window=window, measure=measure, top=top, min_freq=min_freq,
+                     filters=selection_filters(selection), include_duplicates=include_duplicates)
+    if _emit(result.to_json(), "collocates", as_json, as_csv):
+        return
+    table = Table(title=f"collocates of {term} ({result.term_freq}×, ±{window} words, {measure})")
+    for col in ("word", "together", "freq", measure):
+        table.add_column(col, justify="left" if col == "word" else "right")
+    for c in result.collocates:
+        table.add_row(c.word, str(c.cooccurrences), str(c.freq), f"{c.score:.2f}")
+    out.print(table)
+
+
+def _print_clusters(data: dict[str, Any]) -> None:
+    head = f"{data['name']}: k={data['k']}, {data['documents']} speeches, seed {data['seed']}"
+    if data.get("silhouette") is not None:
+        head += f", silhouette {data['silhouette']}"
+    table = Table(title=head)
+    for col in ("cluster", "size", "labels", "representative speeches"):
+        table.add_column(col, overflow="fold")
+    for c in data["clusters"]:
+        reps = "\n".join(f"{r['id']} {r['year'] or ''} {r['title'] or ''}" for r in c["representatives"])
+        table.add_row(str(c["cluster"]), str(c["size"]), "、".join(c["labels"]), reps)
+    out.print(table)
+    if data.get("k_scores"):
+        err.print("silhouette by k: " + ", ".join(f"{k}: {v}" for k, v in data["k_scores"].items()))
+
+
+@cli.group(invoke_without_command=True)
+@click.option("-k", "k", default="auto", show_default=True, help="Number of clusters, or auto (best silhouette).")
+@click.option("--k-range", default="4..20", show_default=True, help="Range tried by -k auto.")
+@click.option("--filter", "selection", help="Cluster a selection, e.g. 'year:2013..2023'.")
+@click.option("--name", default="default", show_default=True, help="Saved under indexes/topics/NAME/.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_DUPS
+@click.option("--json", "as_json", is_flag=True, help="JSON, with the corpus digest and segmenter version.")
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def cluster(ctx: click.Context, k: str, k_range: str, selection: str | None, name: str, seed: int,
+            include_duplicates: bool, as_json: bool, lexicon: str | None) -> None:
+    """Topic clusters: TF-IDF over the speeches' words, LSA, seeded k-means. Each cluster gets
+    labels (c-TF-IDF), its size, its 3 most representative speeches and its share by year.
+    `speechkit cluster show NAME` prints a saved result."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .corpus import Corpus, selection_filters
+    from .topics import cluster as run
+
+    lo, _, hi = k_range.partition("..")
+    if k != "auto" and not k.isdigit():
+        raise click.BadParameter("-k takes a number or auto")
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+        result = run(corpus, k=k if k == "auto" else int(k), filters=selection_filters(selection), name=name,
+                     seed=seed, k_range=(int(lo), int(hi)), selection=selection or "",
+                     include_duplicates=include_duplicates)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+    _print_clusters(result.to_json())
+
+
+@cluster.command("show")
+@click.argument("name", default="default")
+@click.option("--json", "as_json", is_flag=True, help="The saved JSON.")
+@click.pass_context
+@_fail_cleanly
+def cluster_show(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Print a saved clustering."""
+    from .topics import load_clusters
+
+    data = load_clusters(_settings(ctx), name)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        _print_clusters(data)
+
+
+@cli.command()
+@click.argument("doc_id")
+@click.option("--limit", type=click.IntRange(1), default=10, show_default=True)
+@_formats
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def similar(ctx: click.Context, doc_id: str, limit: int, as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+    """Speeches most similar to DOC_ID (cosine on TF-IDF), leaving out its own near-duplicates."""
+    from .corpus import Corpus
+    from .topics import similar as run
+
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+        result = run(corpus, doc_id, limit=limit)
+    if _emit(result.to_json(), "similar", as_json, as_csv):
+        return
+    table = Table(title=f"similar to {result.id} {result.title or ''}")
+    for col in ("id", "year", "title", "cosine"):
+        table.add_column(col)
+    for r in result.similar:
+        table.add_row(r["id"], str(r["year"] or ""), r["title"] or "", f"{r['score']:.3f}")
+    out.print(table)
 
 
 def main() -> None:

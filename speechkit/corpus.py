@@ -1,0 +1,151 @@
+"""Selecting documents and their tokens for the analyses.
+
+Analyses read canonical speeches by default; a selection is a filter in the query language
+(`year:2013..2017 level:province`). Tokens come from the store's cache (filled by `index`),
+and any missing ones are segmented and cached here, so an analysis never disagrees with search
+about what the words are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import SpeechkitError
+from .query import And, Filter, parse
+from .segment import Segmenter, deserialize, segment_batch, stopwords
+from .settings import Settings
+from .store import Store
+
+# placeholders and noise that must never be reported as words
+_NOT_A_WORD = re.compile(r"^(?:[Xx]+|\*+|[\d.,%％]+|[A-Za-z]|[^\w\u4e00-\u9fff]+)$")
+
+
+def is_content_word(word: str) -> bool:
+    """A word worth counting in keyness, collocates, topics and vocabulary.
+
+    >>> [is_content_word(w) for w in ("营商环境", "的", "XX", "2019", "党")]
+    [True, False, False, False, True]
+    """
+    return word not in stopwords() and not _NOT_A_WORD.match(word)
+
+
+@dataclass
+class Doc:
+    id: str
+    year: int | None
+    level: str | None
+    speaker_role: str | None
+    title: str | None
+    date: str | None
+    chars: int
+    dup_group: str | None
+
+
+def selection_filters(spec: str | None) -> list[Filter]:
+    """Parse a selection such as `year:2013..2017 level:province` (filters only)."""
+    if not spec:
+        return []
+    node = parse(spec)
+    nodes = node.nodes if isinstance(node, And) else (node,)
+    if not all(isinstance(n, Filter) for n in nodes):
+        raise SpeechkitError(f"selection {spec!r} must be filters only, e.g. year:2013..2017 level:province")
+    return list(nodes)
+
+
+def _where(filters: list[Filter], include_duplicates: bool) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if not include_duplicates:
+        clauses.append("canonical=1")
+    for f in filters:
+        if f.field == "year":
+            clauses.append("year IS NOT NULL")
+            if f.low is not None:
+                clauses.append("year >= ?")
+                params.append(f.low)
+            if f.high is not None:
+                clauses.append("year <= ?")
+                params.append(f.high)
+        elif f.field == "level":
+            clauses.append("level = ?")
+            params.append(f.value)
+        elif f.field == "speaker":
+            clauses.append("(instr(COALESCE(speaker_role,''), ?) > 0 OR instr(COALESCE(speaker_name,''), ?) > 0)")
+            params += [f.value, f.value]
+        elif f.field in ("site", "region"):
+            clauses.append(f"instr(COALESCE({f.field},''), ?) > 0")
+            params.append(f.value)
+    return " AND ".join(clauses) or "1", params
+
+
+class Corpus:
+    """The store seen by the analyses: documents, texts and tokens of a selection."""
+
+    def __init__(self, settings: Settings, *, user_lexicon: str | None = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.store_path, create=False)
+        self.segmenter = Segmenter(user_lexicon)
+
+    def __enter__(self) -> Corpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._text_index is not None:
+            self._text_index.close()
+        self.store.close()
+
+    _text_index = None
+
+    def text_index(self):
+        """The search index's matching forms when the index is current, else None (the caller
+        then reads the store)."""
+        from .index import Paths, check_current
+        from .search import TextIndex
+
+        if self._text_index is None:
+            try:
+                check_current(self.settings, self.store, self.segmenter)
+            except SpeechkitError:
+                return None
+            self._text_index = TextIndex(Paths(self.settings.index_dir))
+        return self._text_index
+
+    def provenance(self) -> dict[str, str]:
+        """What every exported result carries: the corpus digest and the segmenter version."""
+        digest, n = self.store.canonical_digest()
+        return {"corpus": digest, "documents_in_corpus": str(n), "segmenter": self.segmenter.version}
+
+    def docs(self, filters: list[Filter] = (), *, include_duplicates: bool = False) -> list[Doc]:
+        where, params = _where(list(filters), include_duplicates)
+        rows = self.store.query(
+            f"SELECT id, year, level, speaker_role, title, date, length(text) AS chars, dup_group "
+            f"FROM documents WHERE {where} ORDER BY id", params)
+        return [Doc(*r) for r in rows]
+
+    def texts(self, ids: list[str]) -> Iterator[tuple[str, str]]:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            yield from ((r[0], r[1]) for r in self.store.query(
+                f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+
+    def tokens(self, ids: list[str]) -> dict[str, list[str]]:
+        """Word tokens (the whole word at each position; a term's parts are left out so nothing
+        is counted twice) of each document, segmenting and caching what is missing."""
+        version = self.segmenter.version
+        cached = self.store.cached_tokens(ids, version)
+        missing = [i for i in ids if i not in cached]
+        if missing:
+            lexicon = str(self.segmenter.user_lexicon) if self.segmenter.user_lexicon else None
+            for batch_start in range(0, len(missing), 200):
+                batch = list(self.texts(missing[batch_start:batch_start + 200]))
+                rows = segment_batch(batch, lexicon)
+                self.store.save_tokens([(i, data) for i, _, data in rows], version)
+                cached.update({i: data for i, _, data in rows})
+        return {i: [p[0] for p in deserialize(cached[i])] for i in ids}
+
+
+def digest(*parts: object) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()

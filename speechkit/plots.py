@@ -1,0 +1,51 @@
+"""Charts with Chinese labels. The CJK font is found at run time (the project installs
+fonts-wqy-microhei on Debian); without one, a clear error instead of boxes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import SpeechkitError
+
+CJK_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans SC",
+                "Source Han Sans SC", "SimHei", "Microsoft YaHei", "PingFang SC", "AR PL UMing CN")
+
+
+def cjk_font() -> str:
+    """The family name of an installed font that has Chinese glyphs."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in names:
+            return family
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in ("CJK", "Hei", "Song", "Kai", "Ming")):
+            return f.name
+    raise SpeechkitError("no Chinese font found for charts; install one (Debian: apt-get install "
+                         "fonts-wqy-microhei, or run `bash .ci/install`)")
+
+
+def plot_trend(result, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    family = cjk_font()
+    plt.rcParams["font.family"] = family
+    plt.rcParams["axes.unicode_minus"] = False
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
+    for term in result.terms:
+        rows = [r for r in result.rows if r.term == term and r.bucket != "(unknown)"]
+        ax.plot([r.bucket for r in rows], [r.rate_per_10k for r in rows], marker="o", label=term)
+    ax.set_xlabel({"year": "年份", "level": "层级", "speaker_role": "讲话人职务"}.get(result.by, result.by))
+    ax.set_ylabel("每万字出现次数")
+    ax.set_title("词语趋势：" + "、".join(result.terms))
+    ax.legend()
+    if len(result.rows) > 12:
+        plt.setp(ax.get_xticklabels(), rotation=60, ha="right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,213 @@
+"""Topic clusters and similar speeches: TF-IDF over the cached tokens (lexicon terms whole),
+LSA (TruncatedSVD + normalisation), then seeded k-means, as in scikit-learn's document
+clustering example. Labels are c-TF-IDF terms; quality is reported, not assumed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .corpus import Corpus, is_content_word
+from .errors import NotFoundError, SpeechkitError
+from .query import Filter
+
+
+def _identity(tokens: list[str]) -> list[str]:
+    return tokens
+
+
+def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: bool = False, min_df: int = 2):
+    """(documents, vectorizer, matrix): TF-IDF with our segmenter as the analyzer, so lexicon
+    terms stay whole and one-character words (党, 税) count."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = corpus.docs(list(filters), include_duplicates=include_duplicates)
+    if len(docs) < 2:
+        raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
+    toks = corpus.tokens([d.id for d in docs])
+    vec = TfidfVectorizer(analyzer=_identity, min_df=min(min_df, len(docs)), max_df=0.95, sublinear_tf=True)
+    matrix = vec.fit_transform([[w for w in toks[d.id] if is_content_word(w)] for d in docs])
+    return docs, vec, matrix, toks
+
+
+@dataclass
+class Cluster:
+    cluster: int
+    size: int
+    labels: list[str]
+    representatives: list[dict[str, Any]]
+    share_by_year: dict[str, float]
+
+
+@dataclass
+class ClusterResult:
+    name: str
+    k: int
+    seed: int
+    documents: int
+    silhouette: float | None
+    k_scores: dict[int, float]
+    clusters: list[Cluster]
+    assignments: dict[str, int] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    selection: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("assignments")
+        out.update(self.provenance)
+        return out
+
+
+def _lsa(matrix, seed: int, components: int = 100):
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    n = max(2, min(components, matrix.shape[1] - 1, matrix.shape[0] - 1))
+    lsa = make_pipeline(TruncatedSVD(n_components=n, random_state=seed), Normalizer(copy=False))
+    return lsa.fit_transform(matrix)
+
+
+def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = (), name: str = "default",
+            seed: int = 0, k_range: tuple[int, int] = (4, 20), selection: str = "",
+            include_duplicates: bool = False, save: bool = True) -> ClusterResult:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    docs, _, matrix, toks = tfidf(corpus, filters, include_duplicates=include_duplicates)
+    x = _lsa(matrix, seed)
+    sample = min(len(docs), 3000)
+    k_scores: dict[int, float] = {}
+
+    def fit(n: int) -> KMeans:
+        return KMeans(n_clusters=n, random_state=seed, n_init=4).fit(x)
+
+    if k == "auto":
+        lo, hi = k_range
+        hi = min(hi, len(docs) - 1)
+        best = None
+        for n in range(max(2, lo), max(2, hi) + 1):
+            model = fit(n)
+            score = float(silhouette_score(x, model.labels_, sample_size=sample, random_state=seed))
+            k_scores[n] = round(score, 4)
+            if best is None or score > best[0]:
+                best = (score, n, model)
+        _, k, model = best
+    else:
+        k = int(k)
+        if not 2 <= k < len(docs):
+            raise SpeechkitError(f"-k must be between 2 and {len(docs) - 1} for this selection")
+        model = fit(k)
+    labels = model.labels_
+    sil = float(silhouette_score(x, labels, sample_size=sample, random_state=seed)) if k > 1 else None
+    # c-TF-IDF: term frequency in the cluster's merged text, weighted by rarity across clusters
+    per_cluster: list[Counter[str]] = [Counter() for _ in range(k)]
+    for d, lab in zip(docs, labels, strict=True):
+        per_cluster[lab].update(w for w in toks[d.id] if is_content_word(w) and len(w) > 1)
+    total_per_word: Counter[str] = Counter()
+    for c in per_cluster:
+        total_per_word.update(c)
+    avg = sum(total_per_word.values()) / k
+    by_year: dict[int, Counter[int]] = defaultdict(Counter)
+    for d, lab in zip(docs, labels, strict=True):
+        if d.year is not None:
+            by_year[d.year][lab] += 1
+    clusters = []
+    for c in range(k):
+        size_c = sum(per_cluster[c].values()) or 1
+        scored = sorted(((n / size_c) * math.log(1 + avg / total_per_word[w]), w)
+                        for w, n in per_cluster[c].items() if n >= 3)
+        members = np.where(labels == c)[0]
+        dist = np.linalg.norm(x[members] - model.cluster_centers_[c], axis=1)
+        reps = [{"id": docs[i].id, "title": docs[i].title, "year": docs[i].year}
+                for i in members[np.argsort(dist)[:3]]]
+        shares = {str(y): round(cnt[c] / sum(cnt.values()), 4) for y, cnt in sorted(by_year.items())}
+        clusters.append(Cluster(c, len(members), [w for _, w in sorted(scored, reverse=True)[:8]], reps, shares))
+    result = ClusterResult(name, k, seed, len(docs), round(sil, 4) if sil is not None else None, k_scores,
+                           clusters, {d.id: int(lab) for d, lab in zip(docs, labels, strict=True)},
+                           corpus.provenance(), selection)
+    if save:
+        save_clusters(result, corpus.settings.index_dir / "topics" / name)
+    return result
+
+
+def save_clusters(result: ClusterResult, folder: Path) -> None:
+    from .index import _write_json_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "assignments.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "cluster"])
+        writer.writerows(sorted(result.assignments.items()))
+    _write_json_atomic(folder / "clusters.json", result.to_json())
+    _write_json_atomic(folder / "manifest.json", {
+        "name": result.name, "k": result.k, "seed": result.seed, "selection": result.selection,
+        "documents": result.documents, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
+
+
+def load_clusters(settings, name: str) -> dict[str, Any]:
+    path = settings.index_dir / "topics" / name / "clusters.json"
+    if not path.exists():
+        raise NotFoundError(f"no clustering named {name!r}; run `speechkit cluster --name {name}` first")
+    return json.loads(path.read_text("utf-8"))
+
+
+@dataclass
+class SimilarResult:
+    id: str
+    title: str | None
+    similar: list[dict[str, Any]]
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, **self.provenance, "similar": self.similar}
+
+
+def similar(corpus: Corpus, doc_id: str, *, limit: int = 10) -> SimilarResult:
+    """Most similar canonical speeches by cosine on TF-IDF, leaving out the speech's own
+    near-duplicate group."""
+    from sklearn.metrics.pairwise import linear_kernel
+
+    target = corpus.store.get(doc_id)
+    docs, vec, matrix, _ = tfidf(corpus)
+    index = {d.id: n for n, d in enumerate(docs)}
+    if target.id in index:
+        row = matrix[index[target.id]]
+    else:  # a non-canonical copy: describe it with the same vocabulary
+        toks = corpus.tokens([target.id])[target.id]
+        row = vec.transform([[w for w in toks if is_content_word(w)]])
+    sims = linear_kernel(row, matrix).ravel()
+    out = []
+    for n in np.argsort(-sims):
+        d = docs[n]
+        if d.id == target.id or (target.dup_group and d.dup_group == target.dup_group):
+            continue
+        out.append({"id": d.id, "title": d.title, "year": d.year, "score": round(float(sims[n]), 4)})
+        if len(out) == limit:
+            break
+    return SimilarResult(target.id, target.title, out, corpus.provenance())
+
+
+def vocabulary(corpus: Corpus, *, top: int = 20) -> dict[str, Any]:
+    """Top content words overall and per year, for `speechkit stats`."""
+    docs = corpus.docs()
+    toks = corpus.tokens([d.id for d in docs])
+    overall: Counter[str] = Counter()
+    per_year: dict[int, Counter[str]] = defaultdict(Counter)
+    for d in docs:
+        words = [w for w in toks[d.id] if is_content_word(w) and len(w) > 1]
+        overall.update(words)
+        if d.year is not None:
+            per_year[d.year].update(words)
+    return {"overall": overall.most_common(top),
+            "by_year": {str(y): c.most_common(min(top, 10)) for y, c in sorted(per_year.items())},
+            **corpus.provenance()}
