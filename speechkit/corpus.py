@@ -131,9 +131,26 @@ class Corpus:
             yield from ((r[0], r[1]) for r in self.store.query(
                 f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk))
 
+    def positions(self, ids: list[str]) -> dict[str, list[tuple[str, ...]]]:
+        """Token positions (a word, then a lexicon term's parts) of each document."""
+        return {i: deserialize(data) for i, data in self._serialized(ids).items()}
+
     def tokens(self, ids: list[str]) -> dict[str, list[str]]:
-        """Word tokens (the whole word at each position; a term's parts are left out so nothing
-        is counted twice) of each document, segmenting and caching what is missing."""
+        """Word tokens of each document: the word at each position, and where the word is a
+        lexicon term, the lexicon terms inside it too (放管服 in 放管服改革), so a term is counted
+        wherever it occurs; ordinary sub-words are not, so nothing common is counted twice."""
+        is_term = self.segmenter.is_term
+        out = {}
+        for i, positions in self.positions(ids).items():
+            words = []
+            for p in positions:
+                words.append(p[0])
+                if len(p) > 1:
+                    words.extend(w for w in p[1:] if is_term(w))
+            out[i] = words
+        return out
+
+    def _serialized(self, ids: list[str]) -> dict[str, str]:
         version = self.segmenter.version
         cached = self.store.cached_tokens(ids, version)
         missing = [i for i in ids if i not in cached]
@@ -144,7 +161,7 @@ class Corpus:
                 rows = segment_batch(batch, lexicon)
                 self.store.save_tokens([(i, data) for i, _, data in rows], version)
                 cached.update({i: data for i, _, data in rows})
-        return {i: [p[0] for p in deserialize(cached[i])] for i in ids}
+        return {i: cached[i] for i in ids}
 
 
 def digest(*parts: object) -> str:

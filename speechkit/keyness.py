@@ -130,15 +130,17 @@ def collocates(corpus: Corpus, term: str, *, window: int = 5, measure: str = "lo
 
         raise SpeechkitError(f"{term!r} has no words to look for")
     docs = corpus.docs(list(filters), include_duplicates=include_duplicates)
-    toks = corpus.tokens([d.id for d in docs])
+    positions = corpus.positions([d.id for d in docs])
     freq: Counter[str] = Counter()
     co: Counter[str] = Counter()
     n_term = 0
     k = len(target)
-    for words in toks.values():
+    for pos in positions.values():
+        words = [p[0] for p in pos]
         freq.update(words)
-        for i in range(len(words) - k + 1):
-            if words[i:i + k] == target:
+        for i in range(len(pos) - k + 1):
+            # the term as words, or inside a longer lexicon term (营商环境 in 优化营商环境)
+            if words[i:i + k] == target or (k == 1 and target[0] in pos[i][1:]):
                 n_term += 1
                 for w in words[max(0, i - window):i] + words[i + k:i + k + window]:
                     if is_content_word(w):

@@ -1,0 +1,156 @@
+"""Analyses on real texts: trends equal a brute-force count, keyness finds the policy
+vocabulary of the later period, clusters are reproducible and separate party documents from
+work reports, similar leaves out near-duplicates, charts have Chinese glyphs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from speechkit.cli import cli
+from speechkit.clean.normalize import matching_form
+from speechkit.corpus import Corpus, selection_filters
+from speechkit.index import build_index
+from speechkit.ingest import ingest
+from speechkit.keyness import collocates, compare
+from speechkit.settings import load_settings
+from speechkit.store import Store
+from speechkit.topics import cluster, similar
+from speechkit.trends import trend
+
+NATIONAL = "gov-reports/政府工作报告-国务院"
+
+
+def run(home: Path, *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, ["--home", str(home), *args])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, corpus) -> Path:
+    home = tmp_path_factory.mktemp("analysis")
+    settings = load_settings(home)
+    ingest([str(corpus / NATIONAL), str(corpus / "party-docs" / "党代会报告"), str(corpus / "party-docs" / "党章")],
+           settings)
+    build_index(settings)
+    return home
+
+
+@pytest.fixture(scope="module")
+def corpus_(home):
+    with Corpus(load_settings(home)) as c:
+        yield c
+
+
+def test_trend_equals_a_brute_force_count(corpus_, home):
+    result = trend(corpus_, ["营商环境"], filters=selection_filters("level:national"))
+    with Store(load_settings(home).store_path) as store:
+        docs = [d for d in store.documents() if d.level == "national" and d.year is not None]
+    for row in result.rows:
+        if row.bucket == "(unknown)":
+            continue
+        year_docs = [d for d in docs if d.year == int(row.bucket)]
+        assert row.occurrences == sum(matching_form(d.text).count("营商环境") for d in year_docs), row
+        assert row.total_documents == len(year_docs)
+        assert row.total_chars == sum(len(d.text) for d in year_docs)
+    years = [int(r.bucket) for r in result.rows if r.bucket != "(unknown)"]
+    assert years == list(range(min(years), max(years) + 1))  # empty years are rows of zero
+    assert any(r.occurrences == 0 and r.total_documents == 0 for r in result.rows)
+    # the store path (no index) gives the same counts
+    slow = trend(corpus_, ["营商环境"], filters=selection_filters("level:national"), include_duplicates=True)
+    assert [r.occurrences for r in slow.rows] == [r.occurrences for r in result.rows]
+
+
+def test_trend_matches_search_totals(home):
+    data = json.loads(run(home, "trend", "放管服", "--json", "--from", "2013", "--to", "2024"))
+    found = json.loads(run(home, "search", "放管服", "--year", "2013..2024", "--json", "--limit", "100"))
+    assert sum(r["documents"] for r in data["rows"]) == found["total"]
+    assert data["corpus"] and data["segmenter"]
+
+
+def test_compare_finds_the_new_policy_vocabulary_later(corpus_):
+    result = compare(corpus_, selection_filters("year:2008..2012"), selection_filters("year:2019..2023"),
+                     label_a="early", label_b="late", top=1000, min_freq=3)
+    late = {w.word for w in result.words if w.side == "late"}
+    assert {"营商环境", "放管服"} <= late
+    for w in result.words:
+        assert w.word not in ("的", "和", "XX", "*") and not w.word.isdigit()
+        assert w.g2 >= 0
+    top_late = [w for w in result.words if w.side == "late"][:5]
+    assert all(w.freq_b / result.tokens[1] > w.freq_a / result.tokens[0] for w in top_late)
+
+
+def test_collocates(corpus_):
+    result = collocates(corpus_, "营商环境", window=5, measure="logdice")
+    assert result.term_freq > 20
+    words = [c.word for c in result.collocates]
+    assert {"市场化", "法治化", "国际化"} <= set(words)  # 打造市场化法治化国际化营商环境
+    for measure in ("mi", "ll"):
+        assert collocates(corpus_, "营商环境", measure=measure).collocates
+
+
+def test_clusters_are_reproducible_and_separate_party_documents(corpus_, home):
+    from sklearn.metrics import homogeneity_completeness_v_measure
+
+    first = cluster(corpus_, k=4, seed=1, name="t1")
+    again = cluster(corpus_, k=4, seed=1, name="t2")
+    assert first.assignments == again.assignments
+    with Store(load_settings(home).store_path) as store:
+        truth = {d.id: ("party" if "party-docs" in d.source_path else "report") for d in store.documents()}
+    ids = sorted(first.assignments)
+    h, c, v = homogeneity_completeness_v_measure([truth[i] for i in ids], [first.assignments[i] for i in ids])
+    purity = sum(max(sum(1 for i in ids if first.assignments[i] == k and truth[i] == t) for t in ("party", "report"))
+                 for k in set(first.assignments.values())) / len(ids)
+    majority = max(sum(1 for i in ids if truth[i] == t) for t in ("party", "report")) / len(ids)
+    print(f"clusters vs collection: purity {purity:.3f} (majority class {majority:.3f}), "
+          f"homogeneity {h:.3f}, V-measure {v:.3f}")
+    assert purity >= majority + 0.2 and v >= 0.25
+    for c_ in first.clusters:
+        assert len(c_.labels) >= 5 and len(c_.representatives) == 3
+        assert abs(sum(c_.share_by_year.values())) <= len(c_.share_by_year) + 1e-6
+    saved = json.loads(run(home, "cluster", "show", "t1", "--json"))
+    assert saved["k"] == 4 and saved["corpus"] == first.provenance["corpus"]
+    assert (load_settings(home).index_dir / "topics" / "t1" / "assignments.csv").exists()
+    auto = cluster(corpus_, k="auto", k_range=(2, 5), seed=1, name="auto")
+    assert set(auto.k_scores) == {2, 3, 4, 5} and auto.k == max(auto.k_scores, key=auto.k_scores.get)
+
+
+def test_similar_leaves_out_the_document_itself(corpus_, home):
+    with Store(load_settings(home).store_path) as store:
+        doc = next(d for d in store.documents() if d.source_path.endswith("2019.md"))
+    result = similar(corpus_, doc.id, limit=5)
+    assert len(result.similar) == 5 and doc.id not in [r["id"] for r in result.similar]
+    assert all(2000 <= (r["year"] or 0) for r in result.similar[:3])  # neighbours of a 2019 report are recent
+
+
+def test_chart_is_a_png_with_chinese_glyphs(home, tmp_path):
+    from matplotlib import font_manager
+
+    from speechkit.plots import cjk_font
+
+    family = cjk_font()
+    path = font_manager.findfont(family, fallback_to_default=False)
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(path)
+    assert all(font.get_char_index(ord(ch)) for ch in "营商环境每万字")
+    png = tmp_path / "t.png"
+    run(home, "trend", "营商环境", "放管服", "--filter", "level:national", "--plot", str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10000
+
+
+def test_cli_outputs_carry_provenance(home):
+    for args in (["compare", "year:2008..2012", "year:2019..2023", "--json", "--top", "3"],
+                 ["collocates", "改革", "--json", "--top", "3"]):
+        data = json.loads(run(home, *args))
+        assert data["corpus"] and data["segmenter"]
+    rows = run(home, "compare", "year:2008..2012", "year:2019..2023", "--csv", "--top", "3").splitlines()
+    assert rows[0].startswith("word,side,freq_a") and rows[0].endswith("corpus,segmenter")
+    stats = json.loads(run(home, "stats", "--json"))
+    assert stats["vocabulary"]["overall"] and stats["vocabulary"]["by_year"]
+    bad = run(home, "compare", "营商环境", "year:2019", code=1)
+    assert "filters only" in bad
