@@ -1,0 +1,72 @@
+"""Analysis benchmark: wall time and peak memory of trend, compare and cluster (k=20) on
+gov-reports + news (about 35,000 speeches). Each step runs in its own process so its peak
+memory is its own; the index build that precedes them is reported separately.
+
+    python bench/analysis.py [--home DIR]   # reuse a workspace that has gov-reports + news indexed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NEWS = ["--field", "text=content_html", "--field", "date=pubtime", "--field", "title=title",
+        "--field", "url=url", "--field", "id=id"]
+STEPS = {
+    "trend 营商环境": ["trend", "营商环境", "--json"],
+    "trend 3 terms by level": ["trend", "改革", "营商环境", "放管服", "--by", "level", "--json"],
+    "compare 2008–2012 vs 2019–2023": ["compare", "year:2008..2012", "year:2019..2023", "--json"],
+    "collocates 营商环境": ["collocates", "营商环境", "--json"],
+    "cluster k=20": ["cluster", "-k", "20", "--name", "bench", "--json"],
+}
+PROBE = """
+import resource, sys, time
+from speechkit.cli import cli
+t0 = time.perf_counter()
+try:
+    cli(sys.argv[1:], standalone_mode=False)
+finally:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"@@ {time.perf_counter() - t0:.2f} {peak:.0f}", file=sys.stderr)
+"""
+
+
+def speechkit(home: Path, *args: str) -> tuple[float, float]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, "--home", str(home), *args],
+                          capture_output=True, text=True, check=True)
+    line = [x for x in proc.stderr.splitlines() if x.startswith("@@ ")][-1]
+    seconds, peak = line.split()[1:]
+    return float(seconds), float(peak)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--home", type=Path, help="an existing workspace with the corpus indexed")
+    args = ap.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="speechkit-analysis-"))
+    if not args.home:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), "ingest",
+                        str(args.corpus / "gov-reports"), *[str(p) for p in sorted((args.corpus / "news").glob("*.gz"))],
+                        *NEWS], check=True, capture_output=True)
+        t1 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), "index"], check=True,
+                       capture_output=True)
+        print(f"setup: ingest {t1 - t0:.0f} s, index {time.perf_counter() - t1:.0f} s")
+    results = {}
+    for label, cmd in STEPS.items():
+        seconds, peak = speechkit(home, *cmd)
+        results[label] = {"seconds": seconds, "peak_mb": peak}
+        print(f"{label:<34} {seconds:7.2f} s   peak {peak:7.0f} MB")
+    print(json.dumps(results, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
