@@ -53,9 +53,9 @@ def main() -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="speechkit-analysis-"))
     if not args.home:
         t0 = time.perf_counter()
+        news = [str(p) for p in sorted((args.corpus / "news").glob("*.gz"))]
         subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), "ingest",
-                        str(args.corpus / "gov-reports"), *[str(p) for p in sorted((args.corpus / "news").glob("*.gz"))],
-                        *NEWS], check=True, capture_output=True)
+                        str(args.corpus / "gov-reports"), *news, *NEWS], check=True, capture_output=True)
         t1 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), "index"], check=True,
                        capture_output=True)
