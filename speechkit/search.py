@@ -117,6 +117,7 @@ class Searcher:
         self.store = Store(settings.store_path, create=False)
         self.manifest = check_current(settings, self.store, self.segmenter) if check else {}
         self.text = TextIndex(self.paths)
+        self._docnum_map: dict[int, int] | None = None
 
     def __enter__(self) -> Searcher:
         return self
@@ -177,12 +178,22 @@ class Searcher:
                     terms.append(wq.Term("title", word))
         scores: dict[int, float] = {}
         if terms and found:
-            ids = {self.text.docs[n]["id"]: n for n in found}
-            for hit in self.whoosh.search(wq.Or(terms), limit=None):
-                n = ids.get(hit["id"])
-                if n is not None:
-                    scores[n] = hit.score
+            results = self.whoosh.search(wq.Or(terms), limit=None)
+            docnum_to_n = self._docnums()
+            for score, docnum in results.top_n:
+                n = docnum_to_n.get(docnum)
+                if n is not None and n in found:
+                    scores[n] = score
         return scores
+
+    def _docnums(self) -> dict[int, int]:
+        """whoosh document number -> our document position, read once per searcher (loading a
+        stored field per hit was most of the time for frequent words)."""
+        if self._docnum_map is None:
+            by_id = self.text.by_id
+            self._docnum_map = {docnum: by_id[fields["id"]]
+                                for docnum, fields in self.whoosh.reader().iter_docs() if fields["id"] in by_id}
+        return self._docnum_map
 
     def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,
                sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:
@@ -197,9 +208,14 @@ class Searcher:
         if sort == "date":
             order = sorted(found, key=lambda n: (docs[n]["date"] or "", docs[n]["id"]), reverse=True)
         else:
-            # documents whose tokens whoosh did not score (a phrase cut across words) still rank,
-            # after the scored ones, by how often they contain the query
-            order = sorted(found, key=lambda n: (-scores.get(n, 0.0), -occurrences(n), docs[n]["id"]))
+            scored = sorted((n for n in found if n in scores), key=lambda n: (-scores[n], docs[n]["id"]))
+            order = scored
+            if len(scored) < offset + limit:
+                # documents whose tokens whoosh did not score (a phrase cut across words) still
+                # rank, after the scored ones, by how often they contain the query; counted only
+                # when the page reaches them
+                rest = [n for n in found if n not in scores]
+                order = scored + sorted(rest, key=lambda n: (-occurrences(n), docs[n]["id"]))
         hits = []
         for n in order[offset:offset + limit]:
             d = docs[n]

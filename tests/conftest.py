@@ -10,6 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SPEECHKIT_SHARED_CORPUS", ROOT.parent / "shared" / "corpus")).resolve()
 CASES = Path(__file__).resolve().parent / "cases"
+NATIONAL = "gov-reports/政府工作报告-国务院"
+
+
+def run_cli(home: Path, *args: str, code: int = 0) -> str:
+    """Run `speechkit --home HOME ARGS…` in-process; assert the exit code; return the output."""
+    from click.testing import CliRunner
+
+    from speechkit.cli import cli
+
+    result = CliRunner().invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
 
 
 @pytest.fixture(scope="session")

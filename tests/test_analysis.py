@@ -8,10 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from speechkit.clean.normalize import matching_form
-from speechkit.cli import cli
 from speechkit.corpus import Corpus, selection_filters
 from speechkit.index import build_index
 from speechkit.ingest import ingest
@@ -21,13 +19,8 @@ from speechkit.store import Store
 from speechkit.topics import cluster, similar
 from speechkit.trends import trend
 
-NATIONAL = "gov-reports/政府工作报告-国务院"
-
-
-def run(home: Path, *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, ["--home", str(home), *args])
-    assert result.exit_code == code, result.output
-    return result.output
+from .conftest import NATIONAL
+from .conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")

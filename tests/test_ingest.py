@@ -23,11 +23,7 @@ from click.testing import CliRunner
 from speechkit.cli import cli
 from speechkit.store import Store
 
-
-def run(home: Path, *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.output
+from .conftest import run_cli as run
 
 
 def docs(home: Path, **kw):

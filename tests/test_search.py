@@ -30,13 +30,8 @@ from speechkit.segment import Segmenter, read_lexicon
 from speechkit.settings import load_settings
 from speechkit.store import Store
 
-NATIONAL = "gov-reports/政府工作报告-国务院"
-
-
-def run(home: Path, *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, ["--home", str(home), *args])
-    assert result.exit_code == code, result.output
-    return result.output
+from .conftest import NATIONAL
+from .conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")
