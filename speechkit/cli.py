@@ -61,7 +61,12 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     \b
     Typical run:
       speechkit ingest corpus/raw        # clean, split, date and de-duplicate
-      speechkit stats                    # what is in the store
+      speechkit index                    # build the search index
+      speechkit search 营商环境 --year 2015..2024
+      speechkit kwic 放管服               # concordance
+      speechkit trend 营商环境 --plot t.png
+      speechkit compare year:2008..2012 year:2019..2023
+      speechkit cluster -k auto          # topic clusters
       speechkit show ID                  # one speech with its metadata and evidence
       speechkit export --format csv      # one row per speech
     """
