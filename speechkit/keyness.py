@@ -71,10 +71,11 @@ def compare(corpus: Corpus, a: list[Filter], b: list[Filter], *, label_a: str = 
     counts, dfs, sizes, ndocs = [], [], [], []
     for side in (a, b):
         docs = corpus.docs(side, include_duplicates=include_duplicates)
-        toks = corpus.tokens([d.id for d in docs])
+        ids = [d.id for d in docs]
         c: Counter[str] = Counter()
         df: Counter[str] = Counter()
-        for words in toks.values():
+        chunks = (corpus.tokens(ids[s:s + 1000]) for s in range(0, len(ids), 1000))
+        for words in (w for chunk in chunks for w in chunk.values()):
             content = [w for w in words if is_content_word(w)]
             c.update(content)
             df.update(set(content))
@@ -130,12 +131,14 @@ def collocates(corpus: Corpus, term: str, *, window: int = 5, measure: str = "lo
 
         raise SpeechkitError(f"{term!r} has no words to look for")
     docs = corpus.docs(list(filters), include_duplicates=include_duplicates)
-    positions = corpus.positions([d.id for d in docs])
     freq: Counter[str] = Counter()
     co: Counter[str] = Counter()
     n_term = 0
     k = len(target)
-    for pos in positions.values():
+    ids = [d.id for d in docs]
+    # a chunk of documents at a time: the whole corpus's tokens would take gigabytes
+    chunks = (corpus.positions(ids[s:s + 1000]) for s in range(0, len(ids), 1000))
+    for pos in (p for chunk in chunks for p in chunk.values()):
         words = [p[0] for p in pos]
         freq.update(words)
         for i in range(len(pos) - k + 1):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,18 +24,30 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
+def _content_streams(corpus: Corpus, ids: list[str]) -> Iterator[list[str]]:
+    """Content words of each document, a chunk at a time, so the whole corpus's tokens are
+    never held as Python strings at once (that alone was several GB for 35,000 speeches)."""
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        toks = corpus.tokens(chunk)
+        for i in chunk:
+            yield [w for w in toks[i] if is_content_word(w)]
+        del toks
+
+
 def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: bool = False, min_df: int = 2):
-    """(documents, vectorizer, matrix): TF-IDF with our segmenter as the analyzer, so lexicon
-    terms stay whole and one-character words (党, 税) count."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    """(documents, vectorizer, TF-IDF matrix, raw count matrix) with our segmenter's words as
+    the features, so lexicon terms stay whole and one-character words (党, 税) count."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
     docs = corpus.docs(list(filters), include_duplicates=include_duplicates)
     if len(docs) < 2:
         raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
-    toks = corpus.tokens([d.id for d in docs])
-    vec = TfidfVectorizer(analyzer=_identity, min_df=min(min_df, len(docs)), max_df=0.95, sublinear_tf=True)
-    matrix = vec.fit_transform([[w for w in toks[d.id] if is_content_word(w)] for d in docs])
-    return docs, vec, matrix, toks
+    vec = CountVectorizer(analyzer=_identity, min_df=min(min_df, len(docs)), max_df=0.95, dtype=np.int32)
+    counts = vec.fit_transform(_content_streams(corpus, [d.id for d in docs]))
+    matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    vec.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
+    return docs, vec, matrix, counts
 
 
 @dataclass
@@ -83,7 +95,7 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    docs, _, matrix, toks = tfidf(corpus, filters, include_duplicates=include_duplicates)
+    docs, vec, matrix, counts = tfidf(corpus, filters, include_duplicates=include_duplicates)
     x = _lsa(matrix, seed)
     sample = min(len(docs), 3000)
     k_scores: dict[int, float] = {}
@@ -110,28 +122,31 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
     labels = model.labels_
     sil = float(silhouette_score(x, labels, sample_size=sample, random_state=seed)) if k > 1 else None
     # c-TF-IDF: term frequency in the cluster's merged text, weighted by rarity across clusters
-    per_cluster: list[Counter[str]] = [Counter() for _ in range(k)]
-    for d, lab in zip(docs, labels, strict=True):
-        per_cluster[lab].update(w for w in toks[d.id] if is_content_word(w) and len(w) > 1)
-    total_per_word: Counter[str] = Counter()
-    for c in per_cluster:
-        total_per_word.update(c)
-    avg = sum(total_per_word.values()) / k
+    from scipy import sparse
+
+    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+    per_cluster_counts = np.asarray((member @ counts).todense(), dtype=np.float64)
+    vocab = vec.get_feature_names_out()
+    multi = np.array([len(w) > 1 for w in vocab])
+    total_per_word = per_cluster_counts.sum(axis=0)
+    avg = total_per_word.sum() / k
     by_year: dict[int, Counter[int]] = defaultdict(Counter)
     for d, lab in zip(docs, labels, strict=True):
         if d.year is not None:
             by_year[d.year][lab] += 1
     clusters = []
     for c in range(k):
-        size_c = sum(per_cluster[c].values()) or 1
-        scored = sorted(((n / size_c) * math.log(1 + avg / total_per_word[w]), w)
-                        for w, n in per_cluster[c].items() if n >= 3)
+        row = per_cluster_counts[c]
+        size_c = row.sum() or 1.0
+        weight = (row / size_c) * np.log(1 + avg / np.maximum(total_per_word, 1))
+        weight[(row < 3) | ~multi] = -1
+        scored = [(float(weight[j]), str(vocab[j])) for j in np.argsort(-weight)[:8] if weight[j] > 0]
         members = np.where(labels == c)[0]
         dist = np.linalg.norm(x[members] - model.cluster_centers_[c], axis=1)
         reps = [{"id": docs[i].id, "title": docs[i].title, "year": docs[i].year}
                 for i in members[np.argsort(dist)[:3]]]
         shares = {str(y): round(cnt[c] / sum(cnt.values()), 4) for y, cnt in sorted(by_year.items())}
-        clusters.append(Cluster(c, len(members), [w for _, w in sorted(scored, reverse=True)[:8]], reps, shares))
+        clusters.append(Cluster(c, len(members), [w for _, w in scored], reps, shares))
     result = ClusterResult(name, k, seed, len(docs), round(sil, 4) if sil is not None else None, k_scores,
                            clusters, {d.id: int(lab) for d, lab in zip(docs, labels, strict=True)},
                            corpus.provenance(), selection)
@@ -184,7 +199,7 @@ def similar(corpus: Corpus, doc_id: str, *, limit: int = 10) -> SimilarResult:
         row = matrix[index[target.id]]
     else:  # a non-canonical copy: describe it with the same vocabulary
         toks = corpus.tokens([target.id])[target.id]
-        row = vec.transform([[w for w in toks if is_content_word(w)]])
+        row = vec.tfidf_.transform(vec.transform([[w for w in toks if is_content_word(w)]]))
     sims = linear_kernel(row, matrix).ravel()
     out = []
     for n in np.argsort(-sims):
