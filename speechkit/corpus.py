@@ -107,16 +107,27 @@ class Corpus:
 
         if self._text_index is None:
             try:
-                check_current(self.settings, self.store, self.segmenter)
+                check_current(self.settings, self.store, self.segmenter, self._expected())
             except SpeechkitError:
                 return None
             self._text_index = TextIndex(Paths(self.settings.index_dir))
         return self._text_index
 
+    _expected_manifest: dict[str, Any] | None = None
+
+    def _expected(self) -> dict[str, Any]:
+        """The digest of the store (one pass over every canonical row), computed once."""
+        from .index import expected_manifest
+
+        if self._expected_manifest is None:
+            self._expected_manifest = expected_manifest(self.store, self.segmenter)
+        return self._expected_manifest
+
     def provenance(self) -> dict[str, str]:
         """What every exported result carries: the corpus digest and the segmenter version."""
-        digest, n = self.store.canonical_digest()
-        return {"corpus": digest, "documents_in_corpus": str(n), "segmenter": self.segmenter.version}
+        want = self._expected()
+        return {"corpus": want["store"], "documents_in_corpus": str(want["documents"]),
+                "segmenter": want["segmenter"]}
 
     def docs(self, filters: list[Filter] = (), *, include_duplicates: bool = False) -> list[Doc]:
         where, params = _where(list(filters), include_duplicates)

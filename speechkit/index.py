@@ -199,13 +199,15 @@ def expected_manifest(store: Store, seg: Segmenter) -> dict[str, Any]:
             "code": f"{__version__}/{INDEX_REV}", "user_lexicon": str(seg.user_lexicon or "")}
 
 
-def check_current(settings: Settings, store: Store, seg: Segmenter) -> dict[str, Any]:
-    """The manifest if the index is current; otherwise a one-line error with the fix."""
+def check_current(settings: Settings, store: Store, seg: Segmenter,
+                  want: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest if the index is current; otherwise a one-line error with the fix.
+    `want` is `expected_manifest(store, seg)` when the caller already has it."""
     paths = Paths(settings.index_dir)
     if not paths.manifest.exists():
         raise IndexError_(f"no index in {paths.root}; run `speechkit index` first")
     have = json.loads(paths.manifest.read_text("utf-8"))
-    want = expected_manifest(store, seg)
+    want = want or expected_manifest(store, seg)
     if have.get("segmenter") != want["segmenter"] or have.get("code") != want["code"]:
         raise IndexError_("the index was built with another lexicon or speechkit version; "
                           "run `speechkit index --rebuild`")

@@ -19,7 +19,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -165,9 +165,10 @@ class Segmenter:
         self._tok = None
         self._terms: dict[str, tuple[str, ...]] = {}
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """Digest of everything that decides the tokens: lexicon files, jieba, this code."""
+        """Digest of everything that decides the tokens: lexicon files, jieba, this code.
+        Computed once: it reads and hashes the lexicon files."""
         h = hashlib.blake2b(digest_size=8)
         h.update(_lexicon_file("political.tsv").encode())
         if self.user_lexicon:
