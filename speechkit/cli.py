@@ -373,11 +373,13 @@ def search(ctx: click.Context, query: str, year: str | None, speaker: str | None
     An unquoted Chinese word is a phrase, never split into its parts. The hits are exactly
     the speeches containing it (the total is exact); they are ranked by BM25F.
     """
-    from .search import Searcher, cli_filters
+    from .query import flag_filters
+    from .search import Searcher
 
     settings = _settings(ctx)
     with Searcher(settings, user_lexicon=lexicon) as s:
-        result = s.search(query, filters=cli_filters(year, speaker, level, site, region), limit=limit,
+        flags = flag_filters(year=year, speaker=speaker, level=level, site=site, region=region)
+        result = s.search(query, filters=flags, limit=limit,
                           offset=offset, sort=sort, passages=0 if as_csv else passages)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -416,10 +418,12 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, year: str | None,
          level: str | None, site: str | None, region: str | None, limit: int | None, as_csv: bool,
          lexicon: str | None) -> None:
     """Concordance: every occurrence of TERM in the canonical speeches, with context."""
-    from .search import Searcher, cli_filters
+    from .query import flag_filters
+    from .search import Searcher
 
     with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
-        lines = s.kwic(term, width=width, sort=sort, filters=cli_filters(year, speaker, level, site, region),
+        flags = flag_filters(year=year, speaker=speaker, level=level, site=site, region=region)
+        lines = s.kwic(term, width=width, sort=sort, filters=flags,
                        limit=limit)
     if as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=["left", "keyword", "right", "id", "date", "title", "offset"])

@@ -56,31 +56,6 @@ def selection_filters(spec: str | None) -> list[Filter]:
     return list(nodes)
 
 
-def _where(filters: list[Filter], include_duplicates: bool) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if not include_duplicates:
-        clauses.append("canonical=1")
-    for f in filters:
-        if f.field == "year":
-            clauses.append("year IS NOT NULL")
-            if f.low is not None:
-                clauses.append("year >= ?")
-                params.append(f.low)
-            if f.high is not None:
-                clauses.append("year <= ?")
-                params.append(f.high)
-        elif f.field == "level":
-            clauses.append("level = ?")
-            params.append(f.value)
-        elif f.field == "speaker":
-            clauses.append("(instr(COALESCE(speaker_role,''), ?) > 0 OR instr(COALESCE(speaker_name,''), ?) > 0)")
-            params += [f.value, f.value]
-        elif f.field in ("site", "region"):
-            clauses.append(f"instr(COALESCE({f.field},''), ?) > 0")
-            params.append(f.value)
-    return " AND ".join(clauses) or "1", params
-
-
 class Corpus:
     """The store seen by the analyses: documents, texts and tokens of a selection."""
 
@@ -130,11 +105,12 @@ class Corpus:
                 "segmenter": want["segmenter"]}
 
     def docs(self, filters: list[Filter] = (), *, include_duplicates: bool = False) -> list[Doc]:
-        where, params = _where(list(filters), include_duplicates)
+        # metadata of every candidate, filtered with the same Filter.matches that search uses
         rows = self.store.query(
-            f"SELECT id, year, level, speaker_role, title, date, length(text) AS chars, dup_group "
-            f"FROM documents WHERE {where} ORDER BY id", params)
-        return [Doc(*r) for r in rows]
+            "SELECT id, year, level, speaker_role, speaker_name, site, region, title, date, length(text) AS chars, "
+            "dup_group FROM documents" + ("" if include_duplicates else " WHERE canonical=1") + " ORDER BY id")
+        return [Doc(r["id"], r["year"], r["level"], r["speaker_role"], r["title"], r["date"], r["chars"],
+                    r["dup_group"]) for r in rows if all(f.matches(r) for f in filters)]
 
     def texts(self, ids: list[str]) -> Iterator[tuple[str, str]]:
         for start in range(0, len(ids), 500):

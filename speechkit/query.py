@@ -13,7 +13,9 @@ Malformed queries raise `QueryError` with the column of the problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import SpeechkitError
 
@@ -25,6 +27,7 @@ class QueryError(SpeechkitError):
     exit_code = 2
 
     def __init__(self, query: str, column: int, message: str) -> None:
+        self.message = message
         super().__init__(f"query error at column {column + 1}: {message}  [{query[:column]}⟨here⟩{query[column:]}]")
 
 
@@ -41,6 +44,20 @@ class Filter:
     value: str
     low: int | None = None
     high: int | None = None
+
+    def matches(self, doc: Mapping[str, Any]) -> bool:
+        """Whether a document's metadata (year, level, site, region, speaker_role,
+        speaker_name) passes. The one definition search, kwic and the analyses all use."""
+        if self.field == "year":
+            y = doc["year"]
+            return y is not None and (self.low is None or y >= self.low) and (self.high is None or y <= self.high)
+        if self.field == "speaker":
+            return self.value in (doc["speaker_role"] or "") or self.value in (doc["speaker_name"] or "")
+        if self.field == "level":
+            return doc["level"] == self.value
+        if self.field in ("site", "region"):
+            return self.value in (doc[self.field] or "")
+        return False
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,12 @@ def _lex(query: str) -> list[tuple[str, str, int]]:
 
 def _filter(query: str, word: str, pos: int) -> Filter | Phrase:
     field, _, value = word.partition(":")
+    return make_filter(field, value, query, pos)
+
+
+def make_filter(field: str, value: str, query: str = "", pos: int = 0) -> Filter | Phrase:
+    """A validated `field:value`, as written in a query or given as a flag."""
+    query = query or f"{field}:{value}"
     if field not in FIELDS:
         raise QueryError(query, pos, f"unknown field {field!r} (fields: {', '.join(FIELDS)})")
     if not value:
@@ -189,6 +212,18 @@ def parse(query: str) -> object:
     if peek():
         raise QueryError(query, peek()[2], "unexpected closing parenthesis")
     return node
+
+
+def flag_filters(**flags: str | None) -> list[Filter]:
+    """Filters given as command-line flags (--year, --speaker, --level, --site, --region)."""
+    out = []
+    for field, value in flags.items():
+        if value:
+            try:
+                out.append(make_filter(field, value))
+            except QueryError as exc:
+                raise SpeechkitError(f"--{field}: {exc.message}") from exc
+    return out
 
 
 def phrases(node: object, *, positive: bool = True) -> list[Phrase]:

@@ -23,7 +23,7 @@ from whoosh import scoring
 from .clean.normalize import matching_form
 from .errors import SpeechkitError
 from .index import Paths, check_current
-from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases, year_filter
+from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .segment import Segmenter
 from .settings import Settings
 from .store import Store
@@ -143,7 +143,7 @@ class Searcher:
                 return {n for n, d in enumerate(self.text.docs) if text in d["title_match"]}
             return self.text.containing(text)
         if isinstance(node, Filter):
-            return {n for n, d in enumerate(self.text.docs) if _passes(node, d)}
+            return {n for n, d in enumerate(self.text.docs) if node.matches(d)}
         if isinstance(node, Not):
             return universe - self._match(node.node, universe)
         if isinstance(node, And):
@@ -312,36 +312,3 @@ class Searcher:
                 "sample_segmented": seg,
             })
         return out
-
-
-def _passes(f: Filter, d: dict[str, Any]) -> bool:
-    if f.field == "year":
-        y = d["year"]
-        return y is not None and (f.low is None or y >= f.low) and (f.high is None or y <= f.high)
-    if f.field == "speaker":
-        return f.value in (d["speaker_role"] or "") or f.value in (d["speaker_name"] or "")
-    if f.field == "level":
-        return d["level"] == f.value
-    if f.field == "site":
-        return f.value in (d["site"] or "")
-    if f.field == "region":
-        return f.value in (d["region"] or "")
-    return False
-
-
-def cli_filters(year: str | None, speaker: str | None, level: str | None, site: str | None,
-                region: str | None) -> list[Filter]:
-    """Filters given as command-line flags."""
-    out = []
-    if year:
-        out.append(year_filter(year))
-    for name, value in (("speaker", speaker), ("level", level), ("site", site), ("region", region)):
-        if value:
-            if name == "level":
-                from .query import LEVELS
-
-                if value not in LEVELS:
-                    raise SpeechkitError(f"--level must be one of {', '.join(LEVELS)}")
-            out.append(Filter(name, value))
-    return out
-
