@@ -113,10 +113,7 @@ class Corpus:
                     r["dup_group"]) for r in rows if all(f.matches(r) for f in filters)]
 
     def texts(self, ids: list[str]) -> Iterator[tuple[str, str]]:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            yield from ((r[0], r[1]) for r in self.store.query(
-                f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return self.store.texts(ids)
 
     def positions(self, ids: list[str]) -> dict[str, list[tuple[str, ...]]]:
         """Token positions (a word, then a lexicon term's parts) of each document."""

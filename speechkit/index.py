@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -48,7 +47,6 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 INDEX_REV = 1
-_MAP_BUFFERS = sys.version_info >= (3, 14)  # Executor.map(buffersize=) bounds memory from 3.14
 PRETOKENIZED = "\x1e"  # marks a value that already holds serialized tokens
 Progress = Callable[[int, int, str], None]
 
@@ -316,35 +314,29 @@ def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings,
     lexicon = str(seg.user_lexicon) if seg.user_lexicon else None
     cached = store.cached_tokens(ids, version)
     hits = [i for i in ids if i in cached]
-    for start in range(0, len(hits), 500):
-        chunk = hits[start:start + 500]
-        for i, text in store.query(f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})",
-                                   chunk):
-            yield i, matching_form(text), cached[i]
+    for i, text in store.texts(hits):
+        yield i, matching_form(text), cached[i]
     todo = [i for i in ids if i not in cached]
     report.segmented = len(todo)
     if not todo:
         return
-
-    def batches() -> Iterator[list[tuple[str, str]]]:
-        for start in range(0, len(todo), 25):
-            chunk = todo[start:start + 25]
-            yield [tuple(r) for r in store.query(
-                f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk)]
-
+    parallel = settings.worker_count > 1 and len(todo) >= 20
+    pool = ProcessPoolExecutor(max_workers=settings.worker_count) if parallel else None
     done = 0
-    pool = ProcessPoolExecutor(max_workers=settings.worker_count) if settings.worker_count > 1 and len(todo) >= 20 \
-        else None
     try:
-        results = pool.map(segment_batch, batches(), itertools.repeat(lexicon), buffersize=settings.worker_count * 4) \
-            if pool and _MAP_BUFFERS else (pool.map(segment_batch, list(batches()), itertools.repeat(lexicon))
-                                           if pool else (segment_batch(b, lexicon) for b in batches()))
-        for rows in results:
-            store.save_tokens([(i, data) for i, _, data in rows], version)
-            yield from rows
-            done += len(rows)
-            if progress:
-                progress(done, len(todo), "segment")
+        # a window of texts at a time keeps memory bounded; within it the workers segment
+        # batches while this process writes the index
+        for start in range(0, len(todo), 2000):
+            texts = list(store.texts(todo[start:start + 2000]))
+            batches = [texts[k:k + 25] for k in range(0, len(texts), 25)]
+            results = pool.map(segment_batch, batches, itertools.repeat(lexicon)) if pool \
+                else (segment_batch(b, lexicon) for b in batches)
+            for rows in results:
+                store.save_tokens([(i, data) for i, _, data in rows], version)
+                yield from rows
+                done += len(rows)
+                if progress:
+                    progress(done, len(todo), "segment")
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -197,9 +197,9 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
                     futures[pool.submit(_work, chunk, settings)] = key
                 # keep memory bounded: drain while many chunks are queued
                 while len(futures) > workers * 4:
-                    _drain(futures, pending, finish, wait_all=False)
+                    _drain(futures, pending, finish)
             while futures:
-                _drain(futures, pending, finish, wait_all=False)
+                _drain(futures, pending, finish)
         except BaseException:
             for f in futures:
                 f.cancel()
@@ -208,7 +208,7 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
 
 
 def _drain(futures: dict[Future, str], pending: dict[str, _Pending],
-           finish: Callable[[_Pending], None], *, wait_all: bool) -> None:
+           finish: Callable[[_Pending], None]) -> None:
     finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
     for fut in finished:
         key = futures.pop(fut)

@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from .clean import resources as R
 
-_CN = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0}
-
 
 def cn_year(token: str) -> int | None:
     """二〇二六 -> 2026.
@@ -24,21 +22,10 @@ def cn_year(token: str) -> int | None:
     >>> cn_year("二〇二六"), cn_year("一九七八")
     (2026, 1978)
     """
-    if len(token) != 4 or any(c not in _CN for c in token):
+    digits = [R.CN_DIGITS.get(c) for c in token]
+    if len(token) != 4 or any(d is None or d > 9 for d in digits):
         return None
-    return int("".join(str(_CN[c]) for c in token))
-
-
-def cn_small(token: str | None) -> int | None:
-    """Chinese numbers up to 31: 十二 -> 12, 二十七 -> 27."""
-    if not token:
-        return None
-    if token.isdigit():
-        return int(token)
-    if "十" in token:
-        tens, _, ones = token.partition("十")
-        return (_CN.get(tens, 1) if tens else 1) * 10 + (_CN.get(ones, 0) if ones else 0)
-    return _CN.get(token)
+    return int("".join(map(str, digits)))
 
 
 def _fold_digits(s: str) -> str:
@@ -61,7 +48,7 @@ def date_from_match(m: re.Match[str]) -> str | None:
     if gd.get("cy"):
         y = cn_year(gd["cy"])
         if y:
-            return _iso(y, cn_small(gd.get("cm")), cn_small(gd.get("cd")))
+            return _iso(y, R.cn_number(gd.get("cm")), R.cn_number(gd.get("cd")))
     return None
 
 
@@ -280,10 +267,10 @@ def title_year(title: str) -> tuple[int, str] | None:
     m = R.RE_PLAN_TITLE.search(t)
     if m:
         if m.group(1):
-            n = cn_small(m.group(1))
-            key = {1: "一五", 2: "二五", 3: "三五", 4: "四五", 5: "五五", 6: "六五", 7: "七五",
-                   8: "八五", 9: "九五", 10: "十五", 11: "十一五", 12: "十二五", 13: "十三五",
-                   14: "十四五", 15: "十五五"}.get(n or 0)
+            # 第十四个五年规划 is the 14th plan: FIVE_YEAR_PLANS lists them in order
+            n = R.cn_number(m.group(1)) or 0
+            plans = list(R.FIVE_YEAR_PLANS)
+            key = plans[n - 1] if 1 <= n <= len(plans) else None
         else:
             key = R._T2S.convert(m.group(2))
         if key in R.FIVE_YEAR_PLANS:
@@ -438,8 +425,6 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str], *,
 
 ROLE_LEVEL = dict(R.ROLES)
 _NOT_NAMES = {"同志", "同志们", "讲话", "致辞", "发言", "在全", "代表", "报告", "作政", "作报", "主持"}
-_SCOPE = [("province", R.rx(r"全省|我省")), ("city", R.rx(r"全市|我市")),
-          ("county", R.rx(r"全县|我县|全旗|我旗")), ("district", R.rx(r"全区|我区"))]
 
 
 @dataclass
@@ -532,14 +517,14 @@ def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | 
         if level:
             evidence["level"] = evidence.get("region", region)
     if level is None and title:
-        for lv, pattern in _SCOPE:
+        for lv, pattern in R.LEVEL_SCOPE:
             m = pattern.search(title)
             if m:
                 level = lv
                 evidence["level"] = title
                 break
     if level is None:
-        counts = sorted(((len(p.findall(text)), lv, p) for lv, p in _SCOPE), reverse=True)
+        counts = sorted(((len(p.findall(text)), lv, p) for lv, p in R.LEVEL_SCOPE), reverse=True)
         if counts[0][0] >= 3 and counts[0][0] >= 2 * counts[1][0]:
             level = counts[0][1]
             evidence["level"] = f"{counts[0][0]}× " + counts[0][2].search(text).group()

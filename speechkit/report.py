@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -21,8 +22,6 @@ def corpus_stats(settings: Settings) -> dict[str, Any]:
 
         flags: Counter[str] = Counter()
         for (raw,) in store.query("SELECT flags FROM documents WHERE canonical=1"):
-            import json
-
             flags.update(f.split(":")[0] for f in json.loads(raw or "[]"))
         problems = [tuple(r) for r in store.problems()]
         return {

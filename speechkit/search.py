@@ -229,15 +229,8 @@ class Searcher:
     # --- text around matches ------------------------------------------------------------------
     def offsets(self, doc_id: str, needles: list[str]) -> tuple[str, list[tuple[int, int]]]:
         """The display text of a document and the (start, end) of every needle in it."""
-        text = self.store.get(doc_id).text
-        match = matching_form(text)
-        spans = []
-        for needle in needles:
-            start = match.find(needle)
-            while start != -1 and needle:
-                spans.append((start, start + len(needle)))
-                start = match.find(needle, start + len(needle))
-        return text, sorted(spans)
+        (_, text), = self.store.texts([doc_id])
+        return text, _spans(text, needles)
 
     def passages(self, doc_id: str, needles: list[str], *, limit: int = 3, width: int = 40) -> list[Passage]:
         text, spans = self.offsets(doc_id, needles)
@@ -263,10 +256,10 @@ class Searcher:
         needle = matching_form(term.strip())
         _, found = self.find(f'"{term.strip()}"', filters=filters)
         lines = []
-        for n in found:
-            d = self.text.docs[n]
-            text, spans = self.offsets(d["id"], [needle])
-            for s, e in spans:
+        docs = {self.text.docs[n]["id"]: self.text.docs[n] for n in found}
+        for doc_id, text in self.store.texts(sorted(docs)):  # only the texts, in batches
+            d = docs[doc_id]
+            for s, e in _spans(text, [needle]):
                 lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
                               "right": text[e:e + width].replace("\n", " "), "id": d["id"], "date": d["date"],
                               "title": d["title"], "offset": s})
@@ -312,3 +305,16 @@ class Searcher:
                 "sample_segmented": seg,
             })
         return out
+
+
+def _spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of every needle in the matching form of `text`; the matching form has the
+    text's length, so these are offsets into the display text too."""
+    match = matching_form(text)
+    spans = []
+    for needle in needles:
+        start = match.find(needle)
+        while start != -1 and needle:
+            spans.append((start, start + len(needle)))
+            start = match.find(needle, start + len(needle))
+    return sorted(spans)

@@ -7,6 +7,7 @@ interrupted run loses nothing it committed and the next run resumes where it sto
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -165,6 +166,14 @@ class Store:
         for row in self.db.execute(sql, tuple(params)):
             yield _decode_row(row)
 
+    def texts(self, ids: Sequence[str]) -> Iterator[tuple[str, str]]:
+        """(id, cleaned text) for `ids`, read 500 at a time, in the order SQLite returns them."""
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            rows = self.db.execute(
+                f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            yield from ((r[0], r[1]) for r in rows)
+
     def count(self, where: str = "1", params: Iterable[Any] = ()) -> int:
         return self.db.execute(f"SELECT COUNT(*) FROM documents WHERE {where}", tuple(params)).fetchone()[0]
 
@@ -205,8 +214,6 @@ class Store:
     def canonical_digest(self) -> tuple[str, int]:
         """A digest of which documents are canonical and what their text is: the index is
         current exactly when this matches its manifest."""
-        import hashlib
-
         h = hashlib.blake2b(digest_size=12)
         n = 0
         for row in self.db.execute(

@@ -45,8 +45,9 @@ def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: boo
         raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
     vec = CountVectorizer(analyzer=_identity, min_df=min(min_df, len(docs)), max_df=0.95, dtype=np.int32)
     counts = vec.fit_transform(_content_streams(corpus, [d.id for d in docs]))
-    matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    # kept on the vectorizer so `similar` can weight a document outside the matrix the same way
     vec.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
+    matrix = vec.tfidf_.transform(counts)
     return docs, vec, matrix, counts
 
 

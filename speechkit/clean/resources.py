@@ -57,7 +57,6 @@ def rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 HAN = r"\u4e00-\u9fff\u3400-\u4dbf"
 RE_HAN = re.compile(f"[{HAN}]")
-COLON = "[:：]"
 
 # --- whole lines that are page furniture (compared after stripping, exact match) ---------
 NAV_LINES = frozenset([
@@ -181,6 +180,23 @@ RE_STRAY_CONNECTIVE = rx(r"(?:(?<=[，,。；\n])|^)(首先|其次|再次|总之
 # --- compilations -----------------------------------------------------------------------------
 CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
              "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+def cn_number(token: str | None) -> int | None:
+    """Small numbers in any of the ways the texts write them: 3, ３, 三, 十, 十二, 二十七.
+
+    >>> [cn_number(t) for t in ("３", "十", "十二", "二十七", "五", "", "X")]
+    [3, 10, 12, 27, 5, None, None]
+    """
+    if not token:
+        return None
+    token = token.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if token.isdigit():
+        return int(token)
+    if "十" in token:
+        tens, _, ones = token.partition("十")
+        return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones, 0) if ones else 0)
+    return CN_DIGITS.get(token)
 RE_PART_HEAD = re.compile(r"^\s*第\s*([0-9０-９]{1,2}|[一二三四五六七八九十]{1,3})\s*篇\s*[:：]\s*(.{2,80})$", re.M)
 RE_COMPILATION_COUNT = rx(
     r"[\[【(（]?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*篇\s*(材料|范文)?[\]】)）]?|集合\s*(\d{1,2})\s*篇"
@@ -300,8 +316,9 @@ RE_REGION_TITLE = rx(
     r"(?P<region>[\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区))(?:人民政府|政府)?(?:\d{4}年)?政府?工作报告"
 )
 RE_NATIONAL = rx(r"全国人民代表大会|国务院总理|中华人民共和国主席|国家主席")
-LEVEL_SCOPE = [("province", rx(r"全省|全区各族")), ("city", rx(r"全市")), ("county", rx(r"全县|全旗")),
-               ("district", rx(r"全区"))]
+# the scope a speaker addresses: 全县/我县 … counted when nothing names the level outright
+LEVEL_SCOPE = [("province", rx(r"全省|我省")), ("city", rx(r"全市|我市")),
+               ("county", rx(r"全县|我县|全旗|我旗")), ("district", rx(r"全区|我区"))]
 
 # known sites: name -> domain, and domains seen in boilerplate
 SITES = {"三味园范文网": "sanweiyuan.com", "中词库": "zciku.com", "新文秘网": "jey722.cn",

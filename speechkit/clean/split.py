@@ -19,17 +19,7 @@ class Part:
 
 
 def _number(token: str) -> int:
-    token = token.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-    if token.isdigit():
-        return int(token)
-    if token == "十":
-        return 10
-    if token.startswith("十"):
-        return 10 + R.CN_DIGITS.get(token[1:], 0)
-    if "十" in token:
-        tens, _, ones = token.partition("十")
-        return R.CN_DIGITS.get(tens, 0) * 10 + (R.CN_DIGITS.get(ones, 0) if ones else 0)
-    return R.CN_DIGITS.get(token, 0)
+    return R.cn_number(token) or 0
 
 
 def promised_count(header: str) -> int | None:
