@@ -13,6 +13,19 @@ CASES = Path(__file__).resolve().parent / "cases"
 NATIONAL = "gov-reports/政府工作报告-国务院"
 
 
+def indexed_workspace(tmp_path_factory: pytest.TempPathFactory, name: str, *inputs: Path) -> Path:
+    """A new workspace with `inputs` ingested and indexed."""
+    from speechkit.index import build_index
+    from speechkit.ingest import ingest
+    from speechkit.settings import load_settings
+
+    home = tmp_path_factory.mktemp(name)
+    settings = load_settings(home)
+    ingest([str(p) for p in inputs], settings)
+    build_index(settings)
+    return home
+
+
 def run_cli(home: Path, *args: str, code: int = 0) -> str:
     """Run `speechkit --home HOME ARGS…` in-process; assert the exit code; return the output."""
     from click.testing import CliRunner

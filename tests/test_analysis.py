@@ -11,26 +11,20 @@ import pytest
 
 from speechkit.clean.normalize import matching_form
 from speechkit.corpus import Corpus, selection_filters
-from speechkit.index import build_index
-from speechkit.ingest import ingest
 from speechkit.keyness import collocates, compare
 from speechkit.settings import load_settings
 from speechkit.store import Store
 from speechkit.topics import cluster, similar
 from speechkit.trends import trend
 
-from .conftest import NATIONAL
+from .conftest import NATIONAL, indexed_workspace
 from .conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, corpus) -> Path:
-    home = tmp_path_factory.mktemp("analysis")
-    settings = load_settings(home)
-    ingest([str(corpus / NATIONAL), str(corpus / "party-docs" / "党代会报告"), str(corpus / "party-docs" / "党章")],
-           settings)
-    build_index(settings)
-    return home
+    return indexed_workspace(tmp_path_factory, "analysis", corpus / NATIONAL,
+                             corpus / "party-docs" / "党代会报告", corpus / "party-docs" / "党章")
 
 
 @pytest.fixture(scope="module")

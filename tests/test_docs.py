@@ -37,3 +37,15 @@ def test_sample_corpus_is_the_five_seeds_verbatim(corpus):
     assert shipped == sorted(p.name for p in (corpus / "seeds").iterdir())
     for name in shipped:
         assert (ROOT / "corpus" / "raw" / name).read_bytes() == (corpus / "seeds" / name).read_bytes()
+
+
+def test_packaged_defaults_and_the_settings_class_agree(tmp_path):
+    """Settings() (used directly by library callers) and defaults.cfg (read by load_settings)
+    both state the defaults; they must not drift apart."""
+    from dataclasses import asdict
+
+    from speechkit.settings import Settings, load_settings
+
+    loaded = asdict(load_settings(tmp_path))
+    direct = asdict(Settings(home=tmp_path.resolve()))
+    assert loaded == direct

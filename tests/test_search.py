@@ -22,26 +22,21 @@ from click.testing import CliRunner
 
 from speechkit.clean.normalize import matching_form
 from speechkit.cli import cli
-from speechkit.index import analyzer, build_index
-from speechkit.ingest import ingest
+from speechkit.index import analyzer
 from speechkit.query import QueryError, parse
 from speechkit.search import Searcher
 from speechkit.segment import Segmenter, read_lexicon
 from speechkit.settings import load_settings
 from speechkit.store import Store
 
-from .conftest import NATIONAL
+from .conftest import NATIONAL, indexed_workspace
 from .conftest import run_cli as run
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, corpus) -> Path:
     """National work reports 1954–2026, the seeds and the saved HTML pages, indexed."""
-    home = tmp_path_factory.mktemp("search")
-    settings = load_settings(home)
-    ingest([str(corpus / NATIONAL), str(corpus / "seeds"), str(corpus / "html")], settings)
-    build_index(settings)
-    return home
+    return indexed_workspace(tmp_path_factory, "search", corpus / NATIONAL, corpus / "seeds", corpus / "html")
 
 
 @pytest.fixture(scope="module")
