@@ -150,25 +150,15 @@ def schema(user_lexicon: str | None = None) -> Schema:
 
 # --- manifest, lock -------------------------------------------------------------------------------
 
-@dataclass
 class Paths:
-    root: Path
+    """Where the parts of an index live under `DIR/indexes/`."""
 
-    @property
-    def whoosh(self) -> Path:
-        return self.root / "whoosh"
-
-    @property
-    def text(self) -> Path:
-        return self.root / "text"
-
-    @property
-    def manifest(self) -> Path:
-        return self.root / "manifest.json"
-
-    @property
-    def lock(self) -> Path:
-        return self.root / ".lock"
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.whoosh = root / "whoosh"
+        self.text = root / "text"
+        self.manifest = root / "manifest.json"
+        self.lock = root / ".lock"
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
