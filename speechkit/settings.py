@@ -32,6 +32,7 @@ class Settings:
     lsh_threshold: float = 0.2
     containment: float = 0.85
     min_dedup_chars: int = 200
+    index_memory_mb: int = 1024
 
     @property
     def store_path(self) -> Path:

@@ -275,3 +275,82 @@ def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus):
     assert added >= 140 and segmented < added  # what the killed run segmented was kept
     after = run(home, "search", "招商引资", "--csv", "--limit", "1000")
     assert len(after.splitlines()) > len(before.splitlines())
+
+
+def _postings_by_id(ix) -> tuple[dict, dict]:
+    """Every posting as (field, term) -> {document id: weight}, and every field length by id."""
+    with ix.searcher() as s:
+        reader = s.reader()
+        ids = {docnum: fields["id"] for docnum, fields in reader.iter_docs()}
+        postings = {}
+        for field in ("title", "body", "year"):
+            for term in reader.lexicon(field):
+                m = reader.postings(field, term)
+                got = {}
+                while m.is_active():
+                    got[ids[m.id()]] = m.weight()
+                    m.next()
+                info = reader.term_info(field, term)  # block statistics use the field lengths
+                postings[(field, term)] = (got, info.min_length(), info.max_length(), info.max_weight())
+        lengths = {(ids[d], f): reader.doc_field_length(d, f) for d in ids for f in ("title", "body")}
+    return {k: v for k, v in postings.items() if v[0]}, lengths
+
+
+def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
+    """The in-memory posting pool must not change the index: the same documents through our
+    writer and through whoosh's default writer give the same postings, weights and lengths,
+    also after deletions, updates and a merge of segments (which reorders docnums)."""
+    from whoosh import index as whoosh_index
+
+    from speechkit.index import _Writer, document_fields, schema
+
+    settings = load_settings(home)
+    seg = Segmenter()
+    with Store(settings.store_path) as store:
+        rows = [dict(r) for r in store.query("SELECT id, title, year, date FROM documents WHERE canonical=1")]
+        tokens = store.cached_tokens([r["id"] for r in rows], seg.version)
+    assert len(tokens) == len(rows) > 50
+    first, later = rows[:-12], rows[-12:]
+    indexes = {}
+    for name, make in (("ours", _Writer), ("whoosh", lambda ix: ix.writer())):
+        (tmp_path / name).mkdir()
+        ix = whoosh_index.create_in(str(tmp_path / name), schema())
+        w = make(ix)
+        for r in first:
+            w.add_document(**document_fields(r, tokens[r["id"]]))
+        w.commit()
+        w = make(ix)
+        for r in later[:6]:  # new documents in a second segment
+            w.add_document(**document_fields(r, tokens[r["id"]]))
+        for r in first[:5]:  # deletions
+            w.delete_by_term("id", r["id"])
+        for r in first[5:10]:  # updates: another document's tokens under this id
+            w.update_document(**document_fields(r, tokens[later[-1]["id"]]))
+        w.commit()
+        w = make(ix)
+        for r in later[6:]:
+            w.add_document(**document_fields(r, tokens[r["id"]]))
+        w.commit(optimize=True)  # merges every segment, deleted documents dropped
+        indexes[name] = _postings_by_id(whoosh_index.open_dir(str(tmp_path / name)))
+    ours, theirs = indexes["ours"], indexes["whoosh"]
+    assert ours[1] == theirs[1]
+    assert ours[0].keys() == theirs[0].keys()
+    assert ours[0] == theirs[0]
+    assert all(r["id"] not in ours[0][("body", "发展".encode())][0] for r in first[:5])
+
+
+def test_a_small_memory_budget_writes_several_segments_and_ranks_the_same(home, searcher, tmp_path):
+    from whoosh import index as whoosh_index
+
+    from speechkit.index import build_index
+
+    shutil.copytree(home / "corpus", tmp_path / "corpus")
+    settings = load_settings(tmp_path, index_memory_mb=1)  # ~33k postings a segment
+    build_index(settings)
+    assert len(whoosh_index.open_dir(str(settings.index_dir / "whoosh"))._segments()) >= 3
+    with Searcher(settings) as small:
+        for q in ("营商环境", '"全面建成小康社会"', "改革 NOT 开放", "人民公社 OR 粮食"):
+            want = searcher.search(q, limit=200, passages=0)
+            got = small.search(q, limit=200, passages=0)
+            assert got.total == want.total > 0
+            assert [(h.id, round(h.score, 4)) for h in got.hits] == [(h.id, round(h.score, 4)) for h in want.hits]
