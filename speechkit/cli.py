@@ -312,7 +312,9 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
 
     Only new, changed and removed speeches are written; tokens are cached in the store, so
     unchanged speeches are never segmented again. An interrupted build leaves the previous
-    index usable.
+    index usable. Postings are held in memory up to `index_memory_mb` (speechkit.cfg, default
+    1024: one segment holds about 130,000 speeches of typical length), then written out as
+    another segment.
     """
     from .index import build_index
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import os
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -15,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import Corpus, is_content_word
+from .corpus import Corpus, digest, is_content_word
 from .errors import NotFoundError, SpeechkitError
 from .query import Filter
+
+log = logging.getLogger(__name__)
 
 
 def _identity(tokens: list[str]) -> list[str]:
@@ -35,20 +41,62 @@ def _content_streams(corpus: Corpus, ids: list[str]) -> Iterator[list[str]]:
         del toks
 
 
+TFIDF_REV = 1  # bump when the features change: cached count matrices are then recomputed
+TFIDF_CACHES = 4  # count matrices kept under indexes/tfidf/, newest first
+
+
 def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: bool = False, min_df: int = 2):
     """(documents, vectorizer, TF-IDF matrix, raw count matrix) with our segmenter's words as
-    the features, so lexicon terms stay whole and one-character words (党, 税) count."""
+    the features, so lexicon terms stay whole and one-character words (党, 税) count.
+
+    The count matrix and vocabulary are cached under `indexes/tfidf/`, keyed by the store
+    digest, the segmenter version and the selection, so a second `similar` or `cluster` on
+    the same corpus skips re-reading every token."""
+    from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
     docs = corpus.docs(list(filters), include_duplicates=include_duplicates)
     if len(docs) < 2:
         raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
-    vec = CountVectorizer(analyzer=_identity, min_df=min(min_df, len(docs)), max_df=0.95, dtype=np.int32)
-    counts = vec.fit_transform(_content_streams(corpus, [d.id for d in docs]))
+    ids = [d.id for d in docs]
+    min_df = min(min_df, len(docs))
+    key = digest(TFIDF_REV, corpus.provenance(), min_df, ids)
+    root = corpus.settings.index_dir / "tfidf"
+    cache = root / key
+    if (cache / "vocabulary.json").exists():
+        vocabulary = json.loads((cache / "vocabulary.json").read_text("utf-8"))
+        vec = CountVectorizer(analyzer=_identity, vocabulary={w: n for n, w in enumerate(vocabulary)},
+                              dtype=np.int32)
+        counts = sparse.load_npz(cache / "counts.npz")
+        os.utime(cache)  # recently used: kept when older caches are pruned
+    else:
+        vec = CountVectorizer(analyzer=_identity, min_df=min_df, max_df=0.95, dtype=np.int32)
+        counts = vec.fit_transform(_content_streams(corpus, ids))
+        _save_counts(root, key, counts, list(vec.get_feature_names_out()))
     # kept on the vectorizer so `similar` can weight a document outside the matrix the same way
     vec.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
     matrix = vec.tfidf_.transform(counts)
     return docs, vec, matrix, counts
+
+
+def _save_counts(root: Path, key: str, counts: Any, vocabulary: list[str]) -> None:
+    """Write a cache entry atomically (a folder renamed into place) and keep the newest few.
+    A cache that cannot be written is skipped: it only saves time."""
+    from scipy import sparse
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".new-"))
+        sparse.save_npz(tmp / "counts.npz", counts)
+        (tmp / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), "utf-8")
+        shutil.rmtree(root / key, ignore_errors=True)
+        os.replace(tmp, root / key)
+        entries = sorted((p for p in root.iterdir() if not p.name.startswith(".")),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[TFIDF_CACHES:]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        log.warning("TF-IDF cache not written (%s); the next call recomputes it", exc)
 
 
 @dataclass

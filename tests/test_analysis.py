@@ -141,3 +141,27 @@ def test_cli_outputs_carry_provenance(home):
     assert stats["vocabulary"]["overall"] and stats["vocabulary"]["by_year"]
     bad = run(home, "compare", "营商环境", "year:2019", code=1)
     assert "filters only" in bad
+
+
+def test_tfidf_counts_are_cached_per_corpus_and_selection(home, monkeypatch):
+    import shutil
+
+    from speechkit import topics
+
+    settings = load_settings(home)
+    shutil.rmtree(settings.index_dir / "tfidf", ignore_errors=True)
+    with Corpus(settings) as c:
+        _, vec, fresh, _ = topics.tfidf(c)
+    reads = []
+    real = topics._content_streams
+    monkeypatch.setattr(topics, "_content_streams", lambda *a: reads.append(1) or real(*a))
+    with Corpus(settings) as c:
+        _, vec2, cached, _ = topics.tfidf(c)
+        assert not reads  # tokens were not read again
+        assert cached.shape == fresh.shape and (cached != fresh).nnz == 0
+        assert list(vec2.get_feature_names_out()) == list(vec.get_feature_names_out())
+        # a document outside the matrix is weighted with the same vocabulary
+        assert vec2.tfidf_.transform(vec2.transform([["改革", "改革", "发展"]])).nnz == 2
+        topics.tfidf(c, selection_filters("year:2000..2026"))  # another selection: computed
+        assert reads
+    assert len(list((settings.index_dir / "tfidf").iterdir())) == 2
