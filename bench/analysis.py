@@ -1,5 +1,6 @@
-"""Analysis benchmark: wall time and peak memory of trend, compare and cluster (k=20) on
-gov-reports + news (about 35,000 speeches). Each step runs in its own process so its peak
+"""Analysis benchmark: wall time and peak memory of trend, compare, collocates, cluster (k=20)
+and similar (with and without the cached TF-IDF counts) on gov-reports + news (about 35,000
+speeches). Each step runs in its own process so its peak
 memory is its own; the index build that precedes them is reported separately.
 
     python bench/analysis.py [--home DIR]   # reuse a workspace that has gov-reports + news indexed
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,8 +26,11 @@ STEPS = {
     "trend 3 terms by level": ["trend", "改革", "营商环境", "放管服", "--by", "level", "--json"],
     "compare 2008–2012 vs 2019–2023": ["compare", "year:2008..2012", "year:2019..2023", "--json"],
     "collocates 营商环境": ["collocates", "营商环境", "--json"],
-    "cluster k=20": ["cluster", "-k", "20", "--name", "bench", "--json"],
+    "cluster k=20 (no cache)": ["cluster", "-k", "20", "--name", "bench", "--json"],
+    "similar (counts cached by cluster)": ["similar", "{doc}", "--json"],
+    "similar (no cache)": ["similar", "{doc}", "--json"],
 }
+COLD = {"cluster k=20 (no cache)", "similar (no cache)"}  # the TF-IDF cache is removed first
 PROBE = """
 import resource, sys, time
 from speechkit.cli import cli
@@ -60,9 +66,14 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), "index"], check=True,
                        capture_output=True)
         print(f"setup: ingest {t1 - t0:.0f} s, index {time.perf_counter() - t1:.0f} s")
+    with sqlite3.connect(home / "corpus" / "speechkit.db") as db:  # the 2019 work report, else any
+        doc = db.execute("SELECT id FROM documents WHERE canonical=1 ORDER BY title LIKE '2019年政府工作报告%' "
+                         "DESC, id LIMIT 1").fetchone()[0]
     results = {}
     for label, cmd in STEPS.items():
-        seconds, peak = speechkit(home, *cmd)
+        if label in COLD:
+            shutil.rmtree(home / "indexes" / "tfidf", ignore_errors=True)
+        seconds, peak = speechkit(home, *(c.format(doc=doc) for c in cmd))
         results[label] = {"seconds": seconds, "peak_mb": peak}
         print(f"{label:<34} {seconds:7.2f} s   peak {peak:7.0f} MB")
     print(json.dumps(results, ensure_ascii=False))

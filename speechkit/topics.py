@@ -87,7 +87,7 @@ def _save_counts(root: Path, key: str, counts: Any, vocabulary: list[str]) -> No
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=".new-"))
-        sparse.save_npz(tmp / "counts.npz", counts)
+        sparse.save_npz(tmp / "counts.npz", counts, compressed=False)  # zlib took 4.5 s of 40 on 35k
         (tmp / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), "utf-8")
         shutil.rmtree(root / key, ignore_errors=True)
         os.replace(tmp, root / key)
