@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.table import Table
 
@@ -432,15 +433,34 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, year: str | None,
         writer.writeheader()
         writer.writerows(lines)
         return
+    # the keyword, id and date always show whole; the contexts get what the terminal has left,
+    # cut where they meet the terminal's edge (the left context keeps its end, next to the keyword)
+    key_w = max((cell_len(line["keyword"]) for line in lines), default=cell_len(term))
+    side = max(6, (out.width - key_w - 12 - 10 - 16) // 2)
+    side = min(side, max((cell_len(line[k]) for line in lines for k in ("left", "right")), default=side))
     table = Table(title=f"{len(lines)} occurrences of {term}")
-    table.add_column("left", justify="right", no_wrap=True)
-    table.add_column("keyword", style="bold red", no_wrap=True)
-    table.add_column("right", no_wrap=True)
-    table.add_column("id")
-    table.add_column("date")
+    table.add_column("left", justify="right", no_wrap=True, width=side)
+    table.add_column("keyword", style="bold red", no_wrap=True, min_width=key_w)
+    table.add_column("right", no_wrap=True, width=side)
+    table.add_column("id", no_wrap=True, min_width=12)
+    table.add_column("date", no_wrap=True, min_width=10)
     for line in lines:
-        table.add_row(line["left"], line["keyword"], line["right"], line["id"], line["date"] or "")
+        table.add_row(_fit(line["left"], side, keep_end=True), line["keyword"], _fit(line["right"], side),
+                      line["id"], line["date"] or "")
     out.print(table)
+
+
+def _fit(text: str, width: int, *, keep_end: bool = False) -> str:
+    """`text` cut to `width` terminal cells (a Chinese character takes two), marked with …
+
+    >>> _fit("优化营商环境", 7), _fit("优化营商环境", 7, keep_end=True)
+    ('优化营…', '…商环境')
+    """
+    if cell_len(text) <= width:
+        return text
+    if keep_end:
+        return "…" + set_cell_size(text[::-1], width - 1)[::-1].lstrip()
+    return set_cell_size(text, width - 1).rstrip() + "…"
 
 
 @cli.command()

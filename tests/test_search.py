@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rich.cells import cell_len
 
 from speechkit.clean.normalize import matching_form
 from speechkit.cli import cli
@@ -197,6 +198,10 @@ def test_cli_search_json_csv_kwic_explain(home):
     assert rows[0].startswith("rank,id,title")
     kw = run(home, "kwic", "放管服", "--csv", "--limit", "5").splitlines()
     assert kw[0] == "left,keyword,right,id,date,title,offset" and len(kw) == 6
+    table = run(home, "kwic", "供给侧结构性改革", "--limit", "5").splitlines()  # an 80-column terminal
+    rows = [line for line in table if line.startswith("│")]
+    assert len(rows) == 5 and all("供给侧结构性改革" in r and re.search(r"\d{4}-\d\d-\d\d", r) for r in rows)
+    assert max(map(cell_len, table)) <= 80
     ex = json.loads(run(home, "explain", "优化营商环境"))
     assert ex["phrases"][0]["segmented"][0] == {"token": "优化营商环境", "lexicon": True}
     assert ex["documents"] and ex["documents"][0]["found_at"]
