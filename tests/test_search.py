@@ -252,6 +252,9 @@ def test_reindexing_never_resegments_unchanged_documents(home):
 
 def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus):
     home = tmp_path / "home"
+    home.mkdir()
+    # a small memory budget: the killed build has already written segments of its own
+    (home / "speechkit.cfg").write_text("[speechkit]\nindex_memory_mb = 1\n", "utf-8")
     run(home, "update", str(corpus / "seeds"))
     before = run(home, "search", "招商引资", "--csv")
     src = tmp_path / "more"
@@ -280,6 +283,8 @@ def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus):
     assert added >= 140 and segmented < added  # what the killed run segmented was kept
     after = run(home, "search", "招商引资", "--csv", "--limit", "1000")
     assert len(after.splitlines()) > len(before.splitlines())
+    ids = [row.split(",")[1] for row in after.splitlines()[1:]]
+    assert len(ids) == len(set(ids))  # no speech indexed twice
 
 
 def _postings_by_id(ix) -> tuple[dict, dict]:
