@@ -370,7 +370,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
         report.unchanged = len(docs) - len(changed)
         ix = whoosh_index.open_dir(str(target))
         writer = _Writer(ix, settings.index_memory_mb)
-        matching: dict[str, str] = {}
+        fresh = _Spool(paths.root / "text.fresh")
         try:
             for i in removed:
                 writer.delete_by_term("id", i)
@@ -378,7 +378,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
             # whoosh writes in this process while the workers segment the next batches
             for i, match, tokens in _segmented(store, seg, changed, settings, report, progress):
                 r = docs[i]
-                matching[i] = match
+                fresh.add(i, match)
                 fields = document_fields(r, tokens)
                 if i in indexed:
                     writer.update_document(**fields)
@@ -389,6 +389,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
             writer.commit()
         except BaseException:
             writer.cancel()
+            fresh.close()
             raise
         if target != paths.whoosh:
             old_dir = paths.root / "whoosh.old"
@@ -397,7 +398,10 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
                 os.replace(paths.whoosh, old_dir)
             os.replace(target, paths.whoosh)
             shutil.rmtree(old_dir, ignore_errors=True)
-        _write_text_index(paths, docs, matching, store)
+        try:
+            _write_text_index(paths, docs, fresh, store)
+        finally:
+            fresh.close()
         manifest["hashes"] = {i: key(r) for i, r in docs.items()}
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         _write_json_atomic(paths.manifest, manifest)
@@ -442,7 +446,33 @@ def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings,
             pool.shutdown(cancel_futures=True)
 
 
-def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: dict[str, str], store: Store) -> None:
+class _Spool:
+    """Matching forms of the documents being indexed, kept on disk until the text index is
+    written (in memory they would be twice the corpus's text size)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "w+b")  # noqa: SIM115 - closed by close()
+        self._spans: dict[str, tuple[int, int]] = {}
+
+    def add(self, doc_id: str, text: str) -> None:
+        start = self._fh.seek(0, os.SEEK_END)
+        self._spans[doc_id] = (start, start + self._fh.write(text.encode("utf-8")))
+
+    def __contains__(self, doc_id: str) -> bool:
+        return doc_id in self._spans
+
+    def read(self, doc_id: str) -> bytes:
+        start, end = self._spans[doc_id]
+        self._fh.seek(start)
+        return self._fh.read(end - start)
+
+    def close(self) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: Store) -> None:
     """One UTF-8 file of matching forms, NUL-separated, and a table of documents. Unchanged
     documents are copied from the previous file rather than converted again."""
     previous: dict[str, tuple[int, int]] = {}
@@ -460,7 +490,7 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: dict[str, str],
         with open(tmp / "matching.txt", "wb") as fh:
             for i, r in docs.items():
                 if i in fresh:
-                    data = fresh[i].encode("utf-8")
+                    data = fresh.read(i)
                 elif i in previous and old_blob is not None:
                     start, end = previous[i]
                     old_blob.seek(start)
