@@ -1,0 +1,39 @@
+"""All-or-nothing writes: a reader sees the old file or folder, or the new one, never half."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write `data` as JSON to a temporary file beside `path`, flush it to disk, rename it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def replace_dir(new: Path, dest: Path) -> None:
+    """Put the folder `new` at `dest`. The previous `dest` is renamed aside before and removed
+    after, so at every moment one whole copy is in place.
+
+    >>> import tempfile; root = Path(tempfile.mkdtemp())
+    >>> (root / "new").mkdir(); _ = (root / "new" / "f").write_text("2")
+    >>> (root / "dest").mkdir(); _ = (root / "dest" / "f").write_text("1")
+    >>> replace_dir(root / "new", root / "dest")
+    >>> (root / "dest" / "f").read_text(), sorted(p.name for p in root.iterdir())
+    ('2', ['dest'])
+    """
+    old = dest.with_name(dest.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(new, dest)
+    shutil.rmtree(old, ignore_errors=True)
