@@ -1,7 +1,7 @@
 """Analysis benchmark: wall time and peak memory of trend, compare, collocates, cluster (k=20)
 and similar (with and without the cached TF-IDF counts) on gov-reports + news (about 35,000
-speeches). Each step runs in its own process so its peak
-memory is its own; the index build that precedes them is reported separately.
+speeches). Each step runs in its own process so its peak memory is its own; the index build
+that precedes them is reported separately.
 
     python bench/analysis.py [--home DIR]   # reuse a workspace that has gov-reports + news indexed
 """

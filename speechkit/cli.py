@@ -314,7 +314,7 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     Only new, changed and removed speeches are written; tokens are cached in the store, so
     unchanged speeches are never segmented again. An interrupted build leaves the previous
     index usable. Postings are held in memory up to `index_memory_mb` (speechkit.cfg, default
-    1024: one segment holds about 130,000 speeches of typical length), then written out as
+    1024: one segment holds about 100,000 speeches of 1,300 characters), then written out as
     another segment.
     """
     from .index import build_index
@@ -435,15 +435,15 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, year: str | None,
         return
     # the keyword, id and date always show whole; the contexts get what the terminal has left,
     # cut where they meet the terminal's edge (the left context keeps its end, next to the keyword)
-    key_w = max((cell_len(line["keyword"]) for line in lines), default=cell_len(term))
-    side = max(6, (out.width - key_w - 12 - 10 - 16) // 2)
+    key_w, id_w, date_w, borders = max((cell_len(line["keyword"]) for line in lines), default=0), 12, 10, 16
+    side = max(6, (out.width - key_w - id_w - date_w - borders) // 2)
     side = min(side, max((cell_len(line[k]) for line in lines for k in ("left", "right")), default=side))
     table = Table(title=f"{len(lines)} occurrences of {term}")
     table.add_column("left", justify="right", no_wrap=True, width=side)
     table.add_column("keyword", style="bold red", no_wrap=True, min_width=key_w)
     table.add_column("right", no_wrap=True, width=side)
-    table.add_column("id", no_wrap=True, min_width=12)
-    table.add_column("date", no_wrap=True, min_width=10)
+    table.add_column("id", no_wrap=True, min_width=id_w)
+    table.add_column("date", no_wrap=True, min_width=date_w)
     for line in lines:
         table.add_row(_fit(line["left"], side, keep_end=True), line["keyword"], _fit(line["right"], side),
                       line["id"], line["date"] or "")
