@@ -11,8 +11,7 @@ CJK_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", 
                 "Source Han Sans SC", "SimHei", "Microsoft YaHei", "PingFang SC", "AR PL UMing CN")
 
 
-def cjk_font() -> str:
-    """The family name of an installed font that has Chinese glyphs."""
+def _find_family() -> str | None:
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
@@ -22,6 +21,23 @@ def cjk_font() -> str:
     for f in font_manager.fontManager.ttflist:
         if any(k in f.name for k in ("CJK", "Hei", "Song", "Kai", "Ming")):
             return f.name
+    return None
+
+
+def cjk_font() -> str:
+    """The family name of an installed font that has Chinese glyphs."""
+    from matplotlib import font_manager
+
+    family = _find_family()
+    if family is None:
+        # matplotlib caches its font list once per user: a font installed after that first run
+        # (as `.ci/install` may do) is only seen when the system font folders are read again
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name.lower() for k in ("wqy", "cjk", "notosanssc", "sourcehan", "simhei")):
+                font_manager.fontManager.addfont(path)
+        family = _find_family()
+    if family is not None:
+        return family
     raise SpeechkitError("no Chinese font found for charts; install one (Debian: apt-get install "
                          "fonts-wqy-microhei, or run `bash .ci/install`)")
 

@@ -21,12 +21,14 @@ STEPS: dict[str, Step] = {
     "normalize_newlines": normalize.normalize_newlines,
     "strip_markdown": normalize.strip_markdown,
     "decode_html_entities": normalize.decode_html_entities,
-    "remove_invisible_chars": normalize.remove_invisible_chars,
     "remove_pinyin_annotations": mojibake.remove_pinyin_annotations,
     "mark_kunjinkao": mojibake.mark_kunjinkao,
-    "repair_utf8_read_as_gbk": mojibake.repair_utf8_read_as_gbk,
+    "repair_utf8_mojibake": mojibake.repair_utf8_mojibake,
     "repair_latin1_mojibake": mojibake.repair_latin1_mojibake,
     "repair_misaligned_gbk": mojibake.repair_misaligned_gbk,
+    # after the repairs: a soft hyphen (0xAD) or a no-break space (0xA0) in cp1252 mojibake is
+    # one of the bytes the repair reads back
+    "remove_invisible_chars": normalize.remove_invisible_chars,
     "strip_truncation_notices": boilerplate.strip_truncation_notices,
     "strip_outline_block": boilerplate.strip_outline_block,
     "strip_page_labels": boilerplate.strip_page_labels,
@@ -41,6 +43,23 @@ STEPS: dict[str, Step] = {
 # steps that only apply to one input format
 FORMAT_ONLY = {"strip_markdown": {"markdown"}}
 MAX_ROUNDS = 4
+# the steps that repair characters (no line is removed): what a damaged text needs
+REPAIR_STEPS = ("mark_kunjinkao", "repair_utf8_mojibake", "repair_latin1_mojibake", "repair_misaligned_gbk")
+
+
+def repair_encoding(text: str) -> str:
+    """Only the character repairs, to a fixed point: lines are neither removed nor joined.
+
+    >>> repair_encoding("浣犲ソ锛屽悇浣嶄唬琛\ufffd")
+    '你好，各位代表'
+    """
+    for _ in range(MAX_ROUNDS):
+        before = text
+        for name in REPAIR_STEPS:
+            text = STEPS[name](text)
+        if text == before:
+            break
+    return text
 
 
 @dataclass(frozen=True)
@@ -113,4 +132,4 @@ def clean_text(text: str, *, kind: str = "text", explain: bool = False) -> Clean
     return Cleaned(text=text, original=original, steps=steps)
 
 
-__all__ = ["STEPS", "Cleaned", "StepRecord", "clean_text"]
+__all__ = ["REPAIR_STEPS", "STEPS", "Cleaned", "StepRecord", "clean_text", "repair_encoding"]
