@@ -179,7 +179,49 @@ def _title_like(line: str) -> bool:
     )
 
 
+def tidy_title(title: str | None) -> str | None:
+    """A title printed twice in a row, or letter-spaced by the page layout, once and tight.
+
+    >>> tidy_title("2019年广州市政府工作报告2019年广州市政府工作报告")
+    '2019年广州市政府工作报告'
+    >>> tidy_title("2 0 1 5 年 政府工作报告"), tidy_title("省长 王清宪 讲话")
+    ('2015年政府工作报告', '省长 王清宪 讲话')
+    """
+    if not title:
+        return title
+    t = title.strip()
+    tokens = t.split()
+    singles = sum(len(tok) == 1 for tok in tokens)
+    if singles >= 3 and singles * 2 >= len(tokens):
+        t = "".join(tokens)
+    half = len(t) // 2
+    for cut in (half, half + 1):
+        a, b = t[:cut].strip(), t[cut:].strip()
+        if a and a == b:
+            return a
+    return t
+
+
+def title_from_filename(path: str) -> str | None:
+    """A file's name as its title, when the text has none and the name reads as one.
+
+    >>> title_from_filename("/x/2024年国务院政府工作报告.txt"), title_from_filename("/x/2019.md")
+    ('2024年国务院政府工作报告', None)
+    >>> title_from_filename("/x/2026_上海市_政府工作报告.txt")
+    '2026上海市政府工作报告'
+    """
+    stem = re.sub(r"\.(txt|md|html?|gz)$", "", path.replace("\\", "/").rsplit("/", 1)[-1], flags=re.I)
+    stem = re.sub(r"[_\s]+", "", stem)
+    if len(R.RE_HAN.findall(stem)) >= 4 and _TITLE_WORDS.search(stem):
+        return stem
+    return None
+
+
 def choose_title(part_title: str | None, body: str, meta_title: str | None) -> str | None:
+    return tidy_title(_choose_title(part_title, body, meta_title))
+
+
+def _choose_title(part_title: str | None, body: str, meta_title: str | None) -> str | None:
     first = body.split("\n", 1)[0].strip() if body else ""
     header = R.RE_FILENAME_HEADER.match(first)
     if header and not part_title:
@@ -202,7 +244,7 @@ def drop_title_lines(body: str, title: str | None) -> str:
     i = 0
     while i < len(lines) and i < 6:
         s = _squash(lines[i])
-        if s and (s == key or (s in key and len(s) * 3 >= len(key)) or (i > 0 and s in key and len(s) <= 2)
+        if s and (s in (key, key * 2) or (s in key and len(s) * 3 >= len(key)) or (i > 0 and s in key and len(s) <= 2)
                   or (key in s and len(s) <= len(key) + 12 and _title_like(lines[i]))):
             i += 1
             continue
@@ -488,11 +530,29 @@ def _level_of_region(region: str) -> str | None:
     return None
 
 
+# 厦门市第十三届人民代表大会第一次会议政府工作报告
+_TITLE_SESSION = R.rx(r"^(?:\d{4}年)?(?P<region>[\u4e00-\u9fff]{2,12}?(?:省|自治区|市|县|区|自治州|盟|旗))"
+                      r"第[一二三四五六七八九十\d]+届人民代表大会")
+
+
 def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | None, str | None, dict[str, str]]:
     evidence: dict[str, str] = {}
     head = "\n".join(text.split("\n")[:12])
     region = level = None
-    if R.RE_NATIONAL.search(head) or (spk.role in ("国务院总理", "总理", "国家主席", "中华人民共和国主席")):
+    behalf = R.RE_ON_BEHALF.search("\n".join(text.split("\n")[:40]))
+    if behalf:
+        # the genre's formula outranks a mention of 全国人民代表大会 in a local report's opening
+        if behalf.group("national"):
+            region, level = "全国", "national"
+        else:
+            level = R.ON_BEHALF_LEVEL[behalf.group("unit")]
+            if len(behalf.group("region")) >= 2:
+                region = behalf.group("region") + behalf.group("unit")
+                evidence["region"] = behalf.group()
+        evidence["level"] = behalf.group()
+    if level is not None:
+        pass
+    elif R.RE_NATIONAL.search(head) or (spk.role in ("国务院总理", "总理", "国家主席", "中华人民共和国主席")):
         region, level = "全国", "national"
         evidence["level"] = (R.RE_NATIONAL.search(head) or re.search(".+", spk.role or "")).group()
     m = R.RE_CONGRESS_SESSION.search(head) if region is None else None
@@ -502,6 +562,11 @@ def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | 
     if region is None and title:
         m = R.RE_REGION_TITLE.search(re.sub(r"^\d{4}年", "", _fold_digits(title)))
         if m and len(m.group("region")) >= 3:
+            region = m.group("region")
+            evidence["region"] = title
+    if region is None and title:
+        m = _TITLE_SESSION.match(_fold_digits(title))
+        if m:
             region = m.group("region")
             evidence["region"] = title
     if region is None and spk.org:
@@ -528,11 +593,37 @@ def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | 
         if counts[0][0] >= 3 and counts[0][0] >= 2 * counts[1][0]:
             level = counts[0][1]
             evidence["level"] = f"{counts[0][0]}× " + counts[0][2].search(text).group()
-    if level == "district" and region and region.endswith("自治区"):
+    if region is None or len(region) <= 3:
+        named = _province_named(title, head)
+        # a province named near a city's or county's report is where it lies, not what it is;
+        # the municipalities are the exception (北京市: 我代表市人民政府)
+        fits = level in (None, "province", "district") or named in _MUNICIPALITIES
+        if named and fits and (region is None or region in named or named.startswith(region)):
+            region = named
+            evidence.setdefault("region", title or named)
+    if (level == "district" and region and region.endswith("自治区") and region in R.PROVINCES) or (
+            level == "city" and region in _MUNICIPALITIES):
+        # 全区 in 广西/西藏/宁夏/新疆/内蒙古 means the autonomous region; 北京、上海、天津、重庆
+        # are province-level municipalities
         level = "province"
-    if level == "city" and region in _MUNICIPALITIES:
-        level = "province"  # 北京、上海、天津、重庆 are province-level municipalities
     return region, level, evidence
+
+
+def _province_named(title: str | None, head: str) -> str | None:
+    """The province-level division a title (or else the opening lines) names, by full or short
+    name, when no lower unit (市/县/区 of its own) follows it there."""
+    for source in (title or "", head[:200]):
+        for full, short in R.PROVINCES.items():
+            for name in (full, short):
+                i = source.find(name)
+                if i < 0:
+                    continue
+                rest = source[i + len(name):i + len(name) + 6]
+                if name == short and re.match(r"[\u4e00-\u9fff]{0,4}?(?:市|县|区|州|盟|旗)(?!委|政府|人民政府)", rest) \
+                        and not rest.startswith(full[len(short):]):
+                    continue
+                return full
+    return None
 
 
 # --- flags ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from . import metadata as M
 from .clean import clean_text
@@ -72,6 +73,10 @@ def process_raw(raw: RawDocument, settings: Settings) -> list[Document]:
         body = M.drop_title_lines(part.text, title)
         flags: list[str] = []
         evidence: dict[str, str] = {}
+        if not title and len(parts) == 1:
+            title = M.title_from_filename(raw.source_path)
+            if title:
+                evidence["title"] = "file name: " + Path(raw.source_path).name
         truncated = False
         shown = total = None
         if part.index - 1 in cut_parts:

@@ -19,6 +19,7 @@ Step = Callable[[str], str]
 # see real text; remove furniture before whitespace is normalised, while lines are intact.
 STEPS: dict[str, Step] = {
     "normalize_newlines": normalize.normalize_newlines,
+    "strip_html_tags": normalize.strip_html_tags,
     "strip_markdown": normalize.strip_markdown,
     "decode_html_entities": normalize.decode_html_entities,
     "remove_pinyin_annotations": mojibake.remove_pinyin_annotations,

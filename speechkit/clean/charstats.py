@@ -44,7 +44,7 @@ class CharStats:
 
     def logp_next(self, prev: str, ch: str, *, weight: float = 2000.0) -> float:
         """log P(ch | prev), interpolated with the unigram so unseen pairs are possible."""
-        p_uni = math.exp(self.logp(ch))
+        p_uni = (self.unigram.get(ch, 0) + 0.5) / (self.total + 0.5 * 30000)  # exp(logp(ch))
         pair = self.bigram.get(prev + ch, 0)
         return math.log((pair + weight * p_uni) / (self.following.get(prev, 0) + weight))
 

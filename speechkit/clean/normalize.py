@@ -43,6 +43,26 @@ def remove_invisible_chars(text: str) -> str:
     return R.RE_INVISIBLE.sub("", text)
 
 
+def strip_html_tags(text: str) -> str:
+    """HTML that reached the text: scripts and styles go with their content; block tags
+    (<br>, <p>, <details>, <summary>, …) end a line, or become a space inside a table row;
+    inline tags (<span>, <a>, …) go and their text stays.
+
+    >>> strip_html_tags("一是<b>稳增长</b><br>二是<span class='x'>惠民生</span>")
+    '一是稳增长\\n二是惠民生'
+    >>> strip_html_tags("| 指标 | 2023<br>2024 |\\n《决定》规定x<5")
+    '| 指标 | 2023 2024 |\\n《决定》规定x<5'
+    """
+    if "<" not in text:
+        return text
+    text = R.RE_HTML_DROP_BLOCK.sub("", text)
+    lines = []
+    for line in text.split("\n"):
+        line = R.RE_HTML_BLOCK_TAG.sub(" " if line.lstrip().startswith("|") else "\n", line)
+        lines.append(R.RE_HTML_INLINE_TAG.sub("", line))
+    return "\n".join(lines)
+
+
 def strip_markdown(text: str) -> str:
     """The light markdown of converted government pages: emphasis, headings, quotes, notes.
 

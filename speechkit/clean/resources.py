@@ -146,6 +146,20 @@ RE_HTML_ENTITY = re.compile(r"&(#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});")
 RE_SPACE_IN_HAN = re.compile(rf"(?<=[{HAN}，。；：、！？“”（）])[ \u3000\u00a0]+(?=[{HAN}，。；：、！？“”（）])")
 RE_LETTERSPACED = re.compile(rf"^(?:[{HAN}][ \u3000]+){{2,}}[{HAN}]$")
 
+# HTML left in text (markdown conversions keep <br>, <details>, <summary>; scraped .txt keeps
+# spans and paragraphs). Only HTML's own element names count as tags, so 《》 and "<5" stay.
+_BLOCK_TAGS = ("address|article|aside|blockquote|br|caption|center|dd|details|dialog|div|dl|dt|fieldset|"
+               "figcaption|figure|footer|form|h[1-6]|header|hr|li|main|nav|ol|p|pre|section|summary|"
+               "table|tbody|td|tfoot|th|thead|tr|ul")
+_INLINE_TAGS = ("a|abbr|b|bdi|bdo|big|cite|code|data|del|dfn|em|font|i|img|input|ins|kbd|label|link|mark|"
+                "meta|nobr|q|s|samp|small|span|strike|strong|sub|sup|time|tt|u|var|wbr|o:p")
+RE_HTML_DROP_BLOCK = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->",
+                                re.IGNORECASE | re.DOTALL)
+RE_HTML_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+RE_HTML_INLINE_TAG = re.compile(rf"</?(?:{_INLINE_TAGS}|script|style)(?:\s[^<>]*)?/?>", re.IGNORECASE)
+RE_ANY_HTML_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS}|{_INLINE_TAGS}|script|style)(?:\s[^<>]*)?/?>",
+                             re.IGNORECASE)
+
 # markdown of the converted government pages: **bold**, ## headings, > quotes, [^1] notes
 RE_MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 RE_MD_HEADING = re.compile(r"^#{1,6}\s+", re.M)
@@ -223,7 +237,9 @@ RE_DATELINE = rx(
 # a dateline inside a longer head line: …工作报告  ——1993年1月30日在海南省第一届人民代表大会…
 RE_DATELINE_INLINE = rx(rf"[{DASHES}]{{1,2}}\s*(?:{DATE_CORE}|{DATE_CN})\s*(?:在|于)")
 # 1993年3月22日第八届全国人民代表大会第一次会议通过
-RE_DATE_ADOPTED = rx(rf"^(?:{DATE_CORE}|{DATE_CN})\s*[\u4e00-\u9fff]{{0,30}}(?:会议|大会)(?:通过|批准)")
+# (also after a dash or in parentheses: ——2023年12月31日广州市第十六届人民代表大会第四次会议通过)
+RE_DATE_ADOPTED = rx(rf"^(?:[{DASHES}]+\s*|[(（]\s*)?(?:{DATE_CORE}|{DATE_CN})\s*[\u4e00-\u9fff]{{0,30}}"
+                     rf"(?:会议|大会)(?:通过|批准)")
 # structure of a work report: "2022年工作安排" is about the current year, "2021年工作回顾" the last
 RE_YEAR_PLANNED = rx(
     r"((?:19|20)\d{2})\s*年(?:政府|经济社会发展|全省|全市|全区|全县)?(?:的)?(?:主要)?(?:工作|目标任务)(?:的)?"
@@ -313,9 +329,27 @@ RE_CONGRESS_SESSION = rx(
     r"在(?P<region>[\u4e00-\u9fff]{2,12}?(?:省|市|县|区|自治区|自治州|盟|旗))第[一二三四五六七八九十]+届人民代表大会"
 )
 RE_REGION_TITLE = rx(
-    r"(?P<region>[\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区))(?:人民政府|政府)?(?:\d{4}年)?政府?工作报告"
+    r"(?P<region>[\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区))(?:人民政府|政府)?(?:\d{4}年)?(?:政府)?工作报告"
 )
 RE_NATIONAL = rx(r"全国人民代表大会|国务院总理|中华人民共和国主席|国家主席")
+# the genre's own formula names the government that delivers a work report:
+# 我代表国务院 / 我代表自治区人民政府 / 我代表广州市人民政府 / 我代表县人民政府
+RE_ON_BEHALF = rx(
+    r"我(?:谨)?代表(?:(?P<national>国务院)|(?P<region>[\u4e00-\u9fff]{0,12}?)"
+    r"(?P<unit>自治区|省|自治州|州|盟|市|自治县|县|旗|区)人民政府)"
+)
+ON_BEHALF_LEVEL = {"自治区": "province", "省": "province", "自治州": "city", "州": "city", "盟": "city",
+                   "市": "city", "自治县": "county", "县": "county", "旗": "county", "区": "district"}
+# the 34 province-level divisions (full name -> short name), for naming a region and its level
+PROVINCES = {
+    "北京市": "北京", "天津市": "天津", "上海市": "上海", "重庆市": "重庆", "河北省": "河北", "山西省": "山西",
+    "辽宁省": "辽宁", "吉林省": "吉林", "黑龙江省": "黑龙江", "江苏省": "江苏", "浙江省": "浙江", "安徽省": "安徽",
+    "福建省": "福建", "江西省": "江西", "山东省": "山东", "河南省": "河南", "湖北省": "湖北", "湖南省": "湖南",
+    "广东省": "广东", "海南省": "海南", "四川省": "四川", "贵州省": "贵州", "云南省": "云南", "陕西省": "陕西",
+    "甘肃省": "甘肃", "青海省": "青海", "台湾省": "台湾", "内蒙古自治区": "内蒙古", "广西壮族自治区": "广西",
+    "西藏自治区": "西藏", "宁夏回族自治区": "宁夏", "新疆维吾尔自治区": "新疆",
+    "香港特别行政区": "香港", "澳门特别行政区": "澳门",
+}
 # the scope a speaker addresses: 全县/我县 … counted when nothing names the level outright
 LEVEL_SCOPE = [("province", rx(r"全省|我省")), ("city", rx(r"全市|我市")),
                ("county", rx(r"全县|我县|全旗|我旗")), ("district", rx(r"全区|我区"))]
