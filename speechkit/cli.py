@@ -89,17 +89,20 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
               help="Map a JSONL/CSV column to a speechkit field, e.g. --field text=content_html "
                    "--field date=pubtime (fields: text, title, date, url, site, id, speaker, region, level).")
 @click.option("--prune", is_flag=True, help="Remove stored speeches whose files are gone.")
-@click.option("--strict", is_flag=True, help="Exit non-zero if any file or record was skipped.")
+@click.option("--strict", is_flag=True,
+              help="Exit non-zero if any file or record was skipped (also records skipped in an earlier run).")
+@click.option("--force", is_flag=True, help="Re-process unchanged files too (after a change of the cleaning rules).")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")
 @click.pass_context
 @_fail_cleanly
 def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], prune: bool,
-           strict: bool, workers: int | None) -> None:
+           strict: bool, force: bool, workers: int | None) -> None:
     """Ingest files, folders, globs or .gz into the corpus store.
 
     Reads .txt/.md (front matter as metadata), .html (visible main text) and .jsonl/.csv
-    crawler dumps. Unchanged files are skipped, so re-running is cheap and resumes an
-    interrupted run. Bad files are reported and skipped.
+    crawler dumps in any encoding. Unchanged files are skipped (a dump whose --field mapping
+    changed is not unchanged), so re-running is cheap and resumes an interrupted run. Bad
+    files, bad records and unreadable folders are reported and skipped.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -116,7 +119,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], 
         def progress(done: int, total: int, path: str) -> None:
             bar.update(task, completed=done, total=total, description=Path(path).name[-40:])
 
-        report = run(paths, settings, field_map=field_map, prune=prune, progress=progress)
+        report = run(paths, settings, field_map=field_map, prune=prune, force=force, progress=progress)
     table = Table(title=f"ingest → {settings.store_path}", show_header=False)
     table.add_row("files", f"{report.files_seen} seen: {report.files_new} new, {report.files_changed} "
                   f"changed, {report.files_unchanged} unchanged" + (f", {report.files_pruned} pruned" if prune else ""))
@@ -137,35 +140,51 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--explain", is_flag=True, help="Show what each cleaning step removed or changed.")
+@click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS",
+              help="For a JSONL/CSV dump: map a column, as for ingest (e.g. --field text=content_html).")
 @_fail_cleanly
-def clean(file: Path, explain: bool) -> None:
+def clean(file: Path, explain: bool, fields: tuple[str, ...]) -> None:
     """Clean one file and print the result (nothing is stored).
 
-    With --explain, each step that changed the text is listed with what it removed (-) and
-    added (+), before the cleaned text.
+    The file is read exactly as `ingest` reads it: decoded, front matter set aside, a saved
+    page reduced to its main text, a dump split into its records (each printed under a
+    `== record ==` line). With --explain, each step that changed the text is listed with what
+    it removed (-) and added (+), before the cleaned text.
     """
     from .clean import clean_text
-    from .decode import decode_bytes
-    from .sources import read_bytes, split_front_matter
+    from .errors import DocumentProblem
+    from .pipeline import to_text
+    from .sources import parse_field_map, read_bytes, read_units
 
-    decoded = decode_bytes(read_bytes(file))
-    text, kind = decoded.text, "text"
-    if file.suffix.lower() in (".md", ".markdown") or text.startswith("---\n"):
-        _, text = split_front_matter(text.replace("\r\n", "\n"))
-        kind = "markdown"
-    result = clean_text(text, kind=kind, explain=explain)
-    if explain:
-        err.print(f"[bold]{file}[/] decoded as {decoded.encoding}" + (" (lossy)" if decoded.lossy else ""))
-        for step in result.steps:
-            err.print(f"[bold]{step.name}[/]  -{step.removed} +{step.added} chars")
-            for removed, added in step.sample:
-                if removed:
-                    err.print(f"  [red]- {removed!r}[/]")
-                if added:
-                    err.print(f"  [green]+ {added!r}[/]")
-        if not result.steps:
-            err.print("no step changed the text")
-    click.echo(result.text)
+    try:
+        data = read_bytes(file)
+    except DocumentProblem as exc:
+        raise click.ClickException(f"{file}: {exc.reason}") from None
+    units, problems = read_units(file, str(file), data, parse_field_map(fields))
+    for record, why in problems:
+        click.echo(f"skipped {file} {record}: {why}", err=True)
+    for unit in units:
+        try:
+            text, encoding, lossy, _, kind = to_text(unit)
+        except DocumentProblem as exc:
+            click.echo(f"skipped {file} {unit.record}: {exc.reason}", err=True)
+            continue
+        result = clean_text(text, kind=kind, explain=explain)
+        if len(units) > 1:
+            click.echo(f"== {unit.record} ==")
+        if explain:
+            err.print(f"[bold]{file}[/] {unit.record} decoded as {encoding}" + (" (lossy)" if lossy else ""),
+                      markup=True, highlight=False)
+            for step in result.steps:
+                err.print(f"[bold]{step.name}[/]  -{step.removed} +{step.added} chars")
+                for removed, added in step.sample:
+                    if removed:
+                        err.print(f"  [red]- {removed!r}[/]")
+                    if added:
+                        err.print(f"  [green]+ {added!r}[/]")
+            if not result.steps:
+                err.print("no step changed the text")
+        click.echo(result.text)
 
 
 @cli.command()
@@ -337,7 +356,7 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
 def update(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], prune: bool,
            lexicon: str | None, workers: int | None) -> None:
     """Ingest PATHS and bring the index up to date: the bulk re-indexing path."""
-    ctx.invoke(ingest, paths=paths, fields=fields, prune=prune, strict=False, workers=workers)
+    ctx.invoke(ingest, paths=paths, fields=fields, prune=prune, strict=False, force=False, workers=workers)
     ctx.invoke(index, rebuild=False, lexicon=lexicon, workers=workers)
 
 

@@ -4,6 +4,7 @@ an interruption; a bad file is reported and skipped, never fatal."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import Counter
@@ -51,15 +52,6 @@ def _stored_path(path: Path, home: Path) -> str:
         return str(resolved)
 
 
-def _kind(path: Path) -> str:
-    suffix = sources.base_suffix(path)
-    if suffix in sources.HTML_SUFFIXES:
-        return "html"
-    if suffix in (".md", ".markdown"):
-        return "markdown"
-    return "text"
-
-
 def _work(units: list[RawDocument], settings: Settings) -> tuple[list[Document], list[tuple[str, str]]]:
     """Worker: process a batch of units; problems are returned, not raised."""
     docs: list[Document] = []
@@ -86,11 +78,16 @@ class _Pending:
 
 
 def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str] | None = None,
-           prune: bool = False, progress: Progress | None = None) -> IngestReport:
-    """Bring the store up to date with the files under `paths`."""
+           prune: bool = False, force: bool = False, progress: Progress | None = None) -> IngestReport:
+    """Bring the store up to date with the files under `paths`. `force` re-processes files
+    whose content is unchanged (after a change of the cleaning rules, say)."""
     field_map = field_map or {}
-    files = sources.expand_inputs(paths)
+    walk_problems: list[tuple[str, str]] = []
+    files = sources.expand_inputs(paths, problems=walk_problems)
     report = IngestReport(files_seen=len(files))
+    report.skipped.extend(walk_problems)
+    # the field mapping is part of what a dump produces: a corrected mapping re-reads it
+    mapping = json.dumps(sorted(field_map.items()), ensure_ascii=False).encode("utf-8")
     with Store(settings.store_path) as store:
         todo: list[tuple[Path, str, str]] = []
         for path in files:
@@ -101,10 +98,12 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
                 report.skipped.append((key, exc.reason))
                 store.replace_file(key, "", 0, [], status="error", reason=exc.reason)
                 continue
-            h = content_hash(data)
+            h = content_hash(data + b"\0" + mapping) if sources.is_dump(path) else content_hash(data)
             known = store.file_hash(key)
-            if known and known[0] == h and known[1] == "ok":
+            if known and known[0] == h and known[1] == "ok" and not force:
                 report.files_unchanged += 1
+                # records skipped last time are still skipped: say so again (for --strict)
+                report.skipped.extend((key + (f" {rec}" if rec else ""), why) for rec, why in store.file_problems(key))
                 continue
             if known:
                 report.files_changed += 1
@@ -129,26 +128,13 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
     return report
 
 
-def _units(path: Path, key: str, data: bytes, field_map: dict[str, str]
-           ) -> tuple[list[RawDocument], list[tuple[str, str]]]:
-    if sources.is_dump(path):
-        units, problems = [], []
-        for record, item in sources.read_dump(path, data, field_map):
-            if isinstance(item, DocumentProblem):
-                problems.append((record, item.reason))
-            else:
-                units.append(RawDocument(key, b"", item.record, item.kind, item.meta, item.text))
-        return units, problems
-    return [RawDocument(key, data, "", _kind(path))], []
-
-
 def _load(path: Path, key: str, field_map: dict[str, str]
           ) -> tuple[list[RawDocument], list[tuple[str, str]], int]:
     try:
         data = sources.read_bytes(path)
     except DocumentProblem as exc:
         return [], [("", exc.reason)], 0
-    units, problems = _units(path, key, data, field_map)
+    units, problems = sources.read_units(path, key, data, field_map)
     return units, problems, len(data)
 
 

@@ -21,8 +21,9 @@ from .settings import Settings
 from .sources import html_to_text, split_front_matter
 
 
-def _to_text(raw: RawDocument) -> tuple[str, str, bool, dict[str, str], str]:
-    """(text, encoding, lossy, meta, kind) of a raw unit."""
+def to_text(raw: RawDocument) -> tuple[str, str, bool, dict[str, str], str]:
+    """(text, encoding, lossy, meta, kind) of a raw unit: decoded, front matter read, HTML
+    turned into its visible text. `ingest` and `clean` both start here."""
     meta = dict(raw.meta)
     if raw.text is not None:
         text, encoding, lossy = raw.text, "utf-8", False
@@ -55,7 +56,7 @@ def _locate(context: str, parts: list[str]) -> int:
 
 def process_raw(raw: RawDocument, settings: Settings) -> list[Document]:
     """Every speech in one input unit, fully cleaned and described."""
-    text, encoding, lossy, meta, kind = _to_text(raw)
+    text, encoding, lossy, meta, kind = to_text(raw)
     page = M.page_info(text, meta)
     cleaned = clean_text(text, kind=kind)
     parts = split_compilation(cleaned.text)

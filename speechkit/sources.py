@@ -9,11 +9,16 @@ import gzip
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DocumentProblem, InputError
+
+if TYPE_CHECKING:
+    from .documents import RawDocument
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +32,9 @@ SKIP_NAMES = {"manifest.tsv", "readme.md", "license", "license.md", "changes.md"
 # "page_date" is when a page was published or crawled, only an upper bound for the speech
 FIELDS = ("text", "title", "date", "page_date", "url", "site", "id", "speaker", "region", "level")
 
+# a speech fits in one CSV cell: the csv module's default limit (131,072 characters) does not
+csv.field_size_limit(2**31 - 1)
+
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _SAVED_FROM = re.compile(r"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.I)
 
@@ -39,8 +47,11 @@ def base_suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def expand_inputs(paths: Sequence[str]) -> list[Path]:
-    """Files, folders (recursive) and globs, as one sorted, de-duplicated list of files."""
+def expand_inputs(paths: Sequence[str], *, problems: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Files, folders (recursive) and globs, as one sorted, de-duplicated list of files.
+
+    A folder that cannot be read is not an error of the whole run: it is appended to
+    `problems` as (path, reason) and reported like a bad file."""
     out: set[Path] = set()
     for raw in paths:
         matches = [Path(m) for m in glob.glob(raw, recursive=True)] if glob.has_magic(raw) else []
@@ -48,10 +59,7 @@ def expand_inputs(paths: Sequence[str]) -> list[Path]:
             raise InputError(f"no files match {raw!r}; check the pattern (quote it for the shell)")
         for p in matches or [Path(raw)]:
             if p.is_dir():
-                out.update(
-                    f for f in p.rglob("*")
-                    if f.is_file() and base_suffix(f) in SUFFIXES and not _skipped(f)
-                )
+                out.update(_walk(p, problems))
             elif p.is_file() or p.is_symlink():
                 out.add(p)
             else:
@@ -59,8 +67,19 @@ def expand_inputs(paths: Sequence[str]) -> list[Path]:
     return sorted(out, key=lambda p: str(p))
 
 
-def _skipped(path: Path) -> bool:
-    return path.name.lower() in SKIP_NAMES or any(part.startswith(".") for part in path.parts[-3:])
+def _walk(root: Path, problems: list[tuple[str, str]] | None) -> Iterator[Path]:
+    def unreadable(exc: OSError) -> None:
+        if problems is not None:
+            problems.append((str(exc.filename or root),
+                             f"folder not read: {exc.strerror or exc} (fix with chmod +rx)"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
+        # hidden folders count only below the root the user named, so `ingest ../dir` works
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            f = Path(folder) / name
+            if base_suffix(f) in SUFFIXES and not name.startswith(".") and name.lower() not in SKIP_NAMES:
+                yield f
 
 
 def parse_field_map(specs: Sequence[str]) -> dict[str, str]:
@@ -153,18 +172,27 @@ def _fragment_text(html: str) -> str:
 
 
 def _dump_rows(path: Path, data: bytes) -> Iterator[tuple[str, dict[str, object]]]:
-    suffix = base_suffix(path)
-    if suffix == ".csv":
-        text = data.decode("utf-8-sig", errors="strict") if data else ""
-        for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            yield f"row{n}", dict(row)
-        return
-    for n, line in enumerate(data.splitlines(), start=1):
+    from .decode import decode_bytes
+
+    # a dump is bytes like any other file: GBK and UTF-16 dumps from Windows crawlers exist
+    text = decode_bytes(data).text if data else ""
+    if base_suffix(path) == ".csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield f"row{reader.line_num}", {"__error__": f"broken CSV near line {reader.line_num}: {exc}"}
+                continue
+            yield f"row{reader.line_num}", dict(row)
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             yield f"line{n}", {"__error__": f"broken JSON on line {n}: {exc}"}
             continue
         if not isinstance(obj, dict):
@@ -206,3 +234,31 @@ def read_dump(path: Path, data: bytes, field_map: dict[str, str]):
             source_path=str(path), data=b"", record=record,
             kind="html-fragment" if is_html else "text", meta=meta, text=body,
         )
+
+
+def kind_of(path: Path) -> str:
+    """How a file's bytes are to be read: 'html', 'markdown' or 'text'."""
+    suffix = base_suffix(path)
+    if suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in (".md", ".markdown"):
+        return "markdown"
+    return "text"
+
+
+def read_units(path: Path, key: str, data: bytes, field_map: dict[str, str]
+               ) -> tuple[list[RawDocument], list[tuple[str, str]]]:
+    """The input units of one file (one per dump record, else the file itself) and the
+    records that could not be read, as (record, reason). The one place a file becomes units:
+    `ingest` and `clean` both use it."""
+    from .documents import RawDocument
+
+    if is_dump(path):
+        units, problems = [], []
+        for record, item in read_dump(path, data, field_map):
+            if isinstance(item, DocumentProblem):
+                problems.append((record, item.reason))
+            else:
+                units.append(RawDocument(key, b"", item.record, item.kind, item.meta, item.text))
+        return units, problems
+    return [RawDocument(key, data, "", kind_of(path))], []

@@ -116,6 +116,11 @@ class Store:
         row = self.db.execute("SELECT hash, status FROM files WHERE path=?", (path,)).fetchone()
         return (row["hash"], row["status"]) if row else None
 
+    def file_problems(self, path: str) -> list[tuple[str, str]]:
+        """(record, reason) of the records of `path` that were skipped when it was ingested."""
+        return [(r["record"], r["reason"]) for r in self.db.execute(
+            "SELECT record, reason FROM problems WHERE path=? ORDER BY record", (path,))]
+
     def stored_paths(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT path FROM files ORDER BY path")]
 
