@@ -274,51 +274,77 @@ def stats(ctx: click.Context, as_json: bool, vocabulary: bool) -> None:
         click.echo(f"skipped {path}{' ' + record if record else ''}: {why}", err=True)
 
 
-@cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--all", "include_all", is_flag=True, help="Include non-canonical near-duplicate copies.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to FILE instead of stdout.")
-@click.pass_context
-@_fail_cleanly
-def export(ctx: click.Context, fmt: str, include_all: bool, output: Path | None) -> None:
-    """Export one record per speech (canonical copies unless --all)."""
-    from .store import Store
-
-    with Store(_settings(ctx).store_path, create=False) as store:
-        docs = store.documents(canonical_only=not include_all)
-        fh = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-        try:
-            if fmt == "csv":
-                writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
-                writer.writeheader()
-                for doc in docs:
-                    row = doc.to_record()
-                    row["flags"] = ";".join(row["flags"])
-                    writer.writerow(row)
-            else:
-                for doc in docs:
-                    row = {k: v for k, v in doc.to_record().items() if k in EXPORT_FIELDS}
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        finally:
-            if output:
-                fh.close()
-
-
 _LEXICON = click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), envvar="SPEECHKIT_LEXICON",
                         help="Your own lexicon (one term per line, optional frequency), used with the shipped one.")
 
 
-def _filters_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _selection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The same selection flags on every command that selects speeches: --year, --speaker,
+    --level, --site, --region and --filter (the query language's filters). The command gets
+    them as `filters` (a list of Filter) and `selection` (the same in query syntax, for
+    provenance)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, year: str | None, speaker: str | None, level: str | None, site: str | None,
+                region: str | None, selection_spec: str | None, **kwargs: Any) -> Any:
+        from .corpus import selection_filters
+        from .query import flag_filters
+
+        flags = {"year": year, "speaker": speaker, "level": level, "site": site, "region": region}
+        filters = flag_filters(**flags) + selection_filters(selection_spec)
+        kwargs["filters"] = filters
+        kwargs["selection"] = " ".join([*(f"{k}:{v}" for k, v in flags.items() if v), selection_spec or ""]).strip()
+        return fn(*args, **kwargs)
+
     for opt in reversed([
         click.option("--year", help="Year or range: 2020, 2019..2023, ..2012, 2015.."),
         click.option("--speaker", help="Speaker role or name contains this (县委书记, 李克强)."),
         click.option("--level", help="national, province, city, county, district or township."),
         click.option("--site", help="Source site contains this (gov.cn)."),
         click.option("--region", help="Region contains this (安徽)."),
+        click.option("--filter", "selection_spec", metavar="FILTERS",
+                     help="Filters in query syntax, e.g. 'year:2013..2023 level:province'."),
     ]):
-        fn = opt(fn)
-    return fn
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--all", "include_all", is_flag=True, help="Include non-canonical near-duplicate copies.")
+@_selection_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of stdout.")
+@click.pass_context
+@_fail_cleanly
+def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], selection: str,
+           output: Path | None) -> None:
+    """Export one record per speech (canonical copies unless --all), for R, Stata or pandas;
+    the selection flags export a subcorpus, e.g. --year 2013..2023 --level province."""
+    from .store import Store
+
+    with Store(_settings(ctx).store_path, create=False) as store:
+        rows = (row for row in (doc.to_record() for doc in store.documents(canonical_only=not include_all))
+                if all(f.matches(row) for f in filters))
+        try:
+            fh = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc} "
+                                       "(check that the folder exists)") from None
+        try:
+            if fmt == "csv":
+                writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+                writer.writeheader()
+                for row in rows:
+                    row["flags"] = ";".join(row["flags"])
+                    writer.writerow(row)
+            else:
+                for row in rows:
+                    record = {k: v for k, v in row.items() if k in EXPORT_FIELDS}
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        finally:
+            if output:
+                fh.close()
 
 
 @cli.command()
@@ -375,7 +401,7 @@ def _render_passage(passage: Any) -> str:
 
 @cli.command()
 @click.argument("query")
-@_filters_options
+@_selection_options
 @click.option("--limit", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--sort", type=click.Choice(["score", "date"]), default="score", show_default=True)
@@ -386,22 +412,23 @@ def _render_passage(passage: Any) -> str:
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
-def search(ctx: click.Context, query: str, year: str | None, speaker: str | None, level: str | None,
-           site: str | None, region: str | None, limit: int, offset: int, sort: str, passages: int,
-           as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+def search(ctx: click.Context, query: str, filters: list[Any], selection: str, limit: int, offset: int,
+           sort: str, passages: int, as_json: bool, as_csv: bool, lexicon: str | None) -> None:
     """Find speeches: words, "quoted phrases", AND/OR/NOT, ( ), and filters
     year:2019..2023 speaker:县委书记 level:county site:… region:… title:….
+
+    Words side by side are ANDed, and AND binds tighter than OR: write
+    '("优化营商环境" OR 放管服) level:province', since '"优化营商环境" OR 放管服 level:province'
+    means 优化营商环境 OR (放管服 AND level:province).
 
     An unquoted Chinese word is a phrase, never split into its parts. The hits are exactly
     the speeches containing it (the total is exact); they are ranked by BM25F.
     """
-    from .query import flag_filters
     from .search import Searcher
 
     settings = _settings(ctx)
     with Searcher(settings, user_lexicon=lexicon) as s:
-        flags = flag_filters(year=year, speaker=speaker, level=level, site=site, region=region)
-        result = s.search(query, filters=flags, limit=limit,
+        result = s.search(query, filters=filters, limit=limit,
                           offset=offset, sort=sort, passages=0 if as_csv else passages)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -430,23 +457,24 @@ def search(ctx: click.Context, query: str, year: str | None, speaker: str | None
 @click.option("--width", type=click.IntRange(1, 200), default=20, show_default=True,
               help="Characters of context each side.")
 @click.option("--sort", type=click.Choice(["left", "right", "date"]), default="date", show_default=True)
-@_filters_options
-@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many lines.")
+@_selection_options
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many lines (the total counts all).")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: left, keyword, right, id, date, title, offset.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: term, total, shown, provenance and the lines.")
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
-def kwic(ctx: click.Context, term: str, width: int, sort: str, year: str | None, speaker: str | None,
-         level: str | None, site: str | None, region: str | None, limit: int | None, as_csv: bool,
-         lexicon: str | None) -> None:
+def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any], selection: str,
+         limit: int | None, as_csv: bool, as_json: bool, lexicon: str | None) -> None:
     """Concordance: every occurrence of TERM in the canonical speeches, with context."""
-    from .query import flag_filters
     from .search import Searcher
 
     with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
-        flags = flag_filters(year=year, speaker=speaker, level=level, site=site, region=region)
-        lines = s.kwic(term, width=width, sort=sort, filters=flags,
-                       limit=limit)
+        result = s.kwic(term, width=width, sort=sort, filters=filters, limit=limit)
+    lines = result.lines
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
     if as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=["left", "keyword", "right", "id", "date", "title", "offset"])
         writer.writeheader()
@@ -457,7 +485,8 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, year: str | None,
     key_w, id_w, date_w, borders = max((cell_len(line["keyword"]) for line in lines), default=0), 12, 10, 16
     side = max(6, (out.width - key_w - id_w - date_w - borders) // 2)
     side = min(side, max((cell_len(line[k]) for line in lines for k in ("left", "right")), default=side))
-    table = Table(title=f"{len(lines)} occurrences of {term}")
+    shown = f" (showing {len(lines)})" if len(lines) < result.total else ""
+    table = Table(title=f"{result.total} occurrences of {term}" + (f" in {selection}" if selection else "") + shown)
     table.add_column("left", justify="right", no_wrap=True, width=side)
     table.add_column("keyword", style="bold red", no_wrap=True, min_width=key_w)
     table.add_column("right", no_wrap=True, width=side)
@@ -484,17 +513,33 @@ def _fit(text: str, width: int, *, keep_end: bool = False) -> str:
 
 @cli.command()
 @click.argument("query")
-@click.option("--doc", "doc_id", help="Explain this speech (matched or not) instead of a sample.")
+@click.option("--doc", "doc_id", help="Explain this speech (matched or not; a unique id prefix) instead of a sample.")
+@click.option("--json", "as_json", is_flag=True, help="The explanation as JSON.")
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
-def explain(ctx: click.Context, query: str, doc_id: str | None, lexicon: str | None) -> None:
+def explain(ctx: click.Context, query: str, doc_id: str | None, as_json: bool, lexicon: str | None) -> None:
     """Show how QUERY is parsed and segmented, which lexicon entries apply, and why a speech
     matches (where the phrase was found, and how the text around it was segmented)."""
     from .search import Searcher
 
     with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
-        click.echo(json.dumps(s.explain(query, doc_id=doc_id), ensure_ascii=False, indent=2))
+        data = s.explain(query, doc_id=doc_id)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"query   {data['query']}\nparsed  {data['parsed']}\nmatches {data['total']} speeches")
+    for ph in data["phrases"]:
+        words = " | ".join(w["token"] + ("*" if w["lexicon"] else "") for w in ph["segmented"])
+        click.echo(f"\nphrase {ph['phrase']} ({ph['field']}): matching form {ph['matching_form']}, "
+                   f"in {ph['documents']} speeches\n  segmented: {words}   (* = lexicon term)")
+    for doc in data["documents"]:
+        click.echo(f"\nspeech {doc['id']}: {'matches' if doc['matched'] else 'does not match'}")
+        for hit in doc["found_at"][:5]:
+            click.echo(f"  found at {hit['start']}–{hit['end']}: {hit['text']}")
+        if doc["sample_segmented"]:
+            click.echo("  the text around it, segmented: "
+                       + " | ".join(w["token"] + ("*" if w["lexicon"] else "") for w in doc["sample_segmented"]))
 
 
 _DUPS = click.option("--include-duplicates", is_flag=True, help="Count non-canonical near-duplicate copies too.")
@@ -531,7 +576,7 @@ def _emit(data: dict[str, Any], rows_key: str, as_json: bool, as_csv: bool) -> b
 @click.option("--by", type=click.Choice(["year", "level", "speaker_role"]), default="year", show_default=True)
 @click.option("--from", "year_from", type=int, help="First year (empty years inside the range show as 0).")
 @click.option("--to", "year_to", type=int, help="Last year.")
-@click.option("--filter", "selection", help="Restrict to a selection, e.g. 'level:national'.")
+@_selection_options
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Also draw a line chart to FILE.png.")
 @_DUPS
 @_formats
@@ -539,16 +584,16 @@ def _emit(data: dict[str, Any], rows_key: str, as_json: bool, as_csv: bool) -> b
 @click.pass_context
 @_fail_cleanly
 def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | None, year_to: int | None,
-          selection: str | None, plot: Path | None, include_duplicates: bool, as_json: bool, as_csv: bool,
+          filters: list[Any], selection: str, plot: Path | None, include_duplicates: bool, as_json: bool, as_csv: bool,
           lexicon: str | None) -> None:
     """Occurrences of TERMS per year (or level, speaker role): exact counts as in `search`,
     documents containing them, the bucket's size, and the rate per 10,000 characters."""
-    from .corpus import Corpus, selection_filters
+    from .corpus import Corpus
     from .trends import trend as run
 
     with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
         result = run(corpus, list(terms), by=by, year_from=year_from, year_to=year_to,
-                     filters=selection_filters(selection), include_duplicates=include_duplicates)
+                     filters=filters, include_duplicates=include_duplicates)
     if plot:
         from .plots import plot_trend
 
@@ -606,22 +651,24 @@ def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include
 @click.option("--measure", type=click.Choice(["logdice", "mi", "ll"]), default="logdice", show_default=True)
 @click.option("--top", type=click.IntRange(1), default=30, show_default=True)
 @click.option("--min-freq", type=click.IntRange(1), default=3, show_default=True)
-@click.option("--filter", "selection", help="Restrict to a selection, e.g. 'year:2013..2023'.")
+@click.option("--include-node", is_flag=True, help="Also list TERM itself and words that contain it.")
+@_selection_options
 @_DUPS
 @_formats
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
 def collocates(ctx: click.Context, term: str, window: int, measure: str, top: int, min_freq: int,
-               selection: str | None, include_duplicates: bool, as_json: bool, as_csv: bool,
-               lexicon: str | None) -> None:
-    """Words that occur near TERM, with co-occurrence and overall frequencies."""
-    from .corpus import Corpus, selection_filters
+               filters: list[Any], selection: str, include_node: bool, include_duplicates: bool, as_json: bool,
+               as_csv: bool, lexicon: str | None) -> None:
+    """Words that occur near TERM, with co-occurrence and overall frequencies. TERM itself and
+    words containing it (优化营商环境 for 营商环境) are left out unless --include-node."""
+    from .corpus import Corpus
     from .keyness import collocates as run
 
     with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
         result = run(corpus, term, window=window, measure=measure, top=top, min_freq=min_freq,
-                     filters=selection_filters(selection), include_duplicates=include_duplicates)
+                     filters=filters, include_duplicates=include_duplicates, include_node=include_node)
     if _emit(result.to_json(), "collocates", as_json, as_csv):
         return
     table = Table(title=f"collocates of {term} ({result.term_freq}×, ±{window} words, {measure})")
@@ -649,31 +696,38 @@ def _print_clusters(data: dict[str, Any]) -> None:
 
 @cli.group(invoke_without_command=True)
 @click.option("-k", "k", default="auto", show_default=True, help="Number of clusters, or auto (best silhouette).")
-@click.option("--k-range", default="4..20", show_default=True, help="Range tried by -k auto.")
-@click.option("--filter", "selection", help="Cluster a selection, e.g. 'year:2013..2023'.")
-@click.option("--name", default="default", show_default=True, help="Saved under indexes/topics/NAME/.")
+@click.option("--k-range", default="4..20", show_default=True, help="Range tried by -k auto: LO..HI (or LO-HI).")
+@_selection_options
+@click.option("--name", default="default", show_default=True,
+              help="Saved under indexes/topics/NAME/ (a plain name: letters, digits, - and _).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_DUPS
 @click.option("--json", "as_json", is_flag=True, help="JSON, with the corpus digest and segmenter version.")
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
-def cluster(ctx: click.Context, k: str, k_range: str, selection: str | None, name: str, seed: int,
+def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], selection: str, name: str, seed: int,
             include_duplicates: bool, as_json: bool, lexicon: str | None) -> None:
     """Topic clusters: TF-IDF over the speeches' words, LSA, seeded k-means. Each cluster gets
     labels (c-TF-IDF), its size, its 3 most representative speeches and its share by year.
     `speechkit cluster show NAME` prints a saved result."""
     if ctx.invoked_subcommand is not None:
         return
-    from .corpus import Corpus, selection_filters
+    import re
+
+    from .corpus import Corpus
+    from .topics import check_name
     from .topics import cluster as run
 
-    lo, _, hi = k_range.partition("..")
+    m = re.fullmatch(r"\s*(\d+)\s*(?:\.\.|-)\s*(\d+)\s*", k_range)
+    if not m or not 2 <= int(m.group(1)) <= int(m.group(2)):
+        raise click.BadParameter(f"{k_range!r}: write LO..HI with 2 <= LO <= HI, e.g. 4..20", param_hint="--k-range")
     if k != "auto" and not k.isdigit():
         raise click.BadParameter("-k takes a number or auto")
+    check_name(name)
     with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
-        result = run(corpus, k=k if k == "auto" else int(k), filters=selection_filters(selection), name=name,
-                     seed=seed, k_range=(int(lo), int(hi)), selection=selection or "",
+        result = run(corpus, k=k if k == "auto" else int(k), filters=filters, name=name,
+                     seed=seed, k_range=(int(m.group(1)), int(m.group(2))), selection=selection,
                      include_duplicates=include_duplicates)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -700,17 +754,20 @@ def cluster_show(ctx: click.Context, name: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("doc_id")
 @click.option("--limit", type=click.IntRange(1), default=10, show_default=True)
+@_selection_options
 @_formats
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
-def similar(ctx: click.Context, doc_id: str, limit: int, as_json: bool, as_csv: bool, lexicon: str | None) -> None:
-    """Speeches most similar to DOC_ID (cosine on TF-IDF), leaving out its own near-duplicates."""
+def similar(ctx: click.Context, doc_id: str, limit: int, filters: list[Any], selection: str, as_json: bool,
+            as_csv: bool, lexicon: str | None) -> None:
+    """Speeches most similar to DOC_ID (cosine on TF-IDF), leaving out its own near-duplicates;
+    the selection flags restrict where to look (e.g. --level city)."""
     from .corpus import Corpus
     from .topics import similar as run
 
     with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
-        result = run(corpus, doc_id, limit=limit)
+        result = run(corpus, doc_id, limit=limit, filters=filters)
     if _emit(result.to_json(), "similar", as_json, as_csv):
         return
     table = Table(title=f"similar to {result.id} {result.title or ''}")

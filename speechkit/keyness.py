@@ -123,8 +123,11 @@ class CollocatesResult:
 
 
 def collocates(corpus: Corpus, term: str, *, window: int = 5, measure: str = "logdice", top: int = 30,
-               min_freq: int = 3, filters: list[Filter] = (), include_duplicates: bool = False) -> CollocatesResult:
-    """Words within `window` tokens of the term (which may span several tokens)."""
+               min_freq: int = 3, filters: list[Filter] = (), include_duplicates: bool = False,
+               include_node: bool = False) -> CollocatesResult:
+    """Words within `window` tokens of the term (which may span several tokens). The term
+    itself and words containing it (优化营商环境 near 营商环境: the node seen twice) are left out
+    unless `include_node`."""
     target = corpus.segmenter.cut(matching_form(term.strip()))
     if not target:
         from .errors import SpeechkitError
@@ -150,8 +153,9 @@ def collocates(corpus: Corpus, term: str, *, window: int = 5, measure: str = "lo
                         co[w] += 1
     total = sum(freq.values())
     out = []
+    node = matching_form(term.strip())
     for w, fxy in co.items():
-        if fxy < min_freq:
+        if fxy < min_freq or (not include_node and node in w):
             continue
         fy = freq[w]
         if measure == "logdice":

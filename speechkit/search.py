@@ -21,7 +21,7 @@ from whoosh import query as wq
 from whoosh import scoring
 
 from .clean.normalize import matching_form
-from .errors import SpeechkitError
+from .errors import NotFoundError, SpeechkitError
 from .index import Paths, check_current
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .segment import Segmenter
@@ -105,6 +105,19 @@ class SearchResult:
         return {"query": self.query, "parsed": self.parsed, "total": self.total,
                 "corpus": self.index.get("store"), "segmenter": self.index.get("segmenter"),
                 "hits": [asdict(h) for h in self.hits]}
+
+
+@dataclass
+class Concordance:
+    term: str
+    total: int  # every occurrence in the selection, also when `lines` is limited
+    lines: list[dict[str, Any]]
+    index: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"term": self.term, "total": self.total, "shown": len(self.lines),
+                "corpus": self.index.get("store"), "segmenter": self.index.get("segmenter"),
+                "lines": self.lines}
 
 
 class Searcher:
@@ -251,8 +264,9 @@ class Searcher:
         return out
 
     def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
-             limit: int | None = None) -> list[dict[str, Any]]:
-        """Concordance lines for a phrase across the whole corpus."""
+             limit: int | None = None) -> Concordance:
+        """Concordance lines for a phrase across the whole corpus (at most `limit` of them;
+        `total` counts them all)."""
         needle = matching_form(term.strip())
         _, found = self.find(f'"{term.strip()}"', filters=filters)
         lines = []
@@ -269,7 +283,7 @@ class Searcher:
             "date": lambda x: (x["date"] or "", x["id"], x["offset"]),
         }[sort]
         lines.sort(key=keyfn)
-        return lines[:limit] if limit else lines
+        return Concordance(term, len(lines), lines[:limit] if limit else lines, self.manifest)
 
     def explain(self, query: str, *, doc_id: str | None = None, sample: int = 1) -> dict[str, Any]:
         node, found = self.find(query)
@@ -282,14 +296,17 @@ class Searcher:
                               for w in self.segmenter.cut(m)],
                 "documents": len(self._match(ph, set(range(len(self.text.docs))))),
             })
-        targets = [doc_id] if doc_id else [self.text.docs[n]["id"] for n in sorted(found)[:sample]]
+        if doc_id:
+            doc = self.store.get(doc_id)  # a unique prefix is enough; an unknown id is an error
+            if doc.id not in self.text.by_id:
+                raise NotFoundError(f"{doc.id} is a near-duplicate copy, not indexed: explain its canonical copy "
+                                    f"(`speechkit show {doc.id}` names its group)")
+            targets = [doc.id]
+        else:
+            targets = [self.text.docs[n]["id"] for n in sorted(found)[:sample]]
         out["documents"] = []
         for target in targets:
-            n = self.text.by_id.get(target)
-            if n is None:
-                out["documents"].append({"id": target, "matched": False,
-                                         "why": "not a canonical document in the index"})
-                continue
+            n = self.text.by_id[target]
             needles = [matching_form(p.text) for p in phrases(node) if p.field == "body"]
             text, spans = self.offsets(target, needles)
             if spans:

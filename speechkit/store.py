@@ -153,9 +153,13 @@ class Store:
     def get(self, doc_id: str) -> Document:
         row = self.db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
         if row is None:
-            like = self.db.execute("SELECT id FROM documents WHERE id LIKE ? LIMIT 2", (doc_id + "%",)).fetchall()
+            like = self.db.execute("SELECT id FROM documents WHERE id LIKE ? ORDER BY id LIMIT 4",
+                                   (doc_id.replace("%", "").replace("_", "") + "%",)).fetchall()
             if len(like) == 1:
                 return self.get(like[0][0])
+            if like:
+                shown = ", ".join(r[0] for r in like[:3]) + (", …" if len(like) > 3 else "")
+                raise NotFoundError(f"{doc_id!r} is the start of several ids ({shown}); give more characters")
             raise NotFoundError(f"no document {doc_id!r}; list ids with `speechkit export --format csv`")
         return _decode_row(row)
 

@@ -8,6 +8,7 @@ import csv
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -154,7 +155,10 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
 
     if k == "auto":
         lo, hi = k_range
-        hi = min(hi, len(docs) - 1)
+        hi = min(hi, len(docs) - 1)  # k-means needs fewer clusters than speeches
+        lo = min(max(2, lo), hi)
+        if hi < 2:
+            raise SpeechkitError(f"only {len(docs)} speeches in the selection: clustering needs at least 3")
         best = None
         for n in range(max(2, lo), max(2, hi) + 1):
             model = fit(n)
@@ -200,8 +204,22 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
                            clusters, {d.id: int(lab) for d, lab in zip(docs, labels, strict=True)},
                            corpus.provenance(), selection)
     if save:
-        save_clusters(result, corpus.settings.index_dir / "topics" / name)
+        save_clusters(result, corpus.settings.index_dir / "topics" / check_name(name))
     return result
+
+
+_NAME = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_\-\u4e00-\u9fff]{0,63}")
+
+
+def check_name(name: str) -> str:
+    """A saved result's name is a plain name, never a path (it becomes indexes/topics/NAME).
+
+    >>> check_name("reports-2024")
+    'reports-2024'
+    """
+    if not _NAME.fullmatch(name):
+        raise SpeechkitError(f"name {name!r}: use letters, digits, - and _ (no slashes or dots), e.g. reports")
+    return name
 
 
 def save_clusters(result: ClusterResult, folder: Path) -> None:
@@ -217,6 +235,7 @@ def save_clusters(result: ClusterResult, folder: Path) -> None:
 
 
 def load_clusters(settings, name: str) -> dict[str, Any]:
+    check_name(name)
     path = settings.index_dir / "topics" / name / "clusters.json"
     if not path.exists():
         raise NotFoundError(f"no clustering named {name!r}; run `speechkit cluster --name {name}` first")
@@ -234,13 +253,13 @@ class SimilarResult:
         return {"id": self.id, "title": self.title, **self.provenance, "similar": self.similar}
 
 
-def similar(corpus: Corpus, doc_id: str, *, limit: int = 10) -> SimilarResult:
-    """Most similar canonical speeches by cosine on TF-IDF, leaving out the speech's own
-    near-duplicate group."""
+def similar(corpus: Corpus, doc_id: str, *, limit: int = 10, filters: list[Filter] = ()) -> SimilarResult:
+    """Most similar canonical speeches (within `filters`) by cosine on TF-IDF, leaving out the
+    speech's own near-duplicate group."""
     from sklearn.metrics.pairwise import linear_kernel
 
     target = corpus.store.get(doc_id)
-    docs, vec, matrix, _ = tfidf(corpus)
+    docs, vec, matrix, _ = tfidf(corpus, filters)
     index = {d.id: n for n, d in enumerate(docs)}
     if target.id in index:
         row = matrix[index[target.id]]

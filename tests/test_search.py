@@ -180,9 +180,11 @@ def test_ranking_highlights_and_offsets(searcher):
 
 
 def test_kwic(searcher, canonical):
-    lines = searcher.kwic("营商环境", width=10, sort="left")
+    result = searcher.kwic("营商环境", width=10, sort="left")
+    lines = result.lines
     total = sum(matching_form(d.text).count("营商环境") for d in canonical.values())
-    assert len(lines) == total
+    assert len(lines) == total == result.total
+    assert searcher.kwic("营商环境", limit=3).total == total  # a limit shows fewer, counts all
     for line in lines:
         assert matching_form(line["keyword"]) == "营商环境"
         assert len(line["left"]) <= 10 and len(line["right"]) <= 10
@@ -202,9 +204,37 @@ def test_cli_search_json_csv_kwic_explain(home):
     rows = [line for line in table if line.startswith("│")]
     assert len(rows) == 5 and all("供给侧结构性改革" in r and re.search(r"\d{4}-\d\d-\d\d", r) for r in rows)
     assert max(map(cell_len, table)) <= 80
-    ex = json.loads(run(home, "explain", "优化营商环境"))
+    ex = json.loads(run(home, "explain", "优化营商环境", "--json"))
     assert ex["phrases"][0]["segmented"][0] == {"token": "优化营商环境", "lexicon": True}
     assert ex["documents"] and ex["documents"][0]["found_at"]
+    text = run(home, "explain", "优化营商环境")
+    assert "优化营商环境*" in text and f"speech {ex['documents'][0]['id']}: matches" in text
+
+
+def test_everyday_commands(home):
+    """The defects a researcher met: totals under --limit, one set of selection flags on every
+    command that selects, clear errors for ambiguous prefixes and bad ranges, collocates
+    without the node itself."""
+    everything = json.loads(run(home, "kwic", "营商环境", "--json"))
+    limited = json.loads(run(home, "kwic", "营商环境", "--json", "--limit", "3"))
+    assert limited["total"] == everything["total"] > 3 and limited["shown"] == 3
+    assert f"{everything['total']} occurrences" in run(home, "kwic", "营商环境", "--limit", "3")
+    # the same selection flags everywhere: --level as a flag equals level: in --filter
+    for args in (["trend", "放管服", "--json"], ["export"], ["collocates", "改革", "--json", "--top", "5"]):
+        flag = run(home, *args, "--level", "national")
+        assert flag == run(home, *args, "--filter", "level:national"), args
+    exported = [json.loads(line) for line in run(home, "export", "--year", "2019..2020").splitlines()]
+    assert exported and all(2019 <= r["year"] <= 2020 for r in exported)
+    ids = [json.loads(line)["id"] for line in run(home, "export").splitlines()]
+    prefix = next(a[:1] for a in ids if sum(b.startswith(a[:1]) for b in ids) > 1)
+    assert "several ids" in run(home, "show", prefix, code=1)
+    assert "several ids" in run(home, "explain", "营商环境", "--doc", prefix, code=1)
+    assert "give more characters" not in run(home, "explain", "营商环境", "--doc", ids[0][:8])
+    for bad in ("abc", "5..2", "1..4"):
+        out = run(home, "cluster", "--k-range", bad, code=2)
+        assert "--k-range" in out and "Traceback" not in out
+    near = [c["word"] for c in json.loads(run(home, "collocates", "营商环境", "--json", "--top", "50"))["collocates"]]
+    assert near and not any("营商环境" in w for w in near)
 
 
 @pytest.mark.parametrize("query,message", [
