@@ -37,6 +37,7 @@ STEPS: dict[str, Step] = {
     "strip_breadcrumbs": boilerplate.strip_breadcrumbs,
     "strip_site_furniture": boilerplate.strip_site_furniture,
     "strip_teaser_lines": boilerplate.strip_teaser_lines,
+    "strip_trailing_headlines": boilerplate.strip_trailing_headlines,
     "dedupe_header_lines": boilerplate.dedupe_header_lines,
     "normalize_whitespace": normalize.normalize_whitespace,
     "join_broken_lines": normalize.join_broken_lines,

@@ -94,6 +94,26 @@ RE_DROP_LINE = [
     ("photo_caption", rx(r"^.{2,30}作政府工作报告。.{0,16}记者\s*\S{2,5}$")),
     ("photo_caption", rx(r"^(图为|图片来源|图片由).{0,60}$")),
     ("compilation_collect", rx(r"^收藏《.{1,80}》\)?$")),
+    # families, not strings: each matches a kind of control whatever a site calls it
+    # a font-size control: only size words after its label (字号/字体/文字 大 中 小 / A+ A- / 默认)
+    ("font_size_bar", rx(r"^[【\[]?\s*(字号|字体|文字|字体大小|文字大小|字号大小)\s*[:：]?"
+                         r"(\s*[大中小]|\s*默认|\s*标准|\s*超大|\s*[TA][+＋\-－]?|\s*[|｜/、]|\s)*[】\]]?$")),
+    # a counter: 浏览次数：1234 / 阅读量 56 / 【点击：89次】 / 访问人次: 7
+    ("page_counter", rx(r"^[【\[(（]?\s*(浏览|阅读|点击|访问|查看)(次数|数|量|人次|率)?\s*[:：]?\s*\d*\s*次?"
+                        r"\s*[】\])）]?$")),
+    # a page timestamp with hours and minutes (a speech's dateline never has them)
+    ("page_timestamp", rx(r"^[【\[(（]?\s*(发布|更新|发表|上传)?(时间|日期)?\s*[:：]?\s*"
+                          r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s+\d{1,2}[:：]\d{2}([:：]\d{2})?"
+                          r"\s*[】\])）]?$")),
+    # links marked with arrows: » 政务公开 / >> 更多 / → 返回首页 / 更多>>
+    ("link_arrow", rx(r"^(>>|»|›|→|▶|►|▸|＞＞|＞)\s*[^。；！？]{1,40}$|^[^。；！？]{1,20}(>>|»|＞＞)$")),
+    # a banner that sends the reader elsewhere: 点击进入专题 / 进入…专栏
+    ("topic_banner", rx(r"^.{0,20}(点击|进入|查看|浏览)(进入|查看)?.{0,24}(专题|专栏|专区)[^。；]{0,10}$")),
+    # a bar of channel names: 要闻 | 政务 | 服务 / 首页 · 新闻 · 公开
+    ("channel_bar", rx(r"^([\u4e00-\u9fff]{2,8}\s*[|｜·•/]\s*){2,}[\u4e00-\u9fff]{2,8}$")),
+    # a closing line naming the source paper or the editor: （来源：甘肃日报） / (责任编辑：王某)
+    ("source_closing", rx(r"^[(（]\s*(来源|来源于|原载|转自|摘自|稿件来源|文章来源|责任编辑|编辑|校对|审核|审校|编审)"
+                          r"\s*[:：]?\s*[^()（）。；]{1,30}[)）]$")),
 ]
 
 # 来源/时间/作者/更新时间 lines: value captured for metadata before the line is dropped.
