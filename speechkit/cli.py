@@ -5,12 +5,13 @@ Library errors become one-line messages that say what to do next; no tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,23 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     ctx.obj = {"home": home}
 
 
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar on stderr (only on a terminal) and the callback that moves it: every
+    step that can take more than a couple of seconds shows one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True,
+                  disable=not err.is_terminal) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(done: int, total: int, what: str = "") -> None:
+            bar.update(task, completed=done, total=total, description=what[-40:])
+
+        yield update
+
+
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     try:
         return load_settings(ctx.obj["home"], **overrides)
@@ -104,22 +122,14 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], 
     changed is not unchanged), so re-running is cheap and resumes an interrupted run. Bad
     files, bad records and unreadable folders are reported and skipped.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from .ingest import ingest as run
     from .sources import parse_field_map
 
     settings = _settings(ctx, workers=workers)
     field_map = parse_field_map(fields)
-    with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.description}"), console=err, transient=True,
-                  disable=not err.is_terminal) as bar:
-        task = bar.add_task("", total=None)
-
-        def progress(done: int, total: int, path: str) -> None:
-            bar.update(task, completed=done, total=total, description=Path(path).name[-40:])
-
-        report = run(paths, settings, field_map=field_map, prune=prune, force=force, progress=progress)
+    with _progress("ingest") as progress:
+        report = run(paths, settings, field_map=field_map, prune=prune, force=force,
+                     progress=lambda done, total, path: progress(done, total, Path(path).name))
     table = Table(title=f"ingest → {settings.store_path}", show_header=False)
     table.add_row("files", f"{report.files_seen} seen: {report.files_new} new, {report.files_changed} "
                   f"changed, {report.files_unchanged} unchanged" + (f", {report.files_pruned} pruned" if prune else ""))
@@ -245,8 +255,8 @@ def stats(ctx: click.Context, as_json: bool, vocabulary: bool) -> None:
         from .corpus import Corpus
         from .topics import vocabulary as vocab
 
-        with Corpus(_settings(ctx)) as corpus:
-            result["vocabulary"] = vocab(corpus)
+        with Corpus(_settings(ctx)) as corpus, _progress("vocabulary") as progress:
+            result["vocabulary"] = vocab(corpus, progress=progress)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -365,7 +375,8 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     from .index import build_index
 
     settings = _settings(ctx, workers=workers)
-    report = build_index(settings, rebuild=rebuild, user_lexicon=lexicon)
+    with _progress("index") as progress:
+        report = build_index(settings, rebuild=rebuild, user_lexicon=lexicon, progress=progress)
     err.print(f"index {'rebuilt' if report.rebuilt else 'updated'} in {report.seconds:.1f}s: "
               f"{report.added} added, {report.updated} updated, {report.removed} removed, "
               f"{report.unchanged} unchanged ({report.segmented} segmented)")
@@ -666,9 +677,10 @@ def collocates(ctx: click.Context, term: str, window: int, measure: str, top: in
     from .corpus import Corpus
     from .keyness import collocates as run
 
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress("collocates") as progress:
         result = run(corpus, term, window=window, measure=measure, top=top, min_freq=min_freq,
-                     filters=filters, include_duplicates=include_duplicates, include_node=include_node)
+                     filters=filters, include_duplicates=include_duplicates, include_node=include_node,
+                     progress=progress)
     if _emit(result.to_json(), "collocates", as_json, as_csv):
         return
     table = Table(title=f"collocates of {term} ({result.term_freq}×, ±{window} words, {measure})")
@@ -725,10 +737,10 @@ def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], select
     if k != "auto" and not k.isdigit():
         raise click.BadParameter("-k takes a number or auto")
     check_name(name)
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress("cluster") as progress:
         result = run(corpus, k=k if k == "auto" else int(k), filters=filters, name=name,
                      seed=seed, k_range=(int(m.group(1)), int(m.group(2))), selection=selection,
-                     include_duplicates=include_duplicates)
+                     include_duplicates=include_duplicates, progress=progress)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return

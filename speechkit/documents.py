@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -91,3 +92,7 @@ class Document:
         out.pop("minhash", None)
         out.pop("shingles", None)
         return out
+
+
+# a callback for long steps: (done, total, what is being done); the CLI draws it as a bar
+Progress = Callable[[int, int, str], None]

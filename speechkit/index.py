@@ -26,7 +26,7 @@ import shutil
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +40,9 @@ from whoosh.writing import SegmentWriter
 
 from . import __version__
 from .atomic import replace_dir, write_json
-from .clean.normalize import matching_form
+from .documents import Progress
 from .errors import SpeechkitError
+from .matching import matching_form
 from .segment import Segmenter, deserialize, segment_batch, stopwords
 from .settings import Settings
 from .store import Store
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 
 INDEX_REV = 1
 PRETOKENIZED = "\x1e"  # marks a value that already holds serialized tokens
-Progress = Callable[[int, int, str], None]
 
 
 class IndexError_(SpeechkitError):
@@ -260,6 +260,8 @@ class Paths:
         self.text = root / "text"
         self.manifest = root / "manifest.json"
         self.lock = root / ".lock"
+        # the segmenter's dictionary, so a query is segmented without loading all of jieba's
+        self.dictionary = root / "dictionary.sqlite"
 
 
 @contextlib.contextmanager
@@ -373,6 +375,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
                 else:
                     writer.add_document(**fields)
                     report.added += 1
+            if progress:
+                progress(len(changed), len(changed), "writing the index")
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -380,12 +384,16 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
             raise
         if target != paths.whoosh:
             replace_dir(target, paths.whoosh)
+        if progress:
+            progress(len(changed), len(changed), "writing the exact-match index")
         try:
             _write_text_index(paths, docs, fresh, store)
         finally:
             fresh.close()
         manifest["hashes"] = {i: key(r) for i, r in docs.items()}
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        if Segmenter(user_lexicon, dictionary=paths.dictionary)._saved() is None:
+            seg.save_dictionary(paths.dictionary)
         write_json(paths.manifest, manifest)
     report.seconds = time.perf_counter() - t0
     return report

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import sources
 from .dedup import update_groups
-from .documents import Document, RawDocument, content_hash
+from .documents import Document, Progress, RawDocument, content_hash
 from .errors import DocumentProblem
 from .pipeline import process_raw
 from .settings import Settings
@@ -23,7 +23,6 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass

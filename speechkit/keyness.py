@@ -8,8 +8,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .clean.normalize import matching_form
 from .corpus import Corpus, is_content_word
+from .documents import Progress
+from .matching import matching_form
 from .query import Filter
 
 
@@ -124,7 +125,7 @@ class CollocatesResult:
 
 def collocates(corpus: Corpus, term: str, *, window: int = 5, measure: str = "logdice", top: int = 30,
                min_freq: int = 3, filters: list[Filter] = (), include_duplicates: bool = False,
-               include_node: bool = False) -> CollocatesResult:
+               include_node: bool = False, progress: Progress | None = None) -> CollocatesResult:
     """Words within `window` tokens of the term (which may span several tokens). The term
     itself and words containing it (优化营商环境 near 营商环境: the node seen twice) are left out
     unless `include_node`."""
@@ -140,8 +141,13 @@ def collocates(corpus: Corpus, term: str, *, window: int = 5, measure: str = "lo
     k = len(target)
     ids = [d.id for d in docs]
     # a chunk of documents at a time: the whole corpus's tokens would take gigabytes
-    chunks = (corpus.positions(ids[s:s + 1000]) for s in range(0, len(ids), 1000))
-    for pos in (p for chunk in chunks for p in chunk.values()):
+    def chunks():
+        for s in range(0, len(ids), 1000):
+            yield from corpus.positions(ids[s:s + 1000]).values()
+            if progress:
+                progress(min(s + 1000, len(ids)), len(ids), "reading words")
+
+    for pos in chunks():
         words = [p[0] for p in pos]
         freq.update(words)
         for i in range(len(pos) - k + 1):

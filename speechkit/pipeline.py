@@ -11,12 +11,12 @@ from pathlib import Path
 from . import metadata as M
 from .clean import clean_text
 from .clean import resources as R
-from .clean.normalize import matching_form
 from .clean.split import split_compilation
 from .decode import decode_bytes
 from .dedup import signature
 from .documents import Document, RawDocument, content_hash, doc_id
 from .errors import DocumentProblem
+from .matching import matching_form
 from .settings import Settings
 from .sources import html_to_text, split_front_matter
 

@@ -20,9 +20,9 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh import scoring
 
-from .clean.normalize import matching_form
 from .errors import NotFoundError, SpeechkitError
 from .index import Paths, check_current
+from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .segment import Segmenter
 from .settings import Settings
@@ -126,7 +126,7 @@ class Searcher:
     def __init__(self, settings: Settings, *, user_lexicon: str | None = None, check: bool = True) -> None:
         self.settings = settings
         self.paths = Paths(settings.index_dir)
-        self.segmenter = Segmenter(user_lexicon)
+        self.segmenter = Segmenter(user_lexicon, dictionary=self.paths.dictionary)
         self.store = Store(settings.store_path, create=False)
         self.manifest = check_current(settings, self.store, self.segmenter) if check else {}
         self.text = TextIndex(self.paths)

@@ -8,6 +8,7 @@ position, so 营商环境, 营商 and 环境 all find the passage.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -15,6 +16,7 @@ import re
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 # bump when the way tokens are produced changes: cached tokens and indexes then rebuild
 SEGMENTER_REV = 1
+SMALL_TEXT = 200  # characters: texts up to this long may use the saved dictionary (queries, terms)
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 
 
@@ -67,12 +70,17 @@ class Segmenter:
     [('坚持',), ('房住不炒',), ('共建',), ('一带一路', '一带', '一路')]
     """
 
-    def __init__(self, user_lexicon: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, user_lexicon: str | os.PathLike[str] | None = None, *,
+                 dictionary: str | os.PathLike[str] | None = None) -> None:
         self.user_lexicon = Path(user_lexicon) if user_lexicon else None
         if self.user_lexicon and not self.user_lexicon.is_file():
             raise InputError(f"lexicon file {self.user_lexicon} not found; pass a text file with one term per line")
         self._tok = None
         self._terms: dict[str, tuple[str, ...]] = {}
+        # a saved copy of the dictionary (`save_dictionary`): a short text such as a query is
+        # segmented from the few entries it needs instead of loading all 350,000 (0.7 s)
+        self.dictionary = Path(dictionary) if dictionary else None
+        self._db: Any = None
 
     @cached_property
     def version(self) -> str:
@@ -111,24 +119,27 @@ class Segmenter:
     def _parts(self, term: str) -> tuple[str, ...]:
         parts = self._terms.get(term)
         if parts == ():
-            # every dictionary word and lexicon term inside the term, never the term itself
-            freq = self._tokenizer().FREQ
-            n = len(term)
-            parts = tuple(dict.fromkeys(
-                term[i:j] for i in range(n) for j in range(i + 2, n + 1)
-                if (i, j) != (0, n) and freq.get(term[i:j])
-            ))
+            parts = _parts_in(term, self._tokenizer().FREQ)
             self._terms[term] = parts
         return parts or ()
 
     def cut(self, text: str) -> list[str]:
         """Word tokens of `text` (already in matching form), punctuation and spaces dropped."""
-        return [w for w in self._tokenizer().cut(text, HMM=False) if _WORDLIKE.search(w)]
+        small = self._small(text)
+        tok = small[0] if small else self._tokenizer()
+        return [w for w in tok.cut(text, HMM=False) if _WORDLIKE.search(w)]
 
     def positions(self, text: str) -> list[tuple[str, ...]]:
         """One entry per word position: the word, then the parts of a lexicon term."""
-        tok = self._tokenizer()
+        small = self._small(text)
         out = []
+        if small:
+            tok, terms = small
+            for w in tok.cut(text, HMM=False):
+                if _WORDLIKE.search(w):
+                    out.append((w, *_parts_in(w, tok.FREQ)) if w in terms else (w,))
+            return out
+        tok = self._tokenizer()
         for w in tok.cut(text, HMM=False):
             if not _WORDLIKE.search(w):
                 continue
@@ -136,8 +147,80 @@ class Segmenter:
         return out
 
     def is_term(self, word: str) -> bool:
+        small = self._small(word)
+        if small:
+            return word in small[1]
         self._tokenizer()
         return word in self._terms
+
+    # --- the saved dictionary ----------------------------------------------------------------
+
+    def save_dictionary(self, path: str | os.PathLike[str]) -> None:
+        """Write the tokenizer's dictionary (jieba's words, the lexicon terms, their
+        frequencies) to an SQLite file, atomically, for `Segmenter(dictionary=path)`."""
+        import sqlite3
+
+        tok = self._tokenizer()
+        path = Path(path)
+        tmp = path.with_name(path.name + ".new")
+        tmp.unlink(missing_ok=True)
+        with contextlib.closing(sqlite3.connect(tmp)) as db:
+            db.execute("CREATE TABLE words (word TEXT PRIMARY KEY, freq INTEGER, term INTEGER) WITHOUT ROWID")
+            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            db.executemany("INSERT INTO words VALUES (?, ?, ?)",
+                           ((w, f, int(w in self._terms)) for w, f in tok.FREQ.items()))
+            longest = max(map(len, tok.FREQ))
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("version", self.version), ("total", str(tok.total)), ("longest", str(longest))])
+            db.commit()
+        os.replace(tmp, path)
+
+    def _small(self, text: str) -> tuple[Any, set[str]] | None:
+        """A tokenizer holding only the dictionary entries that occur inside `text`, which
+        segments it exactly as the full one does (without HMM, jieba looks up nothing else).
+        None when the full tokenizer is loaded anyway, the text is long, or no current saved
+        dictionary exists."""
+        if self._tok is not None or self.dictionary is None or len(text) > SMALL_TEXT:
+            return None
+        db = self._saved()
+        if db is None:
+            return None
+        longest = int(db["longest"])
+        subs = list({text[i:j] for i in range(len(text)) for j in range(i + 1, min(len(text), i + longest) + 1)})
+        freq: dict[str, int] = {}
+        terms: set[str] = set()
+        for start in range(0, len(subs), 900):
+            chunk = subs[start:start + 900]
+            for word, f, term in db["conn"].execute(
+                    f"SELECT word, freq, term FROM words WHERE word IN ({','.join('?' * len(chunk))})", chunk):
+                freq[word] = f
+                if term:
+                    terms.add(word)
+        tok = _jieba().Tokenizer()
+        tok.FREQ, tok.total, tok.initialized = freq, int(db["total"]), True
+        return tok, terms
+
+    def _saved(self) -> dict[str, Any] | None:
+        import sqlite3
+
+        if self._db is None:
+            self._db = {}
+            try:
+                conn = sqlite3.connect(f"file:{self.dictionary}?mode=ro", uri=True)
+                meta = dict(conn.execute("SELECT key, value FROM meta"))
+            except sqlite3.Error:
+                return None
+            if meta.get("version") == self.version:
+                self._db = {"conn": conn, **meta}
+        return self._db or None
+
+
+def _parts_in(term: str, freq: dict[str, int]) -> tuple[str, ...]:
+    """Every dictionary word and lexicon term inside `term`, never the term itself."""
+    n = len(term)
+    return tuple(dict.fromkeys(
+        term[i:j] for i in range(n) for j in range(i + 2, n + 1) if (i, j) != (0, n) and freq.get(term[i:j])
+    ))
 
 
 def serialize(positions: list[tuple[str, ...]]) -> str:
@@ -155,7 +238,7 @@ _WORKER: Segmenter | None = None
 def segment_batch(items: list[tuple[str, str]], user_lexicon: str | None) -> list[tuple[str, str, str]]:
     """Worker entry point: (id, display text) -> (id, matching form, serialized tokens), with
     one Segmenter per process."""
-    from .clean.normalize import matching_form
+    from .matching import matching_form
 
     global _WORKER
     if _WORKER is None or str(_WORKER.user_lexicon or "") != str(user_lexicon or ""):

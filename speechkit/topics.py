@@ -22,6 +22,7 @@ import numpy as np
 
 from .atomic import replace_dir, write_json
 from .corpus import Corpus, digest, is_content_word
+from .documents import Progress
 from .errors import NotFoundError, SpeechkitError
 from .query import Filter
 
@@ -32,7 +33,7 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def _content_streams(corpus: Corpus, ids: list[str]) -> Iterator[list[str]]:
+def _content_streams(corpus: Corpus, ids: list[str], progress: Progress | None = None) -> Iterator[list[str]]:
     """Content words of each document, a chunk at a time, so the whole corpus's tokens are
     never held as Python strings at once (that alone was several GB for 35,000 speeches)."""
     for start in range(0, len(ids), 1000):
@@ -41,13 +42,16 @@ def _content_streams(corpus: Corpus, ids: list[str]) -> Iterator[list[str]]:
         for i in chunk:
             yield [w for w in toks[i] if is_content_word(w)]
         del toks
+        if progress:
+            progress(min(start + 1000, len(ids)), len(ids), "reading words")
 
 
 TFIDF_REV = 1  # bump when the features change: cached count matrices are then recomputed
 TFIDF_CACHES = 4  # count matrices kept under indexes/tfidf/, newest first
 
 
-def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: bool = False, min_df: int = 2):
+def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: bool = False, min_df: int = 2,
+          progress: Progress | None = None):
     """(documents, vectorizer, TF-IDF matrix, raw count matrix) with our segmenter's words as
     the features, so lexicon terms stay whole and one-character words (党, 税) count.
 
@@ -73,7 +77,7 @@ def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: boo
         os.utime(cache)  # recently used: kept when older caches are pruned
     else:
         vec = CountVectorizer(analyzer=_identity, min_df=min_df, max_df=0.95, dtype=np.int32)
-        counts = vec.fit_transform(_content_streams(corpus, ids))
+        counts = vec.fit_transform(_content_streams(corpus, ids, progress))
         _save_counts(root, key, counts, list(vec.get_feature_names_out()))
     # kept on the vectorizer so `similar` can weight a document outside the matrix the same way
     vec.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
@@ -141,11 +145,11 @@ def _lsa(matrix, seed: int, components: int = 100):
 
 def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = (), name: str = "default",
             seed: int = 0, k_range: tuple[int, int] = (4, 20), selection: str = "",
-            include_duplicates: bool = False, save: bool = True) -> ClusterResult:
+            include_duplicates: bool = False, save: bool = True, progress: Progress | None = None) -> ClusterResult:
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    docs, vec, matrix, counts = tfidf(corpus, filters, include_duplicates=include_duplicates)
+    docs, vec, matrix, counts = tfidf(corpus, filters, include_duplicates=include_duplicates, progress=progress)
     x = _lsa(matrix, seed)
     sample = min(len(docs), 3000)
     k_scores: dict[int, float] = {}
@@ -161,6 +165,8 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
             raise SpeechkitError(f"only {len(docs)} speeches in the selection: clustering needs at least 3")
         best = None
         for n in range(max(2, lo), max(2, hi) + 1):
+            if progress:
+                progress(n - lo, hi - lo + 1, f"k-means, k={n}")
             model = fit(n)
             score = float(silhouette_score(x, model.labels_, sample_size=sample, random_state=seed))
             k_scores[n] = round(score, 4)
@@ -278,17 +284,17 @@ def similar(corpus: Corpus, doc_id: str, *, limit: int = 10, filters: list[Filte
     return SimilarResult(target.id, target.title, out, corpus.provenance())
 
 
-def vocabulary(corpus: Corpus, *, top: int = 20) -> dict[str, Any]:
+def vocabulary(corpus: Corpus, *, top: int = 20, progress: Progress | None = None) -> dict[str, Any]:
     """Top content words overall and per year, for `speechkit stats`."""
     docs = corpus.docs()
-    toks = corpus.tokens([d.id for d in docs])
+    year_of = {d.id: d.year for d in docs}
     overall: Counter[str] = Counter()
     per_year: dict[int, Counter[str]] = defaultdict(Counter)
-    for d in docs:
-        words = [w for w in toks[d.id] if is_content_word(w) and len(w) > 1]
+    for doc_id, words in zip(year_of, _content_streams(corpus, list(year_of), progress), strict=True):
+        words = [w for w in words if len(w) > 1]
         overall.update(words)
-        if d.year is not None:
-            per_year[d.year].update(words)
+        if year_of[doc_id] is not None:
+            per_year[year_of[doc_id]].update(words)
     return {"overall": overall.most_common(top),
             "by_year": {str(y): c.most_common(min(top, 10)) for y, c in sorted(per_year.items())},
             **corpus.provenance()}

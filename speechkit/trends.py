@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .clean.normalize import matching_form
 from .corpus import Corpus
+from .matching import matching_form
 from .query import Filter
 
 

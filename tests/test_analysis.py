@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from speechkit.clean.normalize import matching_form
 from speechkit.corpus import Corpus, selection_filters
 from speechkit.keyness import collocates, compare
+from speechkit.matching import matching_form
 from speechkit.settings import load_settings
 from speechkit.store import Store
 from speechkit.topics import cluster, similar
@@ -186,3 +186,21 @@ def test_tfidf_counts_are_cached_per_corpus_and_selection(home, monkeypatch):
         topics.tfidf(c, selection_filters("year:2000..2026"))  # another selection: computed
         assert reads
     assert len(list((settings.index_dir / "tfidf").iterdir())) == 2
+
+
+def test_long_steps_report_progress(corpus_):
+    """cluster, collocates and the vocabulary of `stats` call their progress callback up to
+    the whole selection (the CLI draws it as a bar on a terminal)."""
+    from speechkit.topics import vocabulary
+
+    for name, call in (("cluster", lambda p: cluster(corpus_, k="auto", k_range=(2, 4), save=False, progress=p)),
+                       ("collocates", lambda p: collocates(corpus_, "改革", progress=p)),
+                       ("vocabulary", lambda p: vocabulary(corpus_, progress=p))):
+        seen = []
+        call(lambda done, total, what, seen=seen: seen.append((done, total, what)))
+        assert seen, name
+        reading = [(d, t) for d, t, w in seen if w == "reading words"]
+        if name != "cluster" or reading:  # cluster may reuse its cached counts
+            assert reading and reading[-1][0] == reading[-1][1], (name, seen)
+        if name == "cluster":
+            assert [w for _, _, w in seen if w.startswith("k-means")] == [f"k-means, k={k}" for k in (2, 3, 4)]

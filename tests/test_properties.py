@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from speechkit.clean import clean_text
-from speechkit.clean.normalize import matching_form
+from speechkit.matching import matching_form
 
 from .test_decode import REAL
 

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from speechkit.clean.normalize import matching_form
 from speechkit.cli import cli
 from speechkit.index import analyzer
+from speechkit.matching import matching_form
 from speechkit.query import QueryError, parse
 from speechkit.search import Searcher
 from speechkit.segment import Segmenter, read_lexicon
@@ -53,6 +53,28 @@ def canonical(home):
 
 
 # --- segmentation ------------------------------------------------------------------------------
+
+def test_the_saved_dictionary_segments_exactly_as_the_full_one(home, canonical):
+    """A query is segmented from the index's saved dictionary (only the entries inside it are
+    read) and must come out exactly as with jieba's whole dictionary loaded."""
+    import random
+
+    from speechkit.index import Paths
+    from speechkit.segment import SMALL_TEXT
+
+    saved = Segmenter(dictionary=Paths(load_settings(home).index_dir).dictionary)
+    full = Segmenter()
+    rng = random.Random(7)
+    texts = [matching_form(d.text) for d in canonical.values()]
+    samples = [t[i:i + n] for t in rng.sample(texts, 40) for i, n in
+               ((rng.randrange(max(1, len(t) - 40)), rng.randint(2, 40)) for _ in range(10))]
+    samples += [term for term, _ in full.terms()[:300]] + ["营商环境", "坚持房住不炒，共建一带一路", "x"]
+    for text in samples:
+        assert saved._small(text) is not None
+        assert saved.cut(text) == full.cut(text), text
+        assert saved.positions(text) == full.positions(text), text
+    assert saved._tok is None  # jieba's own dictionary was never loaded
+    assert saved._small("营" * (SMALL_TEXT + 1)) is None
 
 def test_lexicon_is_large_counted_and_has_the_core_terms():
     from importlib import resources

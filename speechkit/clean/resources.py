@@ -257,13 +257,16 @@ RE_DATELINE = rx(
 # a dateline inside a longer head line: …工作报告  ——1993年1月30日在海南省第一届人民代表大会…
 RE_DATELINE_INLINE = rx(rf"[{DASHES}]{{1,2}}\s*(?:{DATE_CORE}|{DATE_CN})\s*(?:在|于)")
 # 1993年3月22日第八届全国人民代表大会第一次会议通过
-# (also after a dash or in parentheses: ——2023年12月31日广州市第十六届人民代表大会第四次会议通过)
-RE_DATE_ADOPTED = rx(rf"^(?:[{DASHES}]+\s*|[(（]\s*)?(?:{DATE_CORE}|{DATE_CN})\s*[\u4e00-\u9fff]{{0,30}}"
+# (also after a dash: ——2023年12月31日广州市第十六届人民代表大会第四次会议通过; not in parentheses,
+# which under an embedded law's title date that law, not the page: 国务院机构改革/1954.md)
+RE_DATE_ADOPTED = rx(rf"^(?:[{DASHES}]+\s*)?(?:{DATE_CORE}|{DATE_CN})\s*[\u4e00-\u9fff]{{0,30}}"
                      rf"(?:会议|大会)(?:通过|批准)")
 # structure of a work report: "2022年工作安排" is about the current year, "2021年工作回顾" the last
 RE_YEAR_PLANNED = rx(
     r"((?:19|20)\d{2})\s*年(?:政府|经济社会发展|全省|全市|全区|全县)?(?:的)?(?:主要)?(?:工作|目标任务)(?:的)?"
-    r"(?:总体要求|主要任务|主要目标|目标任务|安排|建议|部署|重点|任务)"
+    r"(?:总体要求|主要任务|主要目标|目标任务|安排|建议|部署|重点|任务)(?!已经?完成|完成情况|完成了|全面完成)"
+    # a heading that ends on the year's work: 今后五年目标任务和2017年主要工作
+    r"|((?:19|20)\d{2})\s*年(?:的)?(?:主要|重点)工作\s*$"
 )
 RE_YEAR_REVIEWED = rx(
     r"((?:19|20)\d{2})\s*年(?:及本届政府|及过去五年|和“十[一二三四五]五”(?:时期)?)?(?:政府)?(?:的)?(?:主要)?(?:工作)?(?:的)?(?:简要)?(?:回顾|总结)"
@@ -355,7 +358,7 @@ RE_NATIONAL = rx(r"全国人民代表大会|国务院总理|中华人民共和�
 # the genre's own formula names the government that delivers a work report:
 # 我代表国务院 / 我代表自治区人民政府 / 我代表广州市人民政府 / 我代表县人民政府
 RE_ON_BEHALF = rx(
-    r"我(?:谨)?代表(?:(?P<national>国务院)|(?P<region>[\u4e00-\u9fff]{0,12}?)"
+    r"我(?:谨)?(?:代表|受[\u4e00-\u9fff]{0,8}?)(?:(?P<national>国务院)|(?P<region>[\u4e00-\u9fff]{0,12}?)"
     r"(?P<unit>自治区|省|自治州|州|盟|市|自治县|县|旗|区)人民政府)"
 )
 ON_BEHALF_LEVEL = {"自治区": "province", "省": "province", "自治州": "city", "州": "city", "盟": "city",
