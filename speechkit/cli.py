@@ -55,9 +55,12 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
               help="Workspace: store in DIR/corpus/speechkit.db, indexes in DIR/indexes/. "
                    "Default: $SPEECHKIT_HOME or the current directory.")
 @click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
+@click.option("--raw-csv", is_flag=True,
+              help="Write CSV cells as they are. By default a cell starting with = + - @ gets a ' in front, "
+                   "so a scraped title cannot become a live spreadsheet formula.")
 @click.version_option(__version__, prog_name="speechkit")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, home: Path | None, verbose: int, raw_csv: bool) -> None:
     """Clean, index and analyse scraped Chinese political speeches.
 
     \b
@@ -74,7 +77,43 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = {"home": home}
+    ctx.obj = {"home": home, "raw_csv": raw_csv}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading ' (OWASP's advice
+    for CSV injection); numbers and other text are unchanged.
+
+    >>> spreadsheet_safe("=HYPERLINK(A1)"), spreadsheet_safe("-5%的增长"), spreadsheet_safe(-5)
+    ("'=HYPERLINK(A1)", "'-5%的增长", -5)
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+class _CsvOut:
+    """csv.writer / DictWriter with every cell passed through `spreadsheet_safe`, unless the
+    user asked for --raw-csv."""
+
+    def __init__(self, fh: Any, fieldnames: list[str] | None = None, **kwargs: Any) -> None:
+        ctx = click.get_current_context(silent=True)
+        self.raw = bool(ctx and ctx.find_root().obj and ctx.find_root().obj.get("raw_csv"))
+        self.w = csv.DictWriter(fh, fieldnames, **kwargs) if fieldnames is not None else csv.writer(fh)
+
+    def writeheader(self) -> None:
+        self.w.writeheader()
+
+    def writerow(self, row: Any) -> None:
+        if not self.raw:
+            row = ({k: spreadsheet_safe(v) for k, v in row.items()} if isinstance(row, dict)
+                   else [spreadsheet_safe(v) for v in row])
+        self.w.writerow(row)
+
+    def writerows(self, rows: Any) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 @contextlib.contextmanager
@@ -236,7 +275,10 @@ def show(ctx: click.Context, doc_id: str, original: bool, as_json: bool) -> None
     table.add_row("flags", ", ".join(doc.flags) or "none")
     table.add_row("steps", ", ".join(doc.steps) or "none")
     out.print(table)
-    click.echo(doc.original if original else doc.text)
+    from .clean.normalize import remove_control_chars
+
+    # the original is kept as decoded, escape sequences included: never print them raw
+    click.echo(remove_control_chars(doc.original) if original else doc.text)
 
 
 @cli.command()
@@ -343,7 +385,7 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
                                        "(check that the folder exists)") from None
         try:
             if fmt == "csv":
-                writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+                writer = _CsvOut(fh, EXPORT_FIELDS, extrasaction="ignore")
                 writer.writeheader()
                 for row in rows:
                     row["flags"] = ";".join(row["flags"])
@@ -445,7 +487,7 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
     if as_csv:
-        writer = csv.writer(sys.stdout)
+        writer = _CsvOut(sys.stdout)
         writer.writerow(["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site",
                          "score", "occurrences", "total", "query"])
         for rank, h in enumerate(result.hits, start=offset + 1):
@@ -487,7 +529,7 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
     if as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=["left", "keyword", "right", "id", "date", "title", "offset"])
+        writer = _CsvOut(sys.stdout, ["left", "keyword", "right", "id", "date", "title", "offset"])
         writer.writeheader()
         writer.writerows(lines)
         return
@@ -573,7 +615,7 @@ def _emit(data: dict[str, Any], rows_key: str, as_json: bool, as_csv: bool) -> b
         rows = data[rows_key]
         meta = {k: v for k, v in data.items() if k in ("corpus", "segmenter")}
         fields = list(rows[0].keys()) + list(meta) if rows else list(meta)
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+        writer = _CsvOut(sys.stdout, fields, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({**{k: (";".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()},

@@ -21,7 +21,7 @@ from whoosh import query as wq
 from whoosh import scoring
 
 from .errors import NotFoundError, SpeechkitError
-from .index import Paths, check_current
+from .index import Paths, check_current, read_docnum_ids
 from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .segment import Segmenter
@@ -204,8 +204,10 @@ class Searcher:
         stored field per hit was most of the time for frequent words)."""
         if self._docnum_map is None:
             by_id = self.text.by_id
-            self._docnum_map = {docnum: by_id[fields["id"]]
-                                for docnum, fields in self.whoosh.reader().iter_docs() if fields["id"] in by_id}
+            saved = read_docnum_ids(self.paths.whoosh, self.whoosh.reader())
+            pairs = enumerate(saved) if saved is not None else (
+                (docnum, fields["id"]) for docnum, fields in self.whoosh.reader().iter_docs())
+            self._docnum_map = {docnum: by_id[i] for docnum, i in pairs if i in by_id}
         return self._docnum_map
 
     def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,

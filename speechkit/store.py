@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source_path);
 CREATE INDEX IF NOT EXISTS documents_year ON documents(year);
 CREATE INDEX IF NOT EXISTS documents_group ON documents(dup_group);
+-- covers canonical_digest, so checking that an index is current never reads the texts
+CREATE INDEX IF NOT EXISTS documents_digest ON documents(canonical, id, text_hash, title, date, year, level,
+    region, site, speaker_role, speaker_name);
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, text_hash TEXT NOT NULL, version TEXT NOT NULL, data TEXT NOT NULL
 );
@@ -223,15 +226,14 @@ class Store:
     def canonical_digest(self) -> tuple[str, int]:
         """A digest of which documents are canonical and what their text is: the index is
         current exactly when this matches its manifest."""
-        h = hashlib.blake2b(digest_size=12)
-        n = 0
-        for row in self.db.execute(
-            "SELECT id, text_hash, title, date, year, level, region, site, speaker_role, speaker_name "
-            "FROM documents WHERE canonical=1 ORDER BY id"
-        ):
-            h.update(("\t".join(str(v) for v in row) + "\n").encode())
-            n += 1
-        return h.hexdigest(), n
+        # one string built by SQLite and hashed once: a Python loop over 35,000 rows took 0.45 s
+        # of every command's start-up
+        cols = ("id", "text_hash", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
+        row = " || char(9) || ".join(f"ifnull({c}, 'None')" for c in cols)
+        blob, n = self.db.execute(
+            f"SELECT group_concat(r, char(10)), count(*) FROM "
+            f"(SELECT {row} AS r FROM documents WHERE canonical=1 ORDER BY id)").fetchone()
+        return hashlib.blake2b((blob + "\n" if blob else "").encode(), digest_size=12).hexdigest(), n
 
     def problems(self) -> list[sqlite3.Row]:
         return self.db.execute(

@@ -30,6 +30,7 @@ STEPS: dict[str, Step] = {
     # after the repairs: a soft hyphen (0xAD) or a no-break space (0xA0) in cp1252 mojibake is
     # one of the bytes the repair reads back
     "remove_invisible_chars": normalize.remove_invisible_chars,
+    "remove_control_chars": normalize.remove_control_chars,
     "strip_truncation_notices": boilerplate.strip_truncation_notices,
     "strip_outline_block": boilerplate.strip_outline_block,
     "strip_page_labels": boilerplate.strip_page_labels,

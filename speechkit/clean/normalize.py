@@ -43,6 +43,18 @@ def remove_invisible_chars(text: str) -> str:
     return R.RE_INVISIBLE.sub("", text)
 
 
+def remove_control_chars(text: str) -> str:
+    """Terminal escape sequences whole (an OSC 8 link, colours) and any other control
+    character but newline and tab.
+
+    >>> remove_control_chars("\\x1b]8;;http://x\\x1b\\\\点这里\\x1b]8;;\\x1b\\\\ \\x1b[31m红\\x1b[0m\\x07")
+    '点这里 红'
+    """
+    if not R.RE_CONTROL.search(text):
+        return text
+    return R.RE_CONTROL.sub("", R.RE_TERMINAL_ESCAPE.sub("", text))
+
+
 def strip_html_tags(text: str) -> str:
     """HTML that reached the text: scripts and styles go with their content; block tags
     (<br>, <p>, <details>, <summary>, …) end a line, or become a space inside a table row;

@@ -159,6 +159,12 @@ RE_LATIN1_RUN = re.compile(
     r"\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}"
 )
 
+# terminal escape sequences (colours, OSC 8 hyperlinks, window titles) and every other control
+# character but newline and tab: scraped text must never drive the terminal it is printed on
+RE_TERMINAL_ESCAPE = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: ESC ] … BEL or ESC \
+                                r"|\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b[@-_]")  # CSI, others
+RE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 # zero-width and other invisible characters
 RE_INVISIBLE = re.compile("[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 RE_HTML_ENTITY = re.compile(r"&(#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});")

