@@ -184,5 +184,6 @@ def test_work_reports_from_another_source_without_title_or_dateline(tmp_path, co
     wrong = sum(d["year"] is not None and d["year"] != years[Path(d["source_path"]).name] for d in docs)
     print(f"  years wrong {wrong}, none {sum(d['year'] is None for d in docs)}")
     if level == "city":  # most national reports before 2010 name no year in a form we read; cities do
-        assert right >= 0.9 * len(docs)
+        # measured 139 right and 2 wrong of 149 (the review-context rule it replaced: 135 and 6)
+        assert right >= 0.9 * len(docs) and wrong <= 0.02 * len(docs)
     assert wrong <= 0.15 * len(docs)

@@ -77,3 +77,14 @@ def test_truncated_seed_records_counts_and_the_notice_is_gone(docs):
     assert "未完" in doc.evidence["truncated"]
     # the damaged run that could not be recovered is kept visible and counted, not dropped
     assert any(f.startswith("replacement_chars") for f in doc.flags) == ("\ufffd" in doc.text)
+
+
+@pytest.mark.parametrize("line,date", [
+    ("——2023年12月31日广州市第十六届人民代表大会第四次会议通过", "2023-12-31"),  # adopted, after a dash
+    ("——2019年3月5日在第十三届全国人民代表大会第二次会议上", "2019-03-05"),
+    ("（2024年5月4日）", "2024-05-04"),
+])
+def test_datelines(line, date):
+    from speechkit.metadata import body_date
+
+    assert body_date(line + "\n各位代表：")[0] == date
