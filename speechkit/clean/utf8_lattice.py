@@ -41,7 +41,7 @@ MAX_CANDIDATES = 64
 # context; below it the character stays U+FFFD. Tuned on work reports, checked on held-out
 # speeches and party documents (bench/damage.py prints both).
 MARGIN = 5.0
-SHORTLIST = 12  # candidates the word model re-ranks, the bigram model's best in context
+SHORTLIST = 8  # candidates the word model re-ranks, the bigram model's best in context
 WINDOW = 4  # characters each side the word model sees
 # adjacent characters read from lost bytes are decided together while their readings number at
 # most this many (three from cp1252's five bytes each, two from GBK's); longer runs stay U+FFFD
@@ -193,21 +193,23 @@ def read_utf8(slots: list[int | None], codec: str, *, margin: float | None = Non
                 if cands:
                     arcs.append((length, cands))
         # always a way on: one byte read as damage, at a price no real reading pays
-        arcs.append((1, ("\ufffd",)))
+        lead = max(states, key=lambda c: states[c][0])
+        _relax(best[i + 1], "\ufffd", states[lead][0] + _ERROR, i, lead, slots[i] is None)
+        scored = [(prev, st[0]) for prev, st in states.items()]
         for length, cands in arcs:
             target = best[i + length]
             guessed = len(cands) > 1 or None in slots[i:i + length]
             for ch in cands:
-                add = _ERROR if ch == "\ufffd" else 0.0
-                top = None
-                for prev, (score, *_rest) in states.items():
-                    s = score + add + (_pair(prev, ch) if ch != "\ufffd" else 0.0)
-                    if top is None or s > top[0]:
-                        top = (s, prev)
-                assert top is not None
-                old = target.get(ch)
-                if old is None or top[0] > old[0]:
-                    target[ch] = (top[0], i, top[1], (ch,) if guessed else ())
+                if len(scored) == 1:
+                    prev, score = scored[0]
+                    _relax(target, ch, score + _pair(prev, ch), i, prev, guessed)
+                    continue
+                top, top_prev = -math.inf, ""
+                for prev, score in scored:
+                    value = score + _pair(prev, ch)
+                    if value > top:
+                        top, top_prev = value, prev
+                _relax(target, ch, top, i, top_prev, guessed)
     # back-trace the best path
     path: list[tuple[str, bool]] = []
     ch = max(best[n], key=lambda c: best[n][c][0])
@@ -218,6 +220,13 @@ def read_utf8(slots: list[int | None], codec: str, *, margin: float | None = Non
         i, ch = prev_i, prev_ch
     path.reverse()
     return _decide(path, MARGIN if margin is None else margin, lost, slots)
+
+
+def _relax(target: dict[str, tuple[float, int, str, tuple[str, ...]]], ch: str, score: float, i: int,
+           prev: str, guessed: bool) -> None:
+    old = target.get(ch)
+    if old is None or score > old[0]:
+        target[ch] = (score, i, prev, (ch,) if guessed else ())
 
 
 def _decide(path: list[tuple[str, bool]], margin: float, lost: tuple[int, ...],
