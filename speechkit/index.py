@@ -312,9 +312,15 @@ def read_docnum_ids(folder: Path, reader: Any) -> list[str | None] | None:
     return saved["ids"]
 
 
-def expected_manifest(store: Store, seg: Segmenter) -> dict[str, Any]:
-    digest, n = store.canonical_digest()
-    return {"store": digest, "documents": n, "segmenter": seg.version,
+def expected_manifest(store: Store, seg: Segmenter, have: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the manifest of a current index says. The corpus digest is taken from `have` (the
+    index's manifest) when the store's generation shows no document changed since then."""
+    generation = store.generation()  # read first: a change while hashing then shows as stale
+    if have and have.get("generation") == generation and have.get("store"):
+        digest, n = have["store"], have.get("documents", 0)
+    else:
+        digest, n = store.canonical_digest()
+    return {"store": digest, "documents": n, "generation": generation, "segmenter": seg.version,
             "code": f"{__version__}/{INDEX_REV}", "user_lexicon": str(seg.user_lexicon or "")}
 
 
@@ -326,7 +332,7 @@ def check_current(settings: Settings, store: Store, seg: Segmenter,
     if not paths.manifest.exists():
         raise IndexError_(f"no index in {paths.root}; run `speechkit index` first")
     have = json.loads(paths.manifest.read_text("utf-8"))
-    want = want or expected_manifest(store, seg)
+    want = want or expected_manifest(store, seg, have)
     if have.get("segmenter") != want["segmenter"] or have.get("code") != want["code"]:
         raise IndexError_("the index was built with another lexicon or speechkit version; "
                           "run `speechkit index --rebuild`")

@@ -44,6 +44,16 @@ CREATE INDEX IF NOT EXISTS documents_digest ON documents(canonical, id, text_has
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, text_hash TEXT NOT NULL, version TEXT NOT NULL, data TEXT NOT NULL
 );
+-- every change to a document bumps the generation, whichever code path writes it: a reader can
+-- tell that nothing changed since an index was built without hashing the corpus
+INSERT OR IGNORE INTO meta VALUES ('generation', '0');
+INSERT OR IGNORE INTO meta VALUES ('store_id', lower(hex(randomblob(8))));  -- which store file this is
+CREATE TRIGGER IF NOT EXISTS documents_generation_insert AFTER INSERT ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS documents_generation_update AFTER UPDATE ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS documents_generation_delete AFTER DELETE ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
 CREATE TABLE IF NOT EXISTS problems (
     path TEXT NOT NULL, record TEXT NOT NULL, reason TEXT NOT NULL, seen_at REAL,
     PRIMARY KEY (path, record)
@@ -222,6 +232,12 @@ class Store:
             db.executemany(
                 "INSERT OR REPLACE INTO tokens SELECT id, text_hash, ?, ? FROM documents WHERE id = ?",
                 [(version, data, doc_id) for doc_id, data in rows])
+
+    def generation(self) -> str:
+        """This store's id and a counter that every insert, update and delete of a document
+        increases: equal only while no document changed in this very store."""
+        meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'store_id')"))
+        return f"{meta.get('store_id', '')}:{meta.get('generation', '0')}"
 
     def canonical_digest(self) -> tuple[str, int]:
         """A digest of which documents are canonical and what their text is: the index is

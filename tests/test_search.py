@@ -295,6 +295,14 @@ def test_incremental_update_and_stale_index(tmp_path, corpus):
     out = CliRunner().invoke(cli, ["--home", str(home), "update", str(src), "--prune"]).output
     assert "1 removed" in out
     assert "0 speeches match" in run(home, "search", "经商环境")
+    # a change made outside speechkit's code (here: SQL on the store) is seen too: freshness is
+    # checked by a generation that triggers bump on every write, not by speechkit's own calls
+    import sqlite3
+
+    with sqlite3.connect(home / "corpus" / "speechkit.db") as db:
+        db.execute("UPDATE documents SET title = title || '·' WHERE rowid = (SELECT min(rowid) FROM documents)")
+    stale = CliRunner().invoke(cli, ["--home", str(home), "search", "营商环境"])
+    assert stale.exit_code == 1 and "run `speechkit index`" in stale.output
 
 
 def test_reindexing_never_resegments_unchanged_documents(home):
