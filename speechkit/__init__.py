@@ -1,3 +1,3 @@
 """speechkit: clean, index and analyse scraped Chinese political speeches."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
