@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -43,12 +44,28 @@ class IngestReport:
 
 
 def _stored_path(path: Path, home: Path) -> str:
-    """Paths inside the workspace are stored relative to it, so ids survive a moved workspace."""
+    """Paths inside the workspace are stored relative to it, so ids survive a moved workspace.
+    A name that is not UTF-8 (GBK bytes from a zip made on Chinese Windows) is stored as
+    `bytes:` and its bytes percent-encoded, which `_path_of` reverses."""
     resolved = path.resolve()
     try:
-        return str(resolved.relative_to(home))
+        key = str(resolved.relative_to(home))
     except ValueError:
-        return str(resolved)
+        key = str(resolved)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        key = _BYTES + urllib.parse.quote(os.fsencode(key), safe="/")
+    return key
+
+
+_BYTES = "bytes:"
+
+
+def _path_of(key: str, home: Path) -> Path:
+    if key.startswith(_BYTES):
+        key = os.fsdecode(urllib.parse.unquote_to_bytes(key[len(_BYTES):]))
+    return Path(key) if os.path.isabs(key) else home / key
 
 
 def _work(units: list[RawDocument], settings: Settings) -> tuple[list[Document], list[tuple[str, str]]]:
@@ -92,7 +109,7 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
         for path in files:
             key = _stored_path(path, settings.home)
             try:
-                data = sources.read_bytes(path)
+                data = sources.read_bytes(path, max_mb=settings.max_file_mb)
             except DocumentProblem as exc:
                 report.skipped.append((key, exc.reason))
                 store.replace_file(key, "", 0, [], status="error", reason=exc.reason)
@@ -111,8 +128,7 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
             todo.append((path, key, h))
         if prune:
             for key in store.stored_paths():
-                p = Path(key) if os.path.isabs(key) else settings.home / key
-                if not p.exists():
+                if not _path_of(key, settings.home).exists():
                     store.remove_file(key)
                     report.files_pruned += 1
         # a run interrupted before grouping leaves the flag set: the next run groups everything
@@ -127,10 +143,10 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
     return report
 
 
-def _load(path: Path, key: str, field_map: dict[str, str]
+def _load(path: Path, key: str, field_map: dict[str, str], max_mb: int
           ) -> tuple[list[RawDocument], list[tuple[str, str]], int]:
     try:
-        data = sources.read_bytes(path)
+        data = sources.read_bytes(path, max_mb=max_mb)
     except DocumentProblem as exc:
         return [], [("", exc.reason)], 0
     units, problems = sources.read_units(path, key, data, field_map)
@@ -162,7 +178,7 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
     workers = settings.worker_count
     if workers <= 1 or (total <= 1 and not any(sources.is_dump(t[0]) for t in todo)):
         for path, key, h in todo:
-            units, problems, size = _load(path, key, field_map)
+            units, problems, size = _load(path, key, field_map, settings.max_file_mb)
             docs, more = _work(units, settings)
             finish(_Pending(key, h, size, 1, docs, problems + more))
         return new_ids
@@ -171,7 +187,7 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
     with ProcessPoolExecutor(max_workers=workers) as pool:
         try:
             for path, key, h in todo:
-                units, problems, size = _load(path, key, field_map)
+                units, problems, size = _load(path, key, field_map, settings.max_file_mb)
                 step = settings.chunk_size if len(units) > 1 else 1
                 chunks = [units[i:i + step] for i in range(0, len(units), step)]
                 pending[key] = _Pending(key, h, size, len(chunks), problems=problems)

@@ -33,6 +33,7 @@ class Settings:
     containment: float = 0.85
     min_dedup_chars: int = 200
     index_memory_mb: int = 1024
+    max_file_mb: int = 200
 
     @property
     def store_path(self) -> Path:

@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import re
+import stat
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,11 +62,27 @@ def expand_inputs(paths: Sequence[str], *, problems: list[tuple[str, str]] | Non
         for p in matches or [Path(raw)]:
             if p.is_dir():
                 out.update(_walk(p, problems))
-            elif p.is_file() or p.is_symlink():
-                out.add(p)
-            else:
+            elif not os.path.lexists(p):
                 raise InputError(f"{raw}: no such file or folder")
+            elif (why := _not_regular(p)) is None:
+                out.add(p)
+            elif problems is not None:
+                problems.append((str(p), why))
+            else:
+                raise InputError(f"{p}: {why}")
     return sorted(out, key=lambda p: str(p))
+
+
+def _not_regular(path: Path) -> str | None:
+    """Why `path` (after following links) is not a regular file to read, or None. A FIFO would
+    block the reader for ever and /dev/zero never ends."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"broken link: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, device or socket): skipped"
+    return None
 
 
 def _walk(root: Path, problems: list[tuple[str, str]] | None) -> Iterator[Path]:
@@ -76,10 +94,14 @@ def _walk(root: Path, problems: list[tuple[str, str]] | None) -> Iterator[Path]:
     for folder, dirs, files in os.walk(root, onerror=unreadable):
         # hidden folders count only below the root the user named, so `ingest ../dir` works
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
+        for name in sorted(files):
             f = Path(folder) / name
             if base_suffix(f) in SUFFIXES and not name.startswith(".") and name.lower() not in SKIP_NAMES:
-                yield f
+                why = _not_regular(f)
+                if why is None:
+                    yield f
+                elif problems is not None:
+                    problems.append((str(f), why))
 
 
 def parse_field_map(specs: Sequence[str]) -> dict[str, str]:
@@ -95,18 +117,31 @@ def parse_field_map(specs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, *, max_mb: int = 200) -> bytes:
+    """The file's bytes, decompressed for .gz; never more than `max_mb` (the `max_file_mb`
+    setting): a bigger file, or a gzip bomb, is a DocumentProblem, read no further."""
+    limit = max_mb * 1024 * 1024
+    too_big = DocumentProblem(f"more than {max_mb} MB{' decompressed' if path.suffix.lower() == '.gz' else ''}: "
+                              "skipped (raise max_file_mb in speechkit.cfg to read it)")
+    why = _not_regular(path)
+    if why is not None:
+        raise DocumentProblem(why)
     try:
-        data = path.read_bytes()
+        if path.suffix.lower() == ".gz":
+            with gzip.open(path, "rb") as fh:
+                data = fh.read(limit + 1)  # streamed: a bomb is never inflated past the limit
+        else:
+            if path.stat().st_size > limit:
+                raise too_big
+            data = path.read_bytes()
     except PermissionError as exc:
         raise DocumentProblem("permission denied (fix with chmod +r)") from exc
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DocumentProblem("broken gzip file") from exc
     except OSError as exc:
         raise DocumentProblem(f"cannot read: {exc.strerror or exc}") from exc
-    if path.suffix.lower() == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DocumentProblem("broken gzip file") from exc
+    if len(data) > limit:
+        raise too_big
     return data
 
 

@@ -84,3 +84,38 @@ def test_terminal_escapes_never_reach_the_text_or_the_terminal(tmp_path, corpus)
     assert not any(c in doc["text"] or c in (doc["title"] or "") for c in "\x1b\x07\x08")
     shown = run(home, "show", doc["id"], "--original")
     assert "\x1b" not in shown and "\x07" not in shown
+
+
+def test_hostile_files_are_skipped_with_a_reason_and_the_rest_lands(tmp_path, corpus):
+    """A FIFO, a link to /dev/zero, a dangling link, a gzip bomb, an oversized text and a name
+    that is not UTF-8, in one folder with good files: each bad one is reported with its reason,
+    every good one lands, and nothing hangs or aborts the batch."""
+    import gzip
+    import json
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(corpus / "seeds", raw)
+    os.mkfifo(raw / "fifo.txt")
+    (raw / "zero.txt").symlink_to("/dev/zero")
+    (raw / "dangling.txt").symlink_to(raw / "missing.txt")
+    with gzip.open(raw / "bomb.txt.gz", "wb") as fh:  # 40 MB of zeros in about 40 KB
+        block = b"\0" * (1 << 20)
+        for _ in range(40):
+            fh.write(block)
+    (tmp_path / "speechkit.cfg").write_text("[speechkit]\nmax_file_mb = 5\n", "utf-8")
+    (raw / "big.txt").write_bytes("各位代表：\n".encode() * 600_000)  # 9 MB
+    gbk_name = os.fsdecode("领导讲话.txt".encode("gbk"))  # not UTF-8: surrogates in the str
+    shutil.copy(next(raw.glob("001_*.txt")), raw / gbk_name)
+    out = run(tmp_path, "ingest", str(raw), "--strict", code=1)
+    for name, why in (("fifo.txt", "not a regular file"), ("zero.txt", "not a regular file"),
+                      ("dangling.txt", "broken link"), ("bomb.txt.gz", "more than 5 MB decompressed"),
+                      ("big.txt", "more than 5 MB")):
+        assert any(name in line and why in line for line in out.splitlines()), (name, out)
+    docs = [json.loads(line) for line in run(tmp_path, "export", "--all").splitlines()]
+    paths = {d["source_path"] for d in docs}
+    assert len([p for p in paths if p.endswith(".txt") and "/seeds" not in p]) >= 6  # 5 seeds + the GBK name
+    assert any(p.startswith("bytes:") for p in paths)
+    # a rerun and a prune keep the oddly named file: its stored name maps back to the file
+    out = run(tmp_path, "ingest", str(raw), "--prune")
+    assert "0 pruned" in out
