@@ -438,8 +438,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
         # only a build needs these (4.5 MB for 35,000 speeches)
         write_json(paths.hashes, {i: key(r) for i, r in docs.items()})
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        if Segmenter(user_lexicon, dictionary=paths.dictionary)._saved() is None:
-            seg.save_dictionary(paths.dictionary)
+        seg.save_dictionary(paths.dictionary)  # only written when missing or from another version
         write_json(paths.manifest, manifest)
     report.seconds = time.perf_counter() - t0
     return report

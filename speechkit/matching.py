@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import opencc
 
-_T2S = opencc.OpenCC("t2s")
+T2S = opencc.OpenCC("t2s")  # the one traditional-to-simplified converter
 
 # width folding and case folding as one translation table: full-width ASCII (Ａ，１) to
 # ASCII, the ideographic space to a space, A-Z to a-z. Every mapping is one character to one
@@ -22,8 +22,13 @@ _FOLD.update({cp: cp - 0xFEE0 + 32 for cp in range(0xFF21, 0xFF3B)})
 
 
 @lru_cache(maxsize=65536)
-def _t2s_char(ch: str) -> str:
-    simple = _T2S.convert(ch)
+def simplified_char(ch: str) -> str:
+    """One character in simplified script (itself where OpenCC would change the length).
+
+    >>> simplified_char("營"), simplified_char("亳")
+    ('营', '亳')
+    """
+    simple = T2S.convert(ch)
     return simple if len(simple) == 1 else ch
 
 
@@ -34,7 +39,7 @@ def matching_form(text: str) -> str:
     >>> matching_form("認清營商環境，ＧＤＰ２０２４")
     '认清营商环境,gdp2024'
     """
-    converted = _T2S.convert(text)
+    converted = T2S.convert(text)
     if len(converted) != len(text):  # a phrase rule changed the length: go char by char
-        converted = "".join(_t2s_char(c) for c in text)
+        converted = "".join(simplified_char(c) for c in text)
     return converted.translate(_FOLD)

@@ -8,7 +8,6 @@ everything else with a clear error instead of running it.
 from __future__ import annotations
 
 import _compat_pickle
-import builtins
 import io
 import pickle
 from types import ModuleType
@@ -84,5 +83,5 @@ def harden_whoosh() -> None:
             continue
         for attr, value in (("loads", restricted_loads), ("load", restricted_load),
                             ("load_pickle", restricted_load), ("pickle", shim)):
-            if hasattr(module, attr) and getattr(module, attr) is not builtins:
+            if hasattr(module, attr):
                 setattr(module, attr, value)

@@ -157,11 +157,17 @@ class Segmenter:
 
     def save_dictionary(self, path: str | os.PathLike[str]) -> None:
         """Write the tokenizer's dictionary (jieba's words, the lexicon terms, their
-        frequencies) to an SQLite file, atomically, for `Segmenter(dictionary=path)`."""
+        frequencies) to an SQLite file, atomically, for `Segmenter(dictionary=path)`; nothing
+        to do when the file already holds this segmenter's version."""
         import sqlite3
 
-        tok = self._tokenizer()
         path = Path(path)
+        opened = _open_saved(path)
+        if opened is not None:
+            opened[0].close()
+            if opened[1].get("version") == self.version:
+                return
+        tok = self._tokenizer()
         tmp = path.with_name(path.name + ".new")
         tmp.unlink(missing_ok=True)
         with contextlib.closing(sqlite3.connect(tmp)) as db:
@@ -201,18 +207,31 @@ class Segmenter:
         return tok, terms
 
     def _saved(self) -> dict[str, Any] | None:
-        import sqlite3
-
+        """The saved dictionary's connection and meta, if it holds this segmenter's version."""
         if self._db is None:
             self._db = {}
-            try:
-                conn = sqlite3.connect(f"file:{self.dictionary}?mode=ro", uri=True)
-                meta = dict(conn.execute("SELECT key, value FROM meta"))
-            except sqlite3.Error:
-                return None
-            if meta.get("version") == self.version:
-                self._db = {"conn": conn, **meta}
+            opened = _open_saved(self.dictionary) if self.dictionary else None
+            if opened is not None and opened[1].get("version") == self.version:
+                self._db = {"conn": opened[0], **opened[1]}
+            elif opened is not None:
+                opened[0].close()
         return self._db or None
+
+
+def _open_saved(path: Path) -> tuple[Any, dict[str, str]] | None:
+    """A read-only connection to a saved dictionary and its meta table, or None."""
+    import sqlite3
+
+    if not path.exists():
+        return None
+    conn = None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        return conn, dict(conn.execute("SELECT key, value FROM meta"))
+    except sqlite3.Error:
+        if conn is not None:
+            conn.close()
+        return None
 
 
 def _parts_in(term: str, freq: dict[str, int]) -> tuple[str, ...]:

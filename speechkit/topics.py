@@ -164,7 +164,7 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
         if hi < 2:
             raise SpeechkitError(f"only {len(docs)} speeches in the selection: clustering needs at least 3")
         best = None
-        for n in range(max(2, lo), max(2, hi) + 1):
+        for n in range(lo, hi + 1):
             if progress:
                 progress(n - lo, hi - lo + 1, f"k-means, k={n}")
             model = fit(n)

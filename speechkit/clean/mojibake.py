@@ -17,7 +17,9 @@ from functools import lru_cache
 
 import ftfy
 
+from ..matching import simplified_char as _simplified
 from . import resources as R
+from .charstats import char_stats, word_model
 
 _GBK_DOUBLE = re.compile(rb"[\x81-\xfe][\x40-\x7e\x80-\xfe]")
 
@@ -46,8 +48,6 @@ def _han_share(text: str) -> float:
 
 def _plausibility(text: str) -> float:
     """Mean log-probability per Han character under the character bigram model."""
-    from .charstats import char_stats
-
     stats = char_stats()
     han = [_simplified(c) for c in text if R.RE_HAN.match(c)]
     if not han:
@@ -58,16 +58,30 @@ def _plausibility(text: str) -> float:
     return score / len(han)
 
 
-@lru_cache(maxsize=20000)
-def _simplified(ch: str) -> str:
-    out = R._T2S.convert(ch)
-    return out if len(out) == 1 else ch
-
-
 # UTF-8 read as cp1252/Latin-1: the lead bytes of Chinese (E2-E9, EF) show as these letters
 _UTF8_AS_LATIN = re.compile("[âãäåæçèéï][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
                             "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039"
                             "\u203a\u20ac\u2122\ufffd]")
+
+
+@lru_cache(maxsize=1)
+def _gbk_lead_chars() -> re.Pattern[str]:
+    """The GBK characters one of whose two bytes is a UTF-8 lead byte (E3-E9, EF): about
+    2,700 of them, as one character class, so a line is measured in C, not char by char."""
+    chars = set()
+    for lead in range(0x81, 0xFF):
+        for trail in range(0x40, 0xFF):
+            raw = bytes((lead, trail))
+            if trail == 0x7F or not any(0xE3 <= x <= 0xE9 or x == 0xEF for x in raw):
+                continue
+            with contextlib.suppress(UnicodeDecodeError):
+                ch = raw.decode("gb18030")
+                if len(ch) == 1 and ch.encode("gb18030") == raw:
+                    chars.add(ch)
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+
+
+_ASCII_OR_FFFD = re.compile("[\x00-\x7f\ufffd]")
 
 
 def _looks_utf8_as_gbk(line: str) -> bool:
@@ -77,61 +91,49 @@ def _looks_utf8_as_gbk(line: str) -> bool:
     >>> _looks_utf8_as_gbk("鏀垮簻宸ヤ綔鎶ュ憡"), _looks_utf8_as_gbk("政府工作报告")
     (True, False)
     """
-    han = leads = 0
-    for ch in line:
-        if ch == "\ufffd" or ch.isascii():
-            continue
-        han += 1
-        try:
-            b = ch.encode("gb18030")
-        except UnicodeEncodeError:
-            continue
-        leads += len(b) == 2 and any(0xE3 <= x <= 0xE9 or x == 0xEF for x in b)
-    return leads >= 3 and leads >= 0.4 * han
+    leads = len(_gbk_lead_chars().findall(line))
+    # what is left without ASCII and U+FFFD is the double-byte part (counted by removing, not
+    # by listing every character: a findall over a whole report took 3 ms of every clean)
+    return leads >= 3 and leads >= 0.4 * len(_ASCII_OR_FFFD.sub("", line))
 
 
-def _utf8_mojibake_codecs(line: str, *, text_is_gbk: bool = False) -> tuple[str, ...]:
-    """The codecs that may have produced `line` from UTF-8. In a text where that damage is
-    established, every line with a non-ASCII character is tried (a short title such as
-    鏀垮簻宸ヤ綔鎶ュ憡 has none of the telltale characters); acceptance still needs a clearly
-    more natural reading."""
-    if _looks_utf8_as_gbk(line) or (text_is_gbk and not line.isascii()):
-        return ("gb18030",)  # a superset of GBK with the same bytes for GBK's characters
+def _utf8_mojibake_codec(line: str, *, looks_gbk: bool, text_is_gbk: bool) -> str | None:
+    """The codec that may have produced `line` from UTF-8, if any. In a text where that
+    damage is established, every line with a non-ASCII character is tried (a short line may
+    not show enough lead bytes); acceptance still needs a clearly more natural reading."""
+    if looks_gbk or (text_is_gbk and not line.isascii()):
+        return "gb18030"  # a superset of GBK with the same bytes for GBK's characters
     if len(_UTF8_AS_LATIN.findall(line)) >= 2:
-        return ("cp1252",)
-    return ()
+        return "cp1252"
+    return None
 
 
-def _repair_utf8_line(line: str, codecs: tuple[str, ...]) -> str:
-    """The best reading of `line` as UTF-8 bytes decoded with the wrong codec, or `line`
-    itself when no reading is clearly more natural than what is there."""
+# what cp1252 can have produced: a line may mix real Chinese with mojibake
+_CP1252_RUNS = re.compile(r"([^\x00-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
+                          r"\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a"
+                          r"\u20ac\u2122\ufffd]+)")
+
+
+def _repair_utf8_line(line: str, codec: str) -> str:
+    """The reading of `line` as UTF-8 bytes decoded with `codec`, or `line` itself when that
+    reading does not fit the bytes or is not clearly more natural than what is there."""
     from .utf8_lattice import line_slots, read_utf8
 
-    best = None
-    for codec in codecs:
-        if codec == "cp1252":
-            # a line may mix real Chinese with mojibake: read each run cp1252 can encode
-            parts = re.split(r"([^\x00-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
-                             r"\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a"
-                             r"\u20ac\u2122\ufffd]+)", line)
-            slots = [line_slots(p, codec) if i % 2 == 0 and _UTF8_AS_LATIN.search(p) else None
-                     for i, p in enumerate(parts)]
-            readings = [read_utf8(sl, codec) if sl is not None else None for sl in slots]
-            text = "".join(r.text if r else p for r, p in zip(readings, parts, strict=True))
-            errors = sum(r.errors for r in readings if r)
-        else:
-            slots = line_slots(line, codec)
-            if slots is None:
-                continue
-            reading = read_utf8(slots, codec)
-            text, errors = reading.text, reading.errors
-        if errors > max(1, len(text) // 50):
-            continue  # bytes that fit no UTF-8 character: this codec did not produce the line
-        if best is None or errors < best[0]:
-            best = (errors, text)
-    if best is None:
-        return line
-    text = best[1]
+    if codec == "cp1252":
+        parts = _CP1252_RUNS.split(line)  # each run cp1252 can encode is read on its own
+        slots = [line_slots(p, codec) if i % 2 == 0 and _UTF8_AS_LATIN.search(p) else None
+                 for i, p in enumerate(parts)]
+        readings = [read_utf8(sl, codec) if sl is not None else None for sl in slots]
+        text = "".join(r.text if r else p for r, p in zip(readings, parts, strict=True))
+        errors = sum(r.errors for r in readings if r)
+    else:
+        slots = line_slots(line, codec)
+        if slots is None:
+            return line
+        reading = read_utf8(slots, codec)
+        text, errors = reading.text, reading.errors
+    if errors > max(1, len(text) // 50):
+        return line  # bytes that fit no UTF-8 character: this codec did not produce the line
     known = "".join(c for c in text if not c.isascii() and c != "\ufffd")
     if _han_share(known) < 0.5 or _plausibility(known) < _plausibility(line) + 1.0:
         return line
@@ -153,11 +155,12 @@ def repair_utf8_mojibake(text: str) -> str:
     if not _UTF8_AS_LATIN.search(text) and not _looks_utf8_as_gbk(text):
         return text
     lines = text.split("\n")
-    text_is_gbk = sum(_looks_utf8_as_gbk(line) for line in lines) >= 3
+    looks = [_looks_utf8_as_gbk(line) for line in lines]
+    text_is_gbk = sum(looks) >= 3
     out = []
-    for line in lines:
-        codecs = _utf8_mojibake_codecs(line, text_is_gbk=text_is_gbk)
-        out.append(_repair_utf8_line(line, codecs) if codecs else line)
+    for line, looks_gbk in zip(lines, looks, strict=True):
+        codec = _utf8_mojibake_codec(line, looks_gbk=looks_gbk, text_is_gbk=text_is_gbk)
+        out.append(_repair_utf8_line(line, codec) if codec else line)
     return "\n".join(out)
 
 
@@ -200,8 +203,6 @@ def _gbk_tables() -> tuple[list[tuple[bytes, str]], dict[int, list[tuple[int, st
                            dict[int, list[tuple[int, str]]]]:
     """Plausible double-byte GBK characters: all of them by lead byte and by trail byte,
     and the most frequent ones for positions where both bytes were lost."""
-    from .charstats import char_stats
-
     stats = char_stats()
     by_lead: dict[int, list[tuple[int, str]]] = {}
     by_trail: dict[int, list[tuple[int, str]]] = {}
@@ -241,8 +242,6 @@ def _beam_decode(slots: list[_Slot], prev: str, nxt: str, width: int = _BEAM) ->
     """Readings of `slots` as double-byte GBK (plus ASCII bytes): a beam search under the
     character bigram model, which only has to keep the right reading among its finalists;
     the word model ranks them."""
-    from .charstats import char_stats
-
     stats = char_stats()
     common, by_lead, by_trail = _gbk_tables()
     beams: list[tuple[float, int, str]] = [(0.0, 0, "")]
@@ -310,8 +309,6 @@ _PUNCT_OK = set("，。、；：？！“”（）《》—…")
 
 
 def _count(ch: str) -> int:
-    from .charstats import char_stats
-
     return char_stats().unigram.get(_simplified(ch), 0)
 
 
@@ -327,17 +324,14 @@ def _is_damage(text: str, m: re.Match[str]) -> bool:
     """A marker next to characters almost never seen in real text (or next to the other kind
     of marker); so the question mark in 这是什么?我不知道 stays."""
     window = text[max(0, m.start() - 3): m.end() + 3]
-    if m.group() == "\ufffd":
-        # a lost byte between everyday characters is just lost (as the UTF-8 repair leaves
-        # it); a shifted GBK run shows as rare characters or a stray `?` next to it
-        return "?" in window or any(R.RE_HAN.match(c) and _count(c) < 3000 for c in window)
-    return "\ufffd" in window or any(R.RE_HAN.match(c) and _count(c) < 3000 for c in window)
+    # a lost byte between everyday characters is just lost (as the UTF-8 repair leaves it); a
+    # shifted GBK run shows as rare characters or the other kind of marker next to it
+    other = "?" if m.group() == "\ufffd" else "\ufffd"
+    return other in window or any(R.RE_HAN.match(c) and _count(c) < 3000 for c in window)
 
 
 def _reading_score(text: str, wildcards: int) -> float:
     """Word-model log-probability per character, less the prior against unknown bytes."""
-    from .charstats import word_model
-
     simple = "".join(_simplified(c) for c in text)
     return (word_model().score(simple) - _WILDCARD_COST * wildcards) / max(1, len(text))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import re
 
-from ..matching import matching_form  # noqa: F401 (re-exported: it lives in speechkit.matching)
 from . import resources as R
 
 

@@ -12,8 +12,9 @@ from functools import lru_cache
 
 import opencc
 
+from ..matching import T2S as _T2S
+
 _S2T = opencc.OpenCC("s2t")
-_T2S = opencc.OpenCC("t2s")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -151,8 +152,6 @@ RE_PINYIN_BROKEN = re.compile(
 
 # UTF-8 bytes of two U+FFFD read as GBK
 RE_KUNJINKAO = re.compile("(锟斤拷)+")
-# text that is UTF-8 read as GBK is dense with these (浣犲ソ锛屽悇浣嶄唬琛)
-RE_UTF8_AS_GBK = re.compile("[锛銆鍙鐨浠涓鏄湪浜瀹鎴鍦勭殑鏃闂璇绗灏閫浣犲悇嶄唬琛]")
 # Latin-1 letters plus the characters cp1252 puts in 0x80-0x9F
 RE_LATIN1_RUN = re.compile(
     r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"

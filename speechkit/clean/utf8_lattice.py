@@ -7,8 +7,9 @@ guarantee pins most of each lost byte:
 
 - cp1252 only fails on its five undefined bytes 0x81 0x8D 0x8F 0x90 0x9D, all of them UTF-8
   continuation bytes: at most five candidates, and the byte's place is known;
-- GBK and GB18030 only fail on bytes >= 0x80; UTF-8's structure (a lead E0-EF opens three bytes,
-  80-BF continue them) says whether a lost byte opened a character or continued one.
+- GB18030 (and GBK, whose characters it encodes with the same bytes) only fails on bytes
+  >= 0x80; UTF-8's structure (a lead E0-EF opens three bytes, 80-BF continue them) says
+  whether a lost byte opened a character or continued one.
 
 The line is decoded with a Viterbi search over the lattice of characters those constraints
 allow, scored with the character bigram model. The search is linear in the line: each lost
@@ -25,13 +26,14 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..matching import simplified_char as _simple
 from . import resources as R
+from .charstats import char_stats, word_model
 
 # cp1252 leaves these undefined; everything else it decodes
 CP1252_UNDEFINED = (0x81, 0x8D, 0x8F, 0x90, 0x9D)
 LOST_BYTE_VALUES = {
-    "gbk": tuple(range(0x80, 0x100)),
-    "gb18030": tuple(range(0x80, 0x100)),
+    "gb18030": tuple(range(0x80, 0x100)),  # also GBK's: GB18030 is its superset, byte for byte
     "cp1252": CP1252_UNDEFINED,
 }
 # leads of the three-byte sequences Chinese text uses: 、。 (E3), Han (E4-E9), ，：（） (EF), —… (E2)
@@ -58,24 +60,14 @@ _PUNCT_LOGP = {"，": -3.5, "。": -4.5, "、": -5.0, "：": -6.5, "；": -7.0, 
 @dataclass(frozen=True)
 class LatticeReading:
     text: str       # the line read back; characters that could not be decided are U+FFFD
-    certain: int    # characters whose bytes were all known
-    guessed: int    # characters read from lost bytes and kept
-    lost: int       # characters left as U+FFFD
     errors: int     # bytes that fit no UTF-8 character (a sign the codec guess is wrong)
-
-
-@lru_cache(maxsize=1)
-def _stats():
-    from .charstats import char_stats
-
-    return char_stats()
 
 
 def _unigram(ch: str) -> float:
     if ch in _PUNCT_LOGP:
         return _PUNCT_LOGP[ch]
     if R.RE_HAN.match(ch):
-        return _stats().logp(_simple(ch))
+        return char_stats().logp(_simple(ch))
     return -12.0 if ch.isascii() and ch.isprintable() else -16.0
 
 
@@ -83,14 +75,8 @@ def _unigram(ch: str) -> float:
 def _pair(prev: str, ch: str) -> float:
     """log P(ch | prev): the bigram model between Han characters, the unigram elsewhere."""
     if prev and R.RE_HAN.match(prev) and R.RE_HAN.match(ch):
-        return _stats().logp_next(_simple(prev), _simple(ch))
+        return char_stats().logp_next(_simple(prev), _simple(ch))
     return _unigram(ch)
-
-
-@lru_cache(maxsize=20000)
-def _simple(ch: str) -> str:
-    out = R._T2S.convert(ch)
-    return out if len(out) == 1 else ch
 
 
 def _wanted(ch: str) -> bool:
@@ -152,9 +138,9 @@ def line_slots(line: str, codec: str) -> list[int | None] | None:
     return slots
 
 
-def read_utf8(slots: list[int | None], codec: str, *, margin: float | None = None) -> LatticeReading:
+def read_utf8(slots: list[int | None], codec: str) -> LatticeReading:
     """Decode `slots` as UTF-8, choosing lost bytes with the character model (Viterbi), and
-    keep a character read from lost bytes only when it wins by `margin` nats in its context.
+    keep a character read from lost bytes only when it wins by `MARGIN` nats in its context.
 
     >>> read_utf8(line_slots("å…¨é\\ufffd¢å»ºæˆ\\ufffdå°\\ufffdåº·ç¤¾ä¼š", "cp1252"), "cp1252").text
     '全面建成小康社会'
@@ -219,7 +205,7 @@ def read_utf8(slots: list[int | None], codec: str, *, margin: float | None = Non
         path.append((ch, bool(mark)))
         i, ch = prev_i, prev_ch
     path.reverse()
-    return _decide(path, MARGIN if margin is None else margin, lost, slots)
+    return _decide(path, lost, slots)
 
 
 def _relax(target: dict[str, tuple[float, int, str, tuple[str, ...]]], ch: str, score: float, i: int,
@@ -229,17 +215,14 @@ def _relax(target: dict[str, tuple[float, int, str, tuple[str, ...]]], ch: str, 
         target[ch] = (score, i, prev, (ch,) if guessed else ())
 
 
-def _decide(path: list[tuple[str, bool]], margin: float, lost: tuple[int, ...],
-            slots: list[int | None]) -> LatticeReading:
+def _decide(path: list[tuple[str, bool]], lost: tuple[int, ...], slots: list[int | None]) -> LatticeReading:
     """Keep the characters read from lost bytes only where the word model prefers them clearly.
 
     Adjacent characters read from lost bytes are decided together (坚持 and 做持 explain the
     same bytes: one at a time, each would be judged against an unknown neighbour); runs longer
-    than `MAX_COMBOS` readings allow stay U+FFFD. A run is kept when its best reading, in a window of known
-    characters each side, beats every other reading by `margin` nats. The word model knows
+    than `MAX_COMBOS` readings allow stay U+FFFD. A run is kept when its best reading, in a
+    window of known characters each side, beats every other reading by `MARGIN` nats. The word model knows
     开局之年 where the bigram model only knows 开局 and 之年."""
-    from .charstats import word_model
-
     words = word_model()
     items = []  # (character, from lost bytes, byte pattern)
     pos = 0
@@ -248,9 +231,7 @@ def _decide(path: list[tuple[str, bool]], margin: float, lost: tuple[int, ...],
         items.append((ch, from_lost and ch != "\ufffd", tuple(slots[pos:pos + length])))
         pos += length
     out = [ch if not from_lost else "\ufffd" for ch, from_lost, _ in items]
-    certain = sum(1 for ch, from_lost, _ in items if not from_lost and ch != "\ufffd")
     errors = sum(1 for ch, _, pattern in items if ch == "\ufffd" and None not in pattern)
-    guessed = 0
     k = 0
     while k < len(items):
         if not items[k][1]:
@@ -259,20 +240,21 @@ def _decide(path: list[tuple[str, bool]], margin: float, lost: tuple[int, ...],
         end = k
         while end < len(items) and items[end][1]:
             end += 1
-        sizes = [min(len(_candidates(items[j][2], lost)), SHORTLIST if end - k == 1 else SHORTLIST // 2)
-                 for j in range(k, end)]
-        if math.prod(sizes) <= MAX_COMBOS:
-            reading = _decide_run(words, items, out, k, end, lost, margin)
+        size = _shortlist_size(end - k)
+        if math.prod(min(len(_candidates(items[j][2], lost)), size) for j in range(k, end)) <= MAX_COMBOS:
+            reading = _decide_run(words, items, out, k, end, lost)
             if reading:
                 out[k:end] = reading
-                guessed += sum(c != "\ufffd" for c in reading)
         k = end
-    gone = out.count("\ufffd") - errors
-    return LatticeReading("".join(out), certain, guessed, gone, errors)
+    return LatticeReading("".join(out), errors)
 
 
-def _decide_run(words, items, out: list[str], k: int, end: int, lost: tuple[int, ...],
-                margin: float) -> list[str] | None:
+def _shortlist_size(run: int) -> int:
+    """Candidates per character the word model re-ranks: fewer when several are decided together."""
+    return SHORTLIST if run == 1 else SHORTLIST // 2
+
+
+def _decide_run(words, items, out: list[str], k: int, end: int, lost: tuple[int, ...]) -> list[str] | None:
     prev = out[k - 1] if k else ""
     nxt = out[end] if end < len(out) else ""
     shortlists = []
@@ -283,8 +265,7 @@ def _decide_run(words, items, out: list[str], k: int, end: int, lost: tuple[int,
         def bigram(c: str, before: str = before, after: str = after) -> float:
             return _pair(before, c) + (_pair(c, after) if after and after != "\ufffd" else 0.0)
 
-        size = SHORTLIST if end - k == 1 else SHORTLIST // 2
-        shortlists.append(sorted(_candidates(items[j][2], lost), key=bigram, reverse=True)[:size])
+        shortlists.append(sorted(_candidates(items[j][2], lost), key=bigram, reverse=True)[:_shortlist_size(end - k)])
     left = "".join(out[max(0, k - WINDOW):k])
     right = "".join(out[end:end + WINDOW])
     scored = sorted(((_window_score(words, left, "".join(combo), right), combo)
@@ -292,7 +273,7 @@ def _decide_run(words, items, out: list[str], k: int, end: int, lost: tuple[int,
     if not scored:
         return None
     best = list(scored[0][1])
-    if len(scored) > 1 and scored[0][0] - scored[1][0] < margin:
+    if len(scored) > 1 and scored[0][0] - scored[1][0] < MARGIN:
         return None
     # numerals and punctuation are not predictable from their neighbours (四十六 or 四十八,
     # ，or ：): never choose between two of the same kind
