@@ -66,3 +66,13 @@ def test_byte_level_damage_decodes_exactly(kind, sample):
         data = BYTE_KINDS[kind](text)
         expected = data.decode("big5") if kind == "big5" else text  # Big5 lacks some characters
         assert decode_bytes(data).text.replace("\r\n", "\n") == expected
+
+
+def test_a_simplified_line_gets_no_traditional_character_from_lost_bytes(corpus):
+    # the 1983 national report read as GBK lost a byte of 术 in 尖端技术: 朮 fits the bytes left and
+    # the character model reads it as 术, so only the line's own script can rule it out
+    path = corpus / "gov-reports" / "政府工作报告-国务院" / "1983.md"
+    line = next(x for x in path.read_text("utf-8").splitlines() if "尖端技术以及基础研究" in x)
+    repaired = repair_encoding(line.encode("utf-8").decode("gbk", errors="replace"))
+    from speechkit.matching import simplified_char
+    assert all(simplified_char(c) == c for c in repaired), [c for c in repaired if simplified_char(c) != c]

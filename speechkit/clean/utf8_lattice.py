@@ -232,6 +232,9 @@ def _decide(path: list[tuple[str, bool]], lost: tuple[int, ...], slots: list[int
         pos += length
     out = [ch if not from_lost else "\ufffd" for ch, from_lost, _ in items]
     errors = sum(1 for ch, _, pattern in items if ch == "\ufffd" and None not in pattern)
+    # a line written in simplified characters gets no traditional ones from lost bytes (技朮
+    # for 技术: the model reads both as 术, so it cannot tell which the bytes were)
+    simplified = not any(_simple(ch) != ch for ch, from_lost, _ in items if not from_lost)
     k = 0
     while k < len(items):
         if not items[k][1]:
@@ -242,7 +245,7 @@ def _decide(path: list[tuple[str, bool]], lost: tuple[int, ...], slots: list[int
             end += 1
         size = _shortlist_size(end - k)
         if math.prod(min(len(_candidates(items[j][2], lost)), size) for j in range(k, end)) <= MAX_COMBOS:
-            reading = _decide_run(words, items, out, k, end, lost)
+            reading = _decide_run(words, items, out, k, end, lost, simplified)
             if reading:
                 out[k:end] = reading
         k = end
@@ -254,7 +257,8 @@ def _shortlist_size(run: int) -> int:
     return SHORTLIST if run == 1 else SHORTLIST // 2
 
 
-def _decide_run(words, items, out: list[str], k: int, end: int, lost: tuple[int, ...]) -> list[str] | None:
+def _decide_run(words, items, out: list[str], k: int, end: int, lost: tuple[int, ...],
+                simplified: bool) -> list[str] | None:
     prev = out[k - 1] if k else ""
     nxt = out[end] if end < len(out) else ""
     shortlists = []
@@ -274,6 +278,8 @@ def _decide_run(words, items, out: list[str], k: int, end: int, lost: tuple[int,
         return None
     best = list(scored[0][1])
     if len(scored) > 1 and scored[0][0] - scored[1][0] < MARGIN:
+        return None
+    if simplified and any(_simple(c) != c for c in best):
         return None
     # numerals and punctuation are not predictable from their neighbours (四十六 or 四十八,
     # ，or ：): never choose between two of the same kind
