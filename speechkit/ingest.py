@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sources
+from .clean import template
 from .dedup import update_groups
 from .documents import Document, Progress, RawDocument, content_hash
 from .errors import DocumentProblem
-from .pipeline import process_raw
+from .pipeline import Templates, process_raw
 from .settings import Settings
 from .store import Store
 
@@ -68,13 +69,14 @@ def _path_of(key: str, home: Path) -> Path:
     return Path(key) if os.path.isabs(key) else home / key
 
 
-def _work(units: list[RawDocument], settings: Settings) -> tuple[list[Document], list[tuple[str, str]]]:
+def _work(units: list[RawDocument], settings: Settings, templates: Templates | None = None
+          ) -> tuple[list[Document], list[tuple[str, str]]]:
     """Worker: process a batch of units; problems are returned, not raised."""
     docs: list[Document] = []
     problems: list[tuple[str, str]] = []
     for raw in units:
         try:
-            docs.extend(process_raw(raw, settings))
+            docs.extend(process_raw(raw, settings, templates))
         except DocumentProblem as exc:
             problems.append((raw.record, exc.reason))
         except Exception as exc:  # a bug must not stop the batch: report it with the file
@@ -135,12 +137,45 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
         pending_all = store.query("SELECT value FROM meta WHERE key='dedup_pending'")
         if todo or report.files_pruned:
             store.query("INSERT OR REPLACE INTO meta VALUES ('dedup_pending', '1')")
-        new_ids = _process(todo, settings, field_map, store, report, progress)
+        new_ids = _process(todo, settings, field_map, store, report, progress, store.templates())
+        if new_ids:
+            # a site's template shows once enough of its pages are in: the pages that show it
+            # are processed again with it (once: what is stripped no longer shows)
+            again = _find_site_templates(store, new_ids)
+            redo = [(_path_of(k, settings.home), k, store.file_hash(k)[0]) for k in sorted(again)
+                    if _path_of(k, settings.home).is_file()]
+            if redo:
+                counts = report.speeches, dict(report.flags), len(report.skipped)
+                new_ids += _process(redo, settings, field_map, store, report, progress, store.templates())
+                # the second pass re-stores pages already counted: keep the report as it was
+                report.speeches, report.skipped[:] = counts[0], report.skipped[:counts[2]]
         if new_ids or report.files_pruned or pending_all:
             update_groups(store, settings, None if pending_all or report.files_pruned else new_ids)
             store.query("DELETE FROM meta WHERE key='dedup_pending'")
         report.duplicates = store.count("canonical=0")
     return report
+
+
+def _find_site_templates(store: Store, new_ids: list[str]) -> set[str]:
+    """Find the template (clean/template.py) of each site and each folder that `new_ids` came
+    from, over everything stored from it; save what changed in the store. Returns the stored
+    files whose pages still show a template line: they are processed again with it. Reads each
+    touched site and folder once: linear in what it reads."""
+    again: set[str] = set()
+    for kind, where in sorted(store.page_groups(new_ids)):
+        key = f"template\t{kind}\t{where}"
+        known = json.loads(store.get_meta(key) or "[]")
+        pages = {doc_id: template.candidates(text, title, speaker)
+                 for doc_id, title, text, speaker in store.group_pages(kind, where)}
+        if len(pages) < template.MIN_PAGES:
+            continue
+        lines = template.find_template(pages.values(), known)
+        if sorted(lines) != sorted(known):
+            store.set_meta(key, json.dumps(sorted(lines), ensure_ascii=False))
+            log.info("template of %s %s: %s", kind, where, " | ".join(sorted(lines)))
+        showing = [doc_id for doc_id, cands in pages.items() if cands & lines]
+        again.update(store.source_paths(showing))
+    return again
 
 
 def _load(path: Path, key: str, field_map: dict[str, str], max_mb: int
@@ -154,7 +189,8 @@ def _load(path: Path, key: str, field_map: dict[str, str], max_mb: int
 
 
 def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: dict[str, str],
-             store: Store, report: IngestReport, progress: Progress | None) -> list[str]:
+             store: Store, report: IngestReport, progress: Progress | None,
+             templates: Templates | None = None) -> list[str]:
     new_ids: list[str] = []
     total = len(todo)
     done = 0
@@ -179,7 +215,7 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
     if workers <= 1 or (total <= 1 and not any(sources.is_dump(t[0]) for t in todo)):
         for path, key, h in todo:
             units, problems, size = _load(path, key, field_map, settings.max_file_mb)
-            docs, more = _work(units, settings)
+            docs, more = _work(units, settings, templates)
             finish(_Pending(key, h, size, 1, docs, problems + more))
         return new_ids
     pending: dict[str, _Pending] = {}
@@ -195,7 +231,7 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
                     finish(pending.pop(key))
                     continue
                 for chunk in chunks:
-                    futures[pool.submit(_work, chunk, settings)] = key
+                    futures[pool.submit(_work, chunk, settings, templates)] = key
                 # keep memory bounded: drain while many chunks are queued
                 while len(futures) > workers * 4:
                     _drain(futures, pending, finish)

@@ -495,6 +495,8 @@ def _name(raw: str | None) -> str | None:
     if not raw:
         return None
     name = _squash(raw)
+    if re.fullmatch(r"[\u4e00-\u9fff]{1,8}[·・•][\u4e00-\u9fff]{1,8}", name):
+        return name.replace("・", "·").replace("•", "·")
     if not (2 <= len(name) <= 4) or name in _NOT_NAMES or re.search(r"[XＸx*]", name):
         return None
     return name
@@ -507,6 +509,7 @@ def speaker(text: str, title: str | None) -> Speaker:
             piece = piece.strip()
             if len(piece) > 40:
                 continue
+            shown, piece = piece, R.RE_ACTING.sub("", piece)
             m = R.RE_SPEAKER_LINE.match(_fold_digits(piece)) or R.RE_SPEAKER_LINE.match(
                 re.sub(r"^.*?(会议上|大会上)\s*", "", piece)
             )
@@ -518,7 +521,14 @@ def speaker(text: str, title: str | None) -> Speaker:
                 nm = re.match(r"^([\u4e00-\u9fff]{2,4})\s*(?:[(（][^)）]*[)）])?$", lines[i + 1])
                 name = _name(nm.group(1)) if nm else None
             if name or m.group("org") or len(piece) <= 8:
-                return Speaker(role, name, m.group("org") or None, piece)
+                return Speaker(role, name, m.group("org") or None, shown)
+    # a name alone between the dateline and the salutation (——二〇〇三年一月八日在…会议上 / 王鸿举 /
+    # 各位代表：): the speaker, role unstated
+    for i in range(1, len(lines) - 1):
+        if R.RE_DATELINE.search(lines[i - 1]) and lines[i + 1].endswith(("：", ":")):
+            name = _name(lines[i]) if re.fullmatch(r"[\u4e00-\u9fff·・•\s\u3000]{2,17}", lines[i]) else None
+            if name:
+                return Speaker(None, name, None, lines[i])
     if title:
         m = R.RE_ROLE_IN_TITLE.search(title)
         if m:

@@ -5,6 +5,7 @@ a distributed engine) can run them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from . import metadata as M
 from .clean import clean_text
 from .clean import resources as R
 from .clean.split import split_compilation
+from .clean.template import strip_template
 from .decode import decode_bytes
 from .dedup import signature
 from .documents import Document, RawDocument, content_hash, doc_id
@@ -54,12 +56,27 @@ def _locate(context: str, parts: list[str]) -> int:
     return len(parts) - 1
 
 
-def process_raw(raw: RawDocument, settings: Settings) -> list[Document]:
-    """Every speech in one input unit, fully cleaned and described."""
+# a site's or a folder's template lines ("site\tSITE" / "folder\tFOLDER" -> lines), found by ingest
+Templates = Mapping[str, frozenset[str]]
+
+
+def process_raw(raw: RawDocument, settings: Settings, templates: Templates | None = None) -> list[Document]:
+    """Every speech in one input unit, fully cleaned and described. `templates`: the template
+    lines of sites and folders (clean/template.py), stripped after cleaning, before metadata."""
     text, encoding, lossy, meta, kind = to_text(raw)
     page = M.page_info(text, meta)
     cleaned = clean_text(text, kind=kind)
-    parts = split_compilation(cleaned.text)
+    steps = [str(s) for s in cleaned.steps]
+    body_text, template_evidence = cleaned.text, ""
+    if templates:
+        lines = templates.get("folder\t" + raw.source_path.rpartition("/")[0], frozenset())
+        if page.site:
+            lines = lines | templates.get("site\t" + page.site, frozenset())
+        body_text, gone = strip_template(cleaned.text, lines)
+        if gone:
+            steps.append(f"strip_site_template(-{len(gone)}/+0)")
+            template_evidence = " | ".join(gone)[:160] + " (lines repeated on many pages of the site)"
+    parts = split_compilation(body_text)
     bodies = [p.text for p in parts]
     # which part each truncation notice belongs to
     cut_parts: dict[int, list[str]] = {}
@@ -67,7 +84,6 @@ def process_raw(raw: RawDocument, settings: Settings) -> list[Document]:
     for m in R.RE_TRUNC_OMITTED.finditer(unannotated):
         where = _locate(unannotated[max(0, m.start() - 200): m.start()], bodies)
         cut_parts.setdefault(where, []).append(m.group().strip())
-    steps = [str(s) for s in cleaned.steps]
     docs: list[Document] = []
     for part in parts:
         title = M.choose_title(part.title, part.text, meta.get("title"))
@@ -106,6 +122,8 @@ def process_raw(raw: RawDocument, settings: Settings) -> list[Document]:
         evidence.update(ev)
         if page.site_evidence:
             evidence["site"] = page.site_evidence
+        if template_evidence:
+            evidence["template"] = template_evidence
         masked = M.masked_count(body) + M.masked_count(title or "")
         if masked:
             flags.append("masked")

@@ -208,6 +208,56 @@ class Store:
             "date, flags FROM documents WHERE minhash IS NOT NULL"
         )
 
+    def group_pages(self, kind: str, value: str) -> Iterator[tuple[str, str | None, str, str | None]]:
+        """(id, title, text, speaker_name) of the documents of one site (`kind` "site") or one
+        folder ("folder": its files, not its subfolders)."""
+        if kind == "site":
+            rows = self.db.execute("SELECT id, title, text, speaker_name, source_path FROM documents "
+                                   "WHERE site=?", (value,))
+        else:
+            pattern = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+            rows = self.db.execute("SELECT id, title, text, speaker_name, source_path FROM documents "
+                                   "WHERE source_path LIKE ? ESCAPE '\\'", (pattern,))
+        for r in rows:
+            if kind == "site" or r[4].rpartition("/")[0] == value:
+                yield r[0], r[1], r[2], r[3]
+
+    def page_groups(self, ids: Sequence[str]) -> set[tuple[str, str]]:
+        """("site", site) and ("folder", folder) of each of `ids`."""
+        out: set[tuple[str, str]] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            for site, path in self.db.execute(
+                    f"SELECT site, source_path FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                out.add(("folder", path.rpartition("/")[0]))
+                if site:
+                    out.add(("site", site))
+        return out
+
+    def source_paths(self, ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            out.update(r[0] for r in self.db.execute(
+                f"SELECT source_path FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def templates(self) -> dict[str, frozenset[str]]:
+        """Site and folder templates found so far: "site\tSITE" or "folder\tFOLDER" -> lines."""
+        return {k.split("\t", 1)[1]: frozenset(json.loads(v))
+                for k, v in self.db.execute("SELECT key, value FROM meta WHERE key LIKE 'template' || char(9) || '%'")}
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def set_groups(self, rows: Sequence[tuple[str | None, bool, str]]) -> None:
         """(dup_group, canonical, id) for each document whose grouping changed."""
         with self.transaction() as db:

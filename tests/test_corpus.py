@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from speechkit.documents import RawDocument
 from speechkit.ingest import ingest
-from speechkit.settings import load_settings
+from speechkit.pipeline import process_raw
+from speechkit.settings import Settings, load_settings
 from speechkit.store import Store
 
 # file -> why the manifest and the text disagree (checked by reading the files)
@@ -187,3 +189,15 @@ def test_work_reports_from_another_source_without_title_or_dateline(tmp_path, co
         # measured 139 right and 2 wrong of 149 (the review-context rule it replaced: 135 and 6)
         assert right >= 0.9 * len(docs) and wrong <= 0.02 * len(docs)
     assert wrong <= 0.15 * len(docs)
+
+
+@pytest.mark.parametrize("rel, name, role", [
+    # an acting head (代主席) with a two-part name
+    ("gov-reports/政府工作报告-省自治区/新疆维吾尔自治区/2015.md", "雪克来提·扎克尔", "自治区主席"),
+    # a name alone between the dateline and 各位代表：
+    ("gov-reports/政府工作报告-主要城市/重庆市/2003.md", "王鸿举", None),
+])
+def test_speaker_lines_of_other_forms(corpus, rel, name, role):
+    path = corpus / rel
+    doc = process_raw(RawDocument(str(path), path.read_bytes(), kind="markdown"), Settings())[0]
+    assert (doc.speaker_name, doc.speaker_role) == (name, role)

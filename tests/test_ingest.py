@@ -210,3 +210,44 @@ def test_interrupted_run_resumes_without_loss(tmp_path, corpus):
     out = run(home, "ingest", str(src))
     assert f"{partial} unchanged" in out
     assert len(docs(home, canonical_only=False)) == total
+
+
+# furniture no phrase rule was written from: a channel banner above the text, a counter and a
+# closing line below it, on every page of one (invented) site
+_TEMPLATE_HEAD = "吉林发布融媒矩阵"
+_TEMPLATE_TAIL = ("本页累计访问人次", "吉林省政务服务中心主办 技术支持：长白山云")
+
+
+def test_a_sites_template_is_stripped_wherever_it_repeats(tmp_path, corpus):
+    src = sorted((corpus / "gov-reports" / "政府工作报告-省自治区" / "吉林省").glob("*.md"))[:7]
+    plain, framed = tmp_path / "plain" / "jl", tmp_path / "framed" / "jl"
+    plain.mkdir(parents=True)
+    framed.mkdir(parents=True)
+    for i, path in enumerate(src):
+        text = path.read_text("utf-8")
+        (plain / path.name).write_text(text, "utf-8")
+        # a line on only two pages is not the site's template: it stays
+        tail = "吉林省两会特别报道" if i < 2 else "\n\n".join(_TEMPLATE_TAIL)
+        cut = text.index("\n---\n", 4) + 5 if text.startswith("---\n") else 0  # after the front matter
+        (framed / path.name).write_text(f"{text[:cut]}{_TEMPLATE_HEAD}\n\n{text[cut:]}\n\n{tail}\n", "utf-8")
+    run(tmp_path / "a", "ingest", str(plain), "--workers", "1")
+    run(tmp_path / "b", "ingest", str(framed), "--workers", "1")
+    a = {Path(d.source_path).name: d for d in docs(tmp_path / "a", canonical_only=False)}
+    b = {Path(d.source_path).name: d for d in docs(tmp_path / "b", canonical_only=False)}
+    assert set(a) == set(b)
+    for name, doc in b.items():
+        lines = {x.strip() for x in doc.text.split("\n")}
+        assert not lines & {_TEMPLATE_HEAD, *_TEMPLATE_TAIL}, name
+        # what remains is the text the page has without its frame, line for line
+        assert doc.text.replace("\n吉林省两会特别报道", "") == a[name].text, name
+        assert any(s.startswith("strip_site_template") for s in doc.steps), name
+        assert "template" in doc.evidence
+    assert sum("吉林省两会特别报道" in d.text for d in b.values()) == 2
+    # the template is remembered: a new page of the site is stripped on arrival, and a re-run
+    # changes nothing
+    late = sorted((corpus / "gov-reports" / "政府工作报告-省自治区" / "吉林省").glob("*.md"))[-1].read_text("utf-8")
+    cut = late.index("\n---\n", 4) + 5 if late.startswith("---\n") else 0
+    (framed / "late.md").write_text(f"{late[:cut]}{_TEMPLATE_HEAD}\n\n{late[cut:]}", "utf-8")
+    run(tmp_path / "b", "ingest", str(framed), "--workers", "1")
+    new = {Path(d.source_path).name: d for d in docs(tmp_path / "b", canonical_only=False)}["late.md"]
+    assert _TEMPLATE_HEAD not in new.text

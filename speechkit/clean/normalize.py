@@ -79,11 +79,14 @@ def strip_markdown(text: str) -> str:
 
     >>> strip_markdown("## 一、回顾\\n**政府工作报告**[^1]\\n*政府工作报告\\n| 指标 | 数值 |\\n|---|---|")
     '一、回顾\\n政府工作报告\\n政府工作报告\\n指标 数值\\n'
+    >>> strip_markdown("> [!NOTE] 相关通知\\n> **中共中央印发《条例》**")
+    '相关通知\\n中共中央印发《条例》'
     """
     text = R.RE_MD_COMMENT.sub("", text)
     text = R.RE_MD_LINK.sub(r"\1", text)
     text = R.RE_MD_HEADING.sub("", text)
     text = R.RE_MD_QUOTE.sub("", text)
+    text = R.RE_MD_ALERT.sub("", text)
     text = R.RE_MD_FOOTREF.sub("", text)
     text = R.RE_MD_EMPHASIS.sub(r"\2", text)
     text = R.RE_MD_ITALIC.sub(r"\1", text)

@@ -189,6 +189,9 @@ RE_ANY_HTML_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS}|{_INLINE_TAGS}|script|style)
 RE_MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 RE_MD_HEADING = re.compile(r"^#{1,6}\s+", re.M)
 RE_MD_QUOTE = re.compile(r"^>\s?", re.M)
+# a GitHub alert opens a quote: > [!NOTE] 相关通知 (the marker is markup; the label stays for the
+# furniture rules and the site template to judge)
+RE_MD_ALERT = re.compile(r"^\s*\[!(?:NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*", re.M | re.I)
 RE_MD_FOOTREF = re.compile(r"\[\^\d+\](?!:)")
 RE_MD_COMMENT = re.compile(r"<!--.*?-->", re.S)
 RE_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -344,12 +347,15 @@ ROLES: list[tuple[str, str | None]] = [
     ("党委书记", None), ("书记", None), ("局长", None), ("主任", None),
 ]
 ROLE_ALT = "|".join(re.escape(r) for r, _ in sorted(ROLES, key=lambda x: -len(x[0])))
-# 国务院总理　李克强 / 市委书记\n张笑东 / 海拉尔区人民政府区长　　张天喜 / 省长 王清宪
+# 国务院总理　李克强 / 市委书记\n张笑东 / 海拉尔区人民政府区长　　张天喜 / 省长 王清宪 /
+# 自治区代主席 雪克来提·扎克尔 (an acting head: 代 is dropped before matching, see RE_ACTING)
 RE_SPEAKER_LINE = rx(
     rf"^(?P<org>[\u4e00-\u9fff]{{0,16}}?)(?P<role>{ROLE_ALT})[\s\u3000]*"
-    rf"(?P<name>[\u4e00-\u9fff](?:[\s\u3000]?[\u4e00-\u9fff]){{1,3}}|[XＸx*]{{2,4}})?\s*"
+    rf"(?P<name>[\u4e00-\u9fff]{{1,8}}[·・•][\u4e00-\u9fff]{{1,8}}|"  # 雪克来提·扎克尔
+    rf"[\u4e00-\u9fff](?:[\s\u3000]?[\u4e00-\u9fff]){{1,3}}|[XＸx*]{{2,4}})?\s*"
     rf"(?:[(（](?P<date>[^)）]{{4,20}})[)）])?$"
 )
+RE_ACTING = re.compile(r"代(?=(?:省长|市长|县长|区长|旗长|州长|盟长|主席))")
 RE_ROLE_IN_TITLE = rx(
     rf"^(?P<org>[\u4e00-\u9fff]{{0,10}}?)(?P<role>{ROLE_ALT})(?P<name>[\u4e00-\u9fff]{{2,3}})?(?:同志)?在"
 )
