@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .faults import crash_point
+
 
 def write_json(path: Path, data: Any) -> None:
     """Write `data` as JSON to a temporary file beside `path`, flush it to disk, rename it."""
@@ -32,8 +34,21 @@ def replace_dir(new: Path, dest: Path) -> None:
     ('2', ['dest'])
     """
     old = dest.with_name(dest.name + ".old")
+    recover_dir(dest)
     shutil.rmtree(old, ignore_errors=True)
     if dest.exists():
         os.replace(dest, old)
+    crash_point("swap:" + dest.name)
     os.replace(new, dest)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(dest: Path) -> bool:
+    """After a crash inside `replace_dir` (the old folder moved aside, the new one not yet in
+    place), put the old folder back. Only a writer holding the folder's lock may call this.
+    Returns whether anything was put back."""
+    old = dest.with_name(dest.name + ".old")
+    if not dest.exists() and old.is_dir():
+        os.replace(old, dest)
+        return True
+    return False

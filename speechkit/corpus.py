@@ -82,10 +82,10 @@ class Corpus:
 
         if self._text_index is None:
             try:
-                check_current(self.settings, self.store, self.segmenter, self._expected())
+                have = check_current(self.settings, self.store, self.segmenter, self._expected())
+                self._text_index = TextIndex(Paths(self.settings.index_dir), have.get("text"))
             except SpeechkitError:
                 return None
-            self._text_index = TextIndex(Paths(self.settings.index_dir))
         return self._text_index
 
     _expected_manifest: dict[str, Any] | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import itertools
 import json
 import logging
@@ -27,7 +28,6 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,12 @@ from whoosh.system import pack_uint
 from whoosh.writing import SegmentWriter
 
 from . import __version__
-from .atomic import replace_dir, write_json
+from .atomic import recover_dir, replace_dir, write_json
 from .documents import Progress
 from .errors import SpeechkitError
+from .faults import crash_point
 from .matching import matching_form
+from .pool import stop_pool, worker_pool
 from .safe_pickle import harden_whoosh
 from .segment import Segmenter, deserialize, segment_batch, stopwords
 from .settings import Settings
@@ -331,7 +333,7 @@ def check_current(settings: Settings, store: Store, seg: Segmenter,
     paths = Paths(settings.index_dir)
     if not paths.manifest.exists():
         raise IndexError_(f"no index in {paths.root}; run `speechkit index` first")
-    have = json.loads(paths.manifest.read_text("utf-8"))
+    have = read_manifest(paths)
     want = want or expected_manifest(store, seg, have)
     if have.get("segmenter") != want["segmenter"] or have.get("code") != want["code"]:
         raise IndexError_("the index was built with another lexicon or speechkit version; "
@@ -372,12 +374,26 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
     seg = Segmenter(user_lexicon)
     report = IndexReport()
     with _locked(paths), Store(settings.store_path, create=False) as store:
+        # a build killed inside a folder swap left the old folder aside: put it back
+        for folder in (paths.whoosh, paths.text):
+            if recover_dir(folder):
+                log.warning("%s was missing after an interrupted build; the previous copy is back", folder)
         manifest = expected_manifest(store, seg)
         old: dict[str, Any] = {}
         if paths.manifest.exists() and not rebuild:
-            old = json.loads(paths.manifest.read_text("utf-8"))
+            old = read_manifest(paths)
             if old.get("segmenter") != manifest["segmenter"] or old.get("code") != manifest["code"]:
                 rebuild = True
+        # a build killed after whoosh committed and before the manifest recorded it: the live
+        # index holds that build's deletions and additions, which skew BM25's statistics; it is
+        # built again (from the token cache: no segmentation)
+        if (not rebuild and "whoosh_generation" in old and whoosh_index.exists_in(str(paths.whoosh))
+                and whoosh_index.open_dir(str(paths.whoosh)).latest_generation() != old["whoosh_generation"]):
+            log.warning("the last `speechkit index` was interrupted after writing; rebuilding the ranked index")
+            rebuild = True
+        # the exact-match index must be what the last build wrote, byte for byte: a damaged
+        # copy gave wrong totals silently; it is written again from the store
+        text_ok = not rebuild and text_index_intact(paths, old.get("text"), digests=True)
         meta_cols = ", ".join(_META_COLUMNS)
         docs = {r["id"]: dict(r) for r in store.query(
             f"SELECT {meta_cols}, text_hash FROM documents WHERE canonical=1 ORDER BY id")}
@@ -412,26 +428,33 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
                 r = docs[i]
                 fresh.add(i, match)
                 fields = document_fields(r, tokens)
-                if i in indexed:
+                # update, never add, into a live index: a build killed after whoosh committed
+                # and before the manifest recorded it would otherwise add the speech twice
+                if i in indexed or target == paths.whoosh:
                     writer.update_document(**fields)
-                    report.updated += 1
                 else:
                     writer.add_document(**fields)
+                if i in indexed:
+                    report.updated += 1
+                else:
                     report.added += 1
             if progress:
                 progress(len(changed), len(changed), "writing the index")
             writer.commit()
             save_docnum_ids(target)
+            crash_point("index:after-whoosh-commit")
         except BaseException:
             writer.cancel()
             fresh.close()
             raise
+        manifest["whoosh_generation"] = ix.latest_generation()
         if target != paths.whoosh:
             replace_dir(target, paths.whoosh)
+            crash_point("index:after-whoosh-swap")
         if progress:
             progress(len(changed), len(changed), "writing the exact-match index")
         try:
-            _write_text_index(paths, docs, fresh, store)
+            manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok)
         finally:
             fresh.close()
         # what each speech was indexed as, in its own file: every command reads the manifest,
@@ -439,6 +462,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
         write_json(paths.hashes, {i: key(r) for i, r in docs.items()})
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         seg.save_dictionary(paths.dictionary)  # only written when missing or from another version
+        crash_point("index:before-manifest")
         write_json(paths.manifest, manifest)
     report.seconds = time.perf_counter() - t0
     return report
@@ -460,7 +484,7 @@ def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings,
     if not todo:
         return
     parallel = settings.worker_count > 1 and len(todo) >= 20
-    pool = ProcessPoolExecutor(max_workers=settings.worker_count) if parallel else None
+    pool = worker_pool(settings.worker_count) if parallel else None
     done = 0
     try:
         # a window of texts at a time keeps memory bounded; within it the workers segment
@@ -476,9 +500,12 @@ def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings,
                 done += len(rows)
                 if progress:
                     progress(done, len(todo), "segment")
-    finally:
+    except BaseException:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            stop_pool(pool)
+        raise
+    if pool is not None:
+        pool.shutdown()
 
 
 class _Spool:
@@ -507,15 +534,22 @@ class _Spool:
         self.path.unlink(missing_ok=True)
 
 
-def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: Store) -> None:
+def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: Store, *,
+                      reuse: bool = True) -> dict[str, list[Any]]:
     """One UTF-8 file of matching forms, NUL-separated, and a table of documents. Unchanged
-    documents are copied from the previous file rather than converted again."""
+    documents are copied from the previous file (when `reuse`: it is intact) rather than
+    converted again. Returns the size and digest of each file, for the manifest."""
     previous: dict[str, tuple[int, int]] = {}
     old_blob = None
-    if (paths.text / "docs.json").exists():
+    if reuse and (paths.text / "docs.json").exists():
         previous = {d["id"]: (d["start"], d["end"])
                     for d in json.loads((paths.text / "docs.json").read_text("utf-8"))}
         old_blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed below
+    # documents in neither the spool nor the old file (a repair, an interrupted build): their
+    # matching forms are made now, read from the store in batches
+    missing = [i for i in docs if i not in fresh and (i not in previous or old_blob is None)]
+    for i, text in store.texts(missing):
+        fresh.add(i, matching_form(text))
     tmp = paths.root / "text.new"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -526,12 +560,10 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: 
             for i, r in docs.items():
                 if i in fresh:
                     data = fresh.read(i)
-                elif i in previous and old_blob is not None:
+                else:
                     start, end = previous[i]
-                    old_blob.seek(start)
-                    data = old_blob.read(end - start)
-                else:  # not in the old file (an interrupted build): convert it now
-                    data = matching_form(store.get(i).text).encode("utf-8")
+                    old_blob.seek(start)  # type: ignore[union-attr]
+                    data = old_blob.read(end - start)  # type: ignore[union-attr]
                 fh.write(data + b"\x00")
                 row = {c: r[c] for c in _META_COLUMNS}
                 row.update(start=offset, end=offset + len(data), title_match=matching_form(r["title"] or ""))
@@ -543,4 +575,46 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: 
         if old_blob is not None:
             old_blob.close()
     (tmp / "docs.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
+    sums = {name: _file_sum(tmp / name) for name in _TEXT_FILES}
     replace_dir(tmp, paths.text)
+    return sums
+
+
+_TEXT_FILES = ("matching.txt", "docs.json")
+
+
+def _file_sum(path: Path) -> list[Any]:
+    """[size, blake2b digest] of a file, read in 1 MB blocks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return [path.stat().st_size, h.hexdigest()]
+
+
+def text_index_intact(paths: Paths, sums: dict[str, list[Any]] | None, *, digests: bool = False) -> bool:
+    """Whether the exact-match files are those the manifest recorded: sizes (a stat, for every
+    reader) and, with `digests`, their contents (for `index`). An index from before the
+    manifest recorded them counts as intact when its files exist."""
+    for name in _TEXT_FILES:
+        path = paths.text / name
+        if not path.is_file():
+            return False
+        if sums and name in sums:
+            if path.stat().st_size != sums[name][0]:
+                return False
+            if digests and _file_sum(path) != sums[name]:
+                return False
+    return True
+
+
+def read_manifest(paths: Paths) -> dict[str, Any]:
+    """The index's manifest; a damaged one is a one-line error with the fix."""
+    try:
+        data = json.loads(paths.manifest.read_text("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return data
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"the index manifest {paths.manifest} cannot be read ({exc}); "
+                          "run `speechkit index --rebuild`") from None

@@ -4,13 +4,16 @@ an interruption; a bad file is reported and skipped, never fatal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
+import threading
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +22,9 @@ from .clean import template
 from .dedup import update_groups
 from .documents import Document, Progress, RawDocument, content_hash
 from .errors import DocumentProblem
+from .faults import crash_point
 from .pipeline import Templates, process_raw
+from .pool import stop_pool, worker_pool
 from .settings import Settings
 from .store import Store
 
@@ -76,13 +81,41 @@ def _work(units: list[RawDocument], settings: Settings, templates: Templates | N
     problems: list[tuple[str, str]] = []
     for raw in units:
         try:
-            docs.extend(process_raw(raw, settings, templates))
+            with _time_budget(settings.max_file_seconds):
+                docs.extend(process_raw(raw, settings, templates))
         except DocumentProblem as exc:
             problems.append((raw.record, exc.reason))
+        except _OverBudget:
+            problems.append((raw.record, f"took more than {settings.max_file_seconds} s to process: skipped "
+                                         "(raise max_file_seconds in speechkit.cfg to allow more)"))
         except Exception as exc:  # a bug must not stop the batch: report it with the file
             log.exception("failed on %s %s", raw.source_path, raw.record)
             problems.append((raw.record, f"internal error: {type(exc).__name__}: {exc}"))
     return docs, problems
+
+
+class _OverBudget(BaseException):
+    """Raised by the alarm; a BaseException so no `except Exception` inside the pipeline eats it."""
+
+
+@contextlib.contextmanager
+def _time_budget(seconds: int) -> Iterator[None]:
+    """Interrupt the block after `seconds` of wall time (SIGALRM; main thread of a process only,
+    which is where units are processed: the worker processes, or ingest itself)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _OverBudget
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -149,8 +182,13 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
                 new_ids += _process(redo, settings, field_map, store, report, progress, store.templates())
                 # the second pass re-stores pages already counted: keep the report as it was
                 report.speeches, report.skipped[:] = counts[0], report.skipped[:counts[2]]
-        if new_ids or report.files_pruned or pending_all:
-            update_groups(store, settings, None if pending_all or report.files_pruned else new_ids)
+        # what this run stored, and whatever an earlier or concurrent run stored and did not group
+        left = store.ungrouped()
+        crash_point("ingest:before-grouping")
+        if new_ids or left or report.files_pruned or pending_all:
+            todo_ids = sorted(set(new_ids) | set(left))
+            update_groups(store, settings, None if pending_all or report.files_pruned else todo_ids)
+            store.mark_grouped(todo_ids)
             store.query("DELETE FROM meta WHERE key='dedup_pending'")
         report.duplicates = store.count("canonical=0")
     return report
@@ -220,27 +258,27 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
         return new_ids
     pending: dict[str, _Pending] = {}
     futures: dict[Future, str] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        try:
-            for path, key, h in todo:
-                units, problems, size = _load(path, key, field_map, settings.max_file_mb)
-                step = settings.chunk_size if len(units) > 1 else 1
-                chunks = [units[i:i + step] for i in range(0, len(units), step)]
-                pending[key] = _Pending(key, h, size, len(chunks), problems=problems)
-                if not chunks:
-                    finish(pending.pop(key))
-                    continue
-                for chunk in chunks:
-                    futures[pool.submit(_work, chunk, settings, templates)] = key
-                # keep memory bounded: drain while many chunks are queued
-                while len(futures) > workers * 4:
-                    _drain(futures, pending, finish)
-            while futures:
+    pool = worker_pool(workers)
+    try:
+        for path, key, h in todo:
+            units, problems, size = _load(path, key, field_map, settings.max_file_mb)
+            step = settings.chunk_size if len(units) > 1 else 1
+            chunks = [units[i:i + step] for i in range(0, len(units), step)]
+            pending[key] = _Pending(key, h, size, len(chunks), problems=problems)
+            if not chunks:
+                finish(pending.pop(key))
+                continue
+            for chunk in chunks:
+                futures[pool.submit(_work, chunk, settings, templates)] = key
+            # keep memory bounded: drain while many chunks are queued
+            while len(futures) > workers * 4:
                 _drain(futures, pending, finish)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        while futures:
+            _drain(futures, pending, finish)
+    except BaseException:
+        stop_pool(pool)  # an interrupt or an error: end the workers, never wait on them
+        raise
+    pool.shutdown()
     return new_ids
 
 

@@ -143,6 +143,10 @@ def year_filter(value: str, query: str = "", pos: int = 0) -> Filter:
     return Filter("year", value, low, high)
 
 
+# deeper nesting than anyone writes by hand; the parser recurses once per level
+MAX_DEPTH = 50
+
+
 def parse(query: str) -> object:
     """Parse a query into a tree of And/Or/Not/Phrase/Filter.
 
@@ -156,6 +160,7 @@ def parse(query: str) -> object:
     if not tokens:
         raise QueryError(query, 0, "empty query")
     pos = 0
+    depth = 0
 
     def peek() -> tuple[str, str, int] | None:
         return tokens[pos] if pos < len(tokens) else None
@@ -182,10 +187,14 @@ def parse(query: str) -> object:
         return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 
     def not_expr() -> object:
-        if peek() and peek()[0] == "NOT":
+        nots = 0
+        while peek() and peek()[0] == "NOT":  # a loop, not recursion: NOT NOT … cannot overflow
             take()
-            return Not(not_expr())
-        return atom()
+            nots += 1
+        node = atom()
+        for _ in range(nots):
+            node = Not(node)
+        return node
 
     def atom() -> object:
         tok = peek()
@@ -193,7 +202,12 @@ def parse(query: str) -> object:
             raise QueryError(query, len(query), "the query ends where a term was expected")
         kind, text, at = take()
         if kind == "(":
+            nonlocal depth
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise QueryError(query, at, f"more than {MAX_DEPTH} nested parentheses")
             node = expr()
+            depth -= 1
             if not peek() or peek()[0] != ")":
                 raise QueryError(query, at, "unclosed parenthesis")
             take()

@@ -21,7 +21,7 @@ from whoosh import query as wq
 from whoosh import scoring
 
 from .errors import NotFoundError, SpeechkitError
-from .index import Paths, check_current, read_docnum_ids
+from .index import IndexError_, Paths, check_current, read_docnum_ids, text_index_intact
 from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .segment import Segmenter
@@ -32,8 +32,17 @@ from .store import Store
 class TextIndex:
     """The matching forms of all canonical documents, memory-mapped, with their metadata."""
 
-    def __init__(self, paths: Paths) -> None:
-        self.docs: list[dict[str, Any]] = json.loads((paths.text / "docs.json").read_text("utf-8"))
+    def __init__(self, paths: Paths, sums: dict[str, list[Any]] | None = None) -> None:
+        """`sums`: the sizes the manifest recorded for the files, checked before they are used."""
+        damaged = IndexError_(f"the exact-match index in {paths.text} is damaged or incomplete (an "
+                              "interrupted build, or a copy that lost part of a file); run `speechkit "
+                              "index` to repair it")
+        if not text_index_intact(paths, sums):
+            raise damaged
+        try:
+            self.docs: list[dict[str, Any]] = json.loads((paths.text / "docs.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            raise damaged from None
         self._fh = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - lives with the index
         size = (paths.text / "matching.txt").stat().st_size
         self.blob = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
@@ -129,7 +138,7 @@ class Searcher:
         self.segmenter = Segmenter(user_lexicon, dictionary=self.paths.dictionary)
         self.store = Store(settings.store_path, create=False)
         self.manifest = check_current(settings, self.store, self.segmenter) if check else {}
-        self.text = TextIndex(self.paths)
+        self.text = TextIndex(self.paths, self.manifest.get("text"))
         self._docnum_map: dict[int, int] | None = None
 
     def __enter__(self) -> Searcher:
@@ -146,6 +155,9 @@ class Searcher:
 
     @cached_property
     def whoosh(self):
+        if not whoosh_index.exists_in(str(self.paths.whoosh)):
+            raise IndexError_(f"the ranked index in {self.paths.whoosh} is missing (an interrupted "
+                              "build); run `speechkit index` to repair it")
         return whoosh_index.open_dir(str(self.paths.whoosh)).searcher(weighting=scoring.BM25F())
 
     # --- finding ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class Settings:
     min_dedup_chars: int = 200
     index_memory_mb: int = 1024
     max_file_mb: int = 200
+    max_file_seconds: int = 120
 
     @property
     def store_path(self) -> Path:
@@ -85,6 +86,10 @@ def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) 
     )
     user_cfg = home_path / "speechkit.cfg"
     if user_cfg.is_file():
-        values.update(_read_cfg(user_cfg.read_text("utf-8"), str(user_cfg)))
+        try:
+            cfg_text = user_cfg.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{user_cfg} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+        values.update(_read_cfg(cfg_text, str(user_cfg)))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(home=home_path, **values)

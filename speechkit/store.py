@@ -54,6 +54,10 @@ CREATE TRIGGER IF NOT EXISTS documents_generation_update AFTER UPDATE ON documen
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
 CREATE TRIGGER IF NOT EXISTS documents_generation_delete AFTER DELETE ON documents BEGIN
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+-- documents stored but not yet grouped into near-duplicates: written in the same transaction as
+-- the documents, cleared once they are grouped, so grouping left undone by any run (killed,
+-- or overtaken by a concurrent one) is found from the store alone
+CREATE TABLE IF NOT EXISTS ungrouped (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS problems (
     path TEXT NOT NULL, record TEXT NOT NULL, reason TEXT NOT NULL, seen_at REAL,
     PRIMARY KEY (path, record)
@@ -152,6 +156,7 @@ class Store:
             )
             db.executemany("INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?)",
                            [(path, rec, why, now) for rec, why in problems])
+            db.executemany("INSERT OR IGNORE INTO ungrouped VALUES (?)", [(d.id,) for d in docs])
             db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (path, file_hash, size, len(docs), status, reason, now))
 
@@ -257,6 +262,14 @@ class Store:
                 db.execute("DELETE FROM meta WHERE key=?", (key,))
             else:
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def ungrouped(self) -> list[str]:
+        """Ids stored by any run and not grouped since."""
+        return [r[0] for r in self.db.execute("SELECT id FROM ungrouped ORDER BY id")]
+
+    def mark_grouped(self, ids: Sequence[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM ungrouped WHERE id=?", [(i,) for i in ids])
 
     def set_groups(self, rows: Sequence[tuple[str | None, bool, str]]) -> None:
         """(dup_group, canonical, id) for each document whose grouping changed."""

@@ -4,6 +4,7 @@ clustering example. Labels are c-TF-IDF terms; quality is reported, not assumed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -24,6 +25,7 @@ from .atomic import replace_dir, write_json
 from .corpus import Corpus, digest, is_content_word
 from .documents import Progress
 from .errors import NotFoundError, SpeechkitError
+from .faults import crash_point
 from .query import Filter
 
 log = logging.getLogger(__name__)
@@ -92,9 +94,11 @@ def _save_counts(root: Path, key: str, counts: Any, vocabulary: list[str]) -> No
 
     try:
         root.mkdir(parents=True, exist_ok=True)
+        prune_unfinished(root)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=".new-"))
         sparse.save_npz(tmp / "counts.npz", counts, compressed=False)  # zlib took 4.5 s of 40 on 35k
         (tmp / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), "utf-8")
+        crash_point("cache:after-write")
         replace_dir(tmp, root / key)
         entries = sorted((p for p in root.iterdir() if not p.name.startswith(".")),
                          key=lambda p: p.stat().st_mtime, reverse=True)
@@ -228,16 +232,40 @@ def check_name(name: str) -> str:
     return name
 
 
+# a folder being written is hidden (.new-…); one left by a killed run is removed after this long
+# (a younger one may belong to a run still writing)
+_UNFINISHED_AGE_S = 3600
+
+
+def prune_unfinished(root: Path) -> None:
+    """Remove `.new-*` folders under `root` that a killed run left behind."""
+    now = time.time()
+    for p in root.glob(".new-*"):
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > _UNFINISHED_AGE_S:
+                shutil.rmtree(p, ignore_errors=True)
+
+
 def save_clusters(result: ClusterResult, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "assignments.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "cluster"])
-        writer.writerows(sorted(result.assignments.items()))
-    write_json(folder / "clusters.json", result.to_json())
-    write_json(folder / "manifest.json", {
-        "name": result.name, "k": result.k, "seed": result.seed, "selection": result.selection,
-        "documents": result.documents, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
+    """Write a clustering's three files into a new folder and rename it into place: after a
+    crash the previous clustering is there whole, or the new one, never a mix of the two."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    prune_unfinished(folder.parent)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".new-{folder.name}-"))
+    try:
+        with open(tmp / "assignments.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["id", "cluster"])
+            writer.writerows(sorted(result.assignments.items()))
+        crash_point("cluster:after-assignments")
+        write_json(tmp / "clusters.json", result.to_json())
+        write_json(tmp / "manifest.json", {
+            "name": result.name, "k": result.k, "seed": result.seed, "selection": result.selection,
+            "documents": result.documents, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
+        replace_dir(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def load_clusters(settings, name: str) -> dict[str, Any]:
