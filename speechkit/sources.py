@@ -4,6 +4,7 @@ JSONL/CSV crawler dumps with a field mapping. HTML becomes visible text here."""
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import gzip
 import io
@@ -79,6 +80,8 @@ def _not_regular(path: Path) -> str | None:
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links: skipped"
         return f"broken link: {exc.strerror or exc}"
     if not stat.S_ISREG(mode):
         return "not a regular file (a FIFO, device or socket): skipped"
@@ -94,6 +97,12 @@ def _walk(root: Path, problems: list[tuple[str, str]] | None) -> Iterator[Path]:
     for folder, dirs, files in os.walk(root, onerror=unreadable):
         # hidden folders count only below the root the user named, so `ingest ../dir` works
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        # links to folders are not followed (one pointing up would loop): say so
+        for d in [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            dirs.remove(d)
+            if problems is not None:
+                problems.append((os.path.join(folder, d), "a link to a folder: not followed (it could loop); "
+                                                          "name the folder it points to, to read it"))
         for name in sorted(files):
             f = Path(folder) / name
             if base_suffix(f) in SUFFIXES and not name.startswith(".") and name.lower() not in SKIP_NAMES:

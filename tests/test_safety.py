@@ -119,3 +119,76 @@ def test_hostile_files_are_skipped_with_a_reason_and_the_rest_lands(tmp_path, co
     # a rerun and a prune keep the oddly named file: its stored name maps back to the file
     out = run(tmp_path, "ingest", str(raw), "--prune")
     assert "0 pruned" in out
+
+
+# the most memory any one process of an ingest may use on the hostile batch below (measured 217
+# MB on this machine); a gzip bomb alone grew past 4 GB before issue 9
+PEAK_MB = 512
+
+
+def test_a_hostile_batch_lands_its_good_files_within_a_memory_bound(tmp_path, corpus):
+    """Every kind of hostile input at once, ingested by worker processes as a user would run
+    it: each bad item is skipped or neutralised with a one-line reason, every good file lands,
+    and no process grows past PEAK_MB."""
+    import csv
+    import gzip
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    raw = tmp_path / "raw"
+    shutil.copytree(corpus / "seeds", raw)
+    good = len(list(raw.glob("*.txt")))
+    os.mkfifo(raw / "fifo.txt")
+    (raw / "zero.txt").symlink_to("/dev/zero")
+    (raw / "dangling.txt").symlink_to(raw / "missing.txt")
+    (raw / "loop-a.txt").symlink_to(raw / "loop-b.txt")
+    (raw / "loop-b.txt").symlink_to(raw / "loop-a.txt")
+    (raw / "sub").mkdir()
+    (raw / "sub" / "up").symlink_to(raw)  # a folder loop
+    with gzip.open(raw / "bomb.txt.gz", "wb", compresslevel=9) as fh:  # 300 MB of zeros, 300 KB
+        block = b"\0" * (1 << 20)
+        for _ in range(300):
+            fh.write(block)
+    speech = next(raw.glob("001_*.txt")).read_text("utf-8")
+    with open(raw / "dump.csv", "w", newline="", encoding="utf-8") as fh:  # a 600,000-character cell
+        w = csv.writer(fh)
+        w.writerow(["title", "content"])
+        w.writerow(["=HYPERLINK(\"http://example.com/\"&A1,\"点击\")", (speech + "\n") * (600_000 // len(speech))])
+    (raw / "escapes.txt").write_text("\x1b]8;;http://example.com\x07链接\x1b]8;;\x07\n" + speech, "utf-8")
+    shutil.copy(next(raw.glob("002_*.txt")), raw / os.fsdecode("讲话稿.txt".encode("gbk")))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "speechkit.cfg").write_text("[speechkit]\nmax_file_mb = 50\n", "utf-8")
+    # run through a wrapper whose only children are the ingest and its workers: the largest
+    # resident size among them is then the ingest's own
+    wrapper = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+               "sys.stderr.write(f'PEAK_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n'); "
+               "sys.exit(p.returncode)")
+    proc = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "speechkit", "--home", str(home),
+                           "ingest", str(raw), "--workers", "2", "--field", "text=content", "--field", "title=title"],
+                          capture_output=True, text=True, timeout=300)
+    peak_mb = int(proc.stderr.rsplit("PEAK_KB=", 1)[1].split()[0]) / 1024
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in out, out
+    for name, why in (("fifo.txt", "not a regular file"), ("zero.txt", "not a regular file"),
+                      ("dangling.txt", "broken link"), ("loop-a.txt", "loop of symbolic links"),
+                      ("sub/up", "link to a folder"), ("bomb.txt.gz", "more than 50 MB decompressed")):
+        lines = [x for x in out.splitlines() if name in x and why in x]
+        assert len(lines) == 1, (name, out)
+    # all good files land: the seeds, the huge cell, the file with escapes, the GBK name
+    export = subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), "export", "--all",
+                             "--format", "csv"], capture_output=True, text=True, timeout=120)
+    rows = list(csv.DictReader(export.stdout.splitlines()))
+    paths = {r["source_path"] for r in rows}
+    assert sum(1 for p in paths if p.endswith(".txt")) == good + 2
+    assert any(p.endswith("dump.csv") for p in paths)
+    texts = subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), "export", "--all"],
+                           capture_output=True, text=True, timeout=120).stdout
+    assert "\x1b" not in texts and "\x07" not in texts
+    formula = next(r for r in rows if r["source_path"].endswith("dump.csv"))["title"]
+    assert formula.startswith("'="), formula
+    assert json.loads(texts.splitlines()[0])  # the JSON export stays raw and parseable
+    print(f"peak resident size of any ingest process: {peak_mb:.0f} MB (bound {PEAK_MB} MB)")
+    assert peak_mb < PEAK_MB, f"peak {peak_mb:.0f} MB"
