@@ -63,6 +63,10 @@ Templates = Mapping[str, frozenset[str]]
 def process_raw(raw: RawDocument, settings: Settings, templates: Templates | None = None) -> list[Document]:
     """Every speech in one input unit, fully cleaned and described. `templates`: the template
     lines of sites and folders (clean/template.py), stripped after cleaning, before metadata."""
+    size = len(raw.data) if raw.text is None else len(raw.text) * 3  # a bound on its UTF-8 size
+    if size > settings.max_text_mb * 2**20:
+        raise DocumentProblem(f"a text of more than {settings.max_text_mb} MB: skipped (raise max_text_mb in "
+                              "speechkit.cfg to read it; cleaning needs about 25 times the size in memory)")
     text, encoding, lossy, meta, kind = to_text(raw)
     page = M.page_info(text, meta)
     cleaned = clean_text(text, kind=kind)

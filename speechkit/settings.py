@@ -34,6 +34,7 @@ class Settings:
     min_dedup_chars: int = 200
     index_memory_mb: int = 1024
     max_file_mb: int = 200
+    max_text_mb: int = 20
     max_file_seconds: int = 120
 
     @property

@@ -294,3 +294,17 @@ def test_a_config_file_that_is_not_utf8_is_a_one_line_error(tmp_path):
 def test_deep_nesting_in_a_query_is_a_one_line_error(built):
     proc = cli(built, "search", "(" * 300 + "改革" + ")" * 300)
     one_line_error(proc, "nested")
+
+
+def test_a_speech_over_the_text_limit_is_skipped_and_the_rest_lands(tmp_path, corpus):
+    src = tmp_path / "src"
+    shutil.copytree(corpus / "seeds", src)
+    speech = (corpus / NATIONAL / "2024.md").read_text("utf-8")
+    (src / "book.txt").write_text(speech * (2_200_000 // len(speech.encode())), "utf-8")  # 2 MB
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "speechkit.cfg").write_text("[speechkit]\nmax_text_mb = 1\n", "utf-8")
+    out = run_cli(home, "ingest", str(src), "--workers", "1")
+    assert any("book.txt" in x and "more than 1 MB" in x for x in out.splitlines()), out
+    with sqlite3.connect(home / "corpus" / "speechkit.db") as db:
+        assert db.execute("SELECT COUNT(DISTINCT source_path) FROM documents").fetchone()[0] == 5
