@@ -54,7 +54,9 @@ harden_whoosh()  # an index folder from elsewhere must not run code when it is o
 
 log = logging.getLogger(__name__)
 
-INDEX_REV = 1
+# bumped when the files of an index change: 2 = the exact-match index is offsets.bin, ids.txt,
+# meta.json and titles.json beside matching.txt
+INDEX_REV = 2
 PRETOKENIZED = "\x1e"  # marks a value that already holds serialized tokens
 
 
@@ -541,9 +543,11 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: 
     converted again. Returns the size and digest of each file, for the manifest."""
     previous: dict[str, tuple[int, int]] = {}
     old_blob = None
-    if reuse and (paths.text / "docs.json").exists():
-        previous = {d["id"]: (d["start"], d["end"])
-                    for d in json.loads((paths.text / "docs.json").read_text("utf-8"))}
+    if reuse and text_index_intact(paths, None):
+        bounds = array("q")
+        bounds.frombytes((paths.text / "offsets.bin").read_bytes())
+        old_ids = (paths.text / "ids.txt").read_text("utf-8").split("\n")
+        previous = {i: (bounds[2 * n], bounds[2 * n + 1]) for n, i in enumerate(old_ids)}
         old_blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed below
     # documents in neither the spool nor the old file (a repair, an interrupted build): their
     # matching forms are made now, read from the store in batches
@@ -574,13 +578,24 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: 
     finally:
         if old_blob is not None:
             old_blob.close()
-    (tmp / "docs.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
+    # every query needs the offsets and ids, in forms that load in milliseconds; filters need the
+    # metadata and title phrases the titles, each read only then and by column (parsing one table
+    # of rows took 0.25 s of every search on 35,000 speeches)
+    bounds = array("q")
+    for row in table:
+        bounds.extend((row["start"], row["end"]))
+    (tmp / "offsets.bin").write_bytes(bounds.tobytes())
+    (tmp / "ids.txt").write_text("\n".join(row["id"] for row in table), "utf-8")
+    meta = {c: [row[c] for row in table] for c in _META_COLUMNS if c not in ("id", "title")}
+    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+    titles = {c: [row[c] for row in table] for c in ("title", "title_match")}
+    (tmp / "titles.json").write_text(json.dumps(titles, ensure_ascii=False), "utf-8")
     sums = {name: _file_sum(tmp / name) for name in _TEXT_FILES}
     replace_dir(tmp, paths.text)
     return sums
 
 
-_TEXT_FILES = ("matching.txt", "docs.json")
+_TEXT_FILES = ("matching.txt", "offsets.bin", "ids.txt", "meta.json", "titles.json")
 
 
 def _file_sum(path: Path) -> list[Any]:

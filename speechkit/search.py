@@ -11,7 +11,8 @@ from __future__ import annotations
 import bisect
 import json
 import mmap
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -30,24 +31,84 @@ from .store import Store
 
 
 class TextIndex:
-    """The matching forms of all canonical documents, memory-mapped, with their metadata."""
+    """The matching forms of all canonical documents, memory-mapped: document n spans
+    `bounds[2n]:bounds[2n+1]` of the blob and has id `ids[n]`. Its metadata table (`docs`) is
+    read only when a query needs it (filters, title phrases, date order, explain)."""
 
     def __init__(self, paths: Paths, sums: dict[str, list[Any]] | None = None) -> None:
         """`sums`: the sizes the manifest recorded for the files, checked before they are used."""
-        damaged = IndexError_(f"the exact-match index in {paths.text} is damaged or incomplete (an "
-                              "interrupted build, or a copy that lost part of a file); run `speechkit "
-                              "index` to repair it")
+        self.paths = paths
+        self._damaged = IndexError_(f"the exact-match index in {paths.text} is damaged or incomplete (an "
+                                    "interrupted build, or a copy that lost part of a file); run `speechkit "
+                                    "index` to repair it")
         if not text_index_intact(paths, sums):
-            raise damaged
+            raise self._damaged
         try:
-            self.docs: list[dict[str, Any]] = json.loads((paths.text / "docs.json").read_text("utf-8"))
+            self.bounds = array("q")
+            self.bounds.frombytes((paths.text / "offsets.bin").read_bytes())
+            ids = (paths.text / "ids.txt").read_text("utf-8")
         except (OSError, ValueError):
-            raise damaged from None
+            raise self._damaged from None
+        self.ids: list[str] = ids.split("\n") if ids else []
+        if len(self.bounds) != 2 * len(self.ids):
+            raise self._damaged
         self._fh = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - lives with the index
         size = (paths.text / "matching.txt").stat().st_size
         self.blob = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        self.starts = [d["start"] for d in self.docs]
-        self.by_id = {d["id"]: n for n, d in enumerate(self.docs)}
+        self.starts = self.bounds[0::2]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _json(self, name: str) -> dict[str, list[Any]]:
+        try:
+            data = json.loads((self.paths.text / name).read_text("utf-8"))
+        except (OSError, ValueError):
+            raise self._damaged from None
+        if any(len(v) != len(self.ids) for v in data.values()):
+            raise self._damaged
+        return data
+
+    @cached_property
+    def columns(self) -> dict[str, list[Any]]:
+        """Metadata by column (year, date, level, region, site, speaker_role, speaker_name)."""
+        return self._json("meta.json")
+
+    @cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        """The same metadata as one dict per document."""
+        cols = self.columns
+        names = list(cols)
+        return [dict(zip(names, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+
+    def matching(self, flt: Filter) -> set[int]:
+        """Documents whose metadata passes `flt` (Filter.matches, read through the columns)."""
+        row = _ColumnRow(self.columns)
+        out = set()
+        for n in range(len(self.ids)):
+            row.n = n
+            if flt.matches(row):
+                out.add(n)
+        return out
+
+    @cached_property
+    def titles(self) -> dict[str, list[str]]:
+        """"title" and its matching form "title_match", by document."""
+        return self._json("titles.json")
+
+    @cached_property
+    def docs(self) -> list[dict[str, Any]]:
+        """Everything the index knows of each document: id, metadata, title, offsets."""
+        out = []
+        for n, row in enumerate(self.rows):
+            out.append({"id": self.ids[n], **row, "title": self.titles["title"][n],
+                        "title_match": self.titles["title_match"][n],
+                        "start": self.bounds[2 * n], "end": self.bounds[2 * n + 1]})
+        return out
+
+    @cached_property
+    def by_id(self) -> dict[str, int]:
+        return {doc_id: n for n, doc_id in enumerate(self.ids)}
 
     def close(self) -> None:
         if isinstance(self.blob, mmap.mmap):
@@ -55,8 +116,7 @@ class TextIndex:
         self._fh.close()
 
     def text(self, n: int) -> str:
-        d = self.docs[n]
-        return self.blob[d["start"]:d["end"]].decode("utf-8")
+        return self.blob[self.bounds[2 * n]:self.bounds[2 * n + 1]].decode("utf-8")
 
     def containing(self, phrase: str) -> set[int]:
         """Documents whose matching form contains `phrase` (already in matching form)."""
@@ -64,19 +124,35 @@ class TextIndex:
         if not needle:
             return set()
         found: set[int] = set()
-        blob, starts, docs = self.blob, self.starts, self.docs
+        blob, starts, bounds = self.blob, self.starts, self.bounds
         pos = blob.find(needle)
         while pos != -1:
             n = bisect.bisect_right(starts, pos) - 1
             found.add(n)
             # skip to the end of this document: presence is all a set needs
-            pos = blob.find(needle, docs[n]["end"] + 1)
+            pos = blob.find(needle, bounds[2 * n + 1] + 1)
         return found
 
     def count(self, n: int, phrase: str) -> int:
         """Occurrences of `phrase` in document `n` (non-overlapping, like str.count)."""
-        d = self.docs[n]
-        return self.blob[d["start"]:d["end"]].count(phrase.encode("utf-8"))
+        return self.blob[self.bounds[2 * n]:self.bounds[2 * n + 1]].count(phrase.encode("utf-8"))
+
+
+class _ColumnRow(Mapping):
+    """Document `n`'s metadata read from the columns, without building a dict per document."""
+
+    def __init__(self, cols: dict[str, list[Any]]) -> None:
+        self.cols = cols
+        self.n = 0
+
+    def __getitem__(self, key: str) -> Any:
+        return self.cols[key][self.n]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cols)
+
+    def __len__(self) -> int:
+        return len(self.cols)
 
 
 @dataclass
@@ -165,10 +241,10 @@ class Searcher:
         if isinstance(node, Phrase):
             text = matching_form(node.text.strip())
             if node.field == "title":
-                return {n for n, d in enumerate(self.text.docs) if text in d["title_match"]}
+                return {n for n, t in enumerate(self.text.titles["title_match"]) if text in t}
             return self.text.containing(text)
         if isinstance(node, Filter):
-            return {n for n, d in enumerate(self.text.docs) if node.matches(d)}
+            return self.text.matching(node)
         if isinstance(node, Not):
             return universe - self._match(node.node, universe)
         if isinstance(node, And):
@@ -190,7 +266,7 @@ class Searcher:
         filters = list(filters)
         if filters:
             node = And((node, *filters))
-        universe = set(range(len(self.text.docs)))
+        universe = set(range(len(self.text)))
         return node, self._match(node, universe)
 
     # --- ranking ---------------------------------------------------------------------------
@@ -227,31 +303,43 @@ class Searcher:
         node, found = self.find(query, filters=filters)
         positive = [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
         scores = self._scores(node, found) if sort == "score" else {}
-        docs = self.text.docs
+        ids = self.text.ids
 
         def occurrences(n: int) -> int:
             return sum(self.text.count(n, p) for p in positive)
 
         if sort == "date":
-            order = sorted(found, key=lambda n: (docs[n]["date"] or "", docs[n]["id"]), reverse=True)
+            dates = self.text.columns["date"]
+            order = sorted(found, key=lambda n: (dates[n] or "", ids[n]), reverse=True)
         else:
-            scored = sorted((n for n in found if n in scores), key=lambda n: (-scores[n], docs[n]["id"]))
+            scored = sorted((n for n in found if n in scores), key=lambda n: (-scores[n], ids[n]))
             order = scored
             if len(scored) < offset + limit:
                 # documents whose tokens whoosh did not score (a phrase cut across words) still
                 # rank, after the scored ones, by how often they contain the query; counted only
                 # when the page reaches them
                 rest = [n for n in found if n not in scores]
-                order = scored + sorted(rest, key=lambda n: (-occurrences(n), docs[n]["id"]))
+                order = scored + sorted(rest, key=lambda n: (-occurrences(n), ids[n]))
+        page = order[offset:offset + limit]
+        meta = self._metadata([ids[n] for n in page])
         hits = []
-        for n in order[offset:offset + limit]:
-            d = docs[n]
+        for n in page:
+            d = meta[ids[n]]
             hit = Hit(d["id"], d["title"], d["date"], d["year"], d["speaker_role"], d["speaker_name"],
                       d["level"], d["site"], round(scores.get(n, 0.0), 4), occurrences(n))
             if passages and positive:
                 hit.passages = self.passages(d["id"], positive, limit=passages, width=width)
             hits.append(hit)
         return SearchResult(query, describe(node), len(found), hits, self.manifest)
+
+    def _metadata(self, ids: list[str]) -> dict[str, Any]:
+        """The store's metadata of a page of hits (the index is current, so it is the same as
+        the index's table, which a plain query never loads)."""
+        if not ids:
+            return {}
+        return {r["id"]: r for r in self.store.query(
+            "SELECT id, title, date, year, speaker_role, speaker_name, level, site FROM documents "
+            f"WHERE id IN ({','.join('?' * len(ids))})", ids)}
 
     # --- text around matches ------------------------------------------------------------------
     def offsets(self, doc_id: str, needles: list[str]) -> tuple[str, list[tuple[int, int]]]:
@@ -308,7 +396,7 @@ class Searcher:
                 "phrase": ph.text, "field": ph.field, "matching_form": m,
                 "segmented": [{"token": w, "lexicon": self.segmenter.is_term(w)}
                               for w in self.segmenter.cut(m)],
-                "documents": len(self._match(ph, set(range(len(self.text.docs))))),
+                "documents": len(self._match(ph, set(range(len(self.text))))),
             })
         if doc_id:
             doc = self.store.get(doc_id)  # a unique prefix is enough; an unknown id is an error

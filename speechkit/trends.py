@@ -58,7 +58,7 @@ def trend(corpus: Corpus, terms: list[str], *, by: str = "year", year_from: int 
         # the search index holds every canonical matching form: scan it, as `search` does
         for n, needle in enumerate(needles):
             for pos in text_index.containing(needle):
-                doc_id = text_index.docs[pos]["id"]
+                doc_id = text_index.ids[pos]
                 if doc_id in by_id:
                     b = key(by_id[doc_id])
                     occ[b, n] += text_index.count(pos, needle)

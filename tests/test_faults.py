@@ -142,7 +142,7 @@ def test_a_damaged_text_index_is_refused_and_repaired(built):
     blob.write_bytes(bytes(data))
     run_cli(built, "index")
     assert answers(built) == before
-    (built / "indexes" / "text" / "docs.json").unlink()
+    (built / "indexes" / "text" / "meta.json").unlink()
     one_line_error(cli(built, "search", "改革"), "speechkit index")
     run_cli(built, "index")
     assert answers(built) == before
