@@ -1,9 +1,10 @@
-"""Analysis benchmark: wall time and peak memory of trend, compare, collocates, cluster (k=20)
-and similar (with and without the cached TF-IDF counts) on gov-reports + news (about 35,000
-speeches). Each step runs in its own process so its peak memory is its own; the index build
+"""Analysis benchmark: wall time and peak memory of trend, compare, collocates, passage themes
+(topics k=20, target < 120 s and < 2 GB), diff of two national reports (target < 2 s), cluster
+(k=20) and similar (with and without the cached TF-IDF counts) on gov-reports + news (about
+35,000 speeches). Each step runs in its own process so its peak memory is its own; the index build
 that precedes them is reported separately.
 
-    python bench/analysis.py [--home DIR]   # reuse a workspace that has gov-reports + news indexed
+    python bench/analysis.py [--home DIR] [--steps topics,diff]   # reuse an indexed workspace
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ STEPS = {
     "trend 3 terms by level": ["trend", "改革", "营商环境", "放管服", "--by", "level", "--json"],
     "compare 2008–2012 vs 2019–2023": ["compare", "year:2008..2012", "year:2019..2023", "--json"],
     "collocates 营商环境": ["collocates", "营商环境", "--json"],
+    "topics k=20 (passages)": ["topics", "-k", "20", "--name", "bench-themes", "--json"],
+    "diff national 2023 vs 2024": ["diff", "{a2023}", "{b2024}", "--json"],
     "cluster k=20 (no cache)": ["cluster", "-k", "20", "--name", "bench", "--json"],
     "similar (counts cached by cluster)": ["similar", "{doc}", "--json"],
     "similar (no cache)": ["similar", "{doc}", "--json"],
@@ -55,6 +58,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     ap.add_argument("--home", type=Path, help="an existing workspace with the corpus indexed")
+    ap.add_argument("--steps", default="", help="comma-separated words; run only the steps whose label has one")
     args = ap.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="speechkit-analysis-"))
     if not args.home:
@@ -69,11 +73,16 @@ def main() -> None:
     with sqlite3.connect(home / "corpus" / "speechkit.db") as db:  # the 2019 work report, else any
         doc = db.execute("SELECT id FROM documents WHERE canonical=1 ORDER BY title LIKE '2019年政府工作报告%' "
                          "DESC, id LIMIT 1").fetchone()[0]
+        national = {y: db.execute("SELECT id FROM documents WHERE source_path LIKE ?",
+                                  (f"%政府工作报告-国务院/{y}.md",)).fetchone()[0] for y in (2023, 2024)}
     results = {}
     for label, cmd in STEPS.items():
+        if args.steps and not any(w in label for w in args.steps.split(",")):
+            continue
         if label in COLD:
             shutil.rmtree(home / "indexes" / "tfidf", ignore_errors=True)
-        seconds, peak = speechkit(home, *(c.format(doc=doc) for c in cmd))
+        seconds, peak = speechkit(home, *(c.format(doc=doc, a2023=national[2023], b2024=national[2024])
+                                          for c in cmd))
         results[label] = {"seconds": seconds, "peak_mb": peak}
         print(f"{label:<34} {seconds:7.2f} s   peak {peak:7.0f} MB")
     print(json.dumps(results, ensure_ascii=False))

@@ -18,6 +18,7 @@ from typing import Any
 import click
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -733,6 +734,18 @@ def collocates(ctx: click.Context, term: str, window: int, measure: str, top: in
     out.print(table)
 
 
+def _k_range(k: str, k_range: str) -> tuple[int, int]:
+    """-k and --k-range checked: a number or auto, and LO..HI (or LO-HI)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(?:\.\.|-)\s*(\d+)\s*", k_range)
+    if not m or not 2 <= int(m.group(1)) <= int(m.group(2)):
+        raise click.BadParameter(f"{k_range!r}: write LO..HI with 2 <= LO <= HI, e.g. 4..20", param_hint="--k-range")
+    if k != "auto" and not k.isdigit():
+        raise click.BadParameter("-k takes a number or auto")
+    return int(m.group(1)), int(m.group(2))
+
+
 def _print_clusters(data: dict[str, Any]) -> None:
     head = f"{data['name']}: k={data['k']}, {data['documents']} speeches, seed {data['seed']}"
     if data.get("silhouette") is not None:
@@ -767,21 +780,15 @@ def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], select
     `speechkit cluster show NAME` prints a saved result."""
     if ctx.invoked_subcommand is not None:
         return
-    import re
-
     from .corpus import Corpus
     from .topics import check_name
     from .topics import cluster as run
 
-    m = re.fullmatch(r"\s*(\d+)\s*(?:\.\.|-)\s*(\d+)\s*", k_range)
-    if not m or not 2 <= int(m.group(1)) <= int(m.group(2)):
-        raise click.BadParameter(f"{k_range!r}: write LO..HI with 2 <= LO <= HI, e.g. 4..20", param_hint="--k-range")
-    if k != "auto" and not k.isdigit():
-        raise click.BadParameter("-k takes a number or auto")
+    lo_hi = _k_range(k, k_range)
     check_name(name)
     with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress("cluster") as progress:
         result = run(corpus, k=k if k == "auto" else int(k), filters=filters, name=name,
-                     seed=seed, k_range=(int(m.group(1)), int(m.group(2))), selection=selection,
+                     seed=seed, k_range=lo_hi, selection=selection,
                      include_duplicates=include_duplicates, progress=progress)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -803,6 +810,187 @@ def cluster_show(ctx: click.Context, name: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         _print_clusters(data)
+
+
+def _print_themes(data: dict[str, Any], by: str) -> None:
+    head = (f"{data['name']}: k={data['k']} themes over {data['passages']} passages of {data['speeches']} "
+            f"speeches, seed {data['seed']}")
+    if data.get("silhouette") is not None:
+        head += f", silhouette {data['silhouette']}"
+    table = Table(title=head)
+    for col in ("theme", "share", "labels", "representative passages"):
+        table.add_column(col, overflow="fold")
+    for t in sorted(data["themes"], key=lambda t: -t["share"]):
+        reps = "\n".join(f"[{r['year'] or '?'} {r['region'] or ''} {r['title'] or ''}] {r['text'][:60]}"
+                         for r in t["representatives"])
+        table.add_row(str(t["topic"]), f"{t['share']:.1%}", "、".join(t["labels"]), reps)
+    out.print(table)
+    shares = data["share_by"][by]
+    if shares:
+        top = [str(t["topic"]) for t in sorted(data["themes"], key=lambda t: -t["share"])[:8]]
+        table = Table(title=f"share of the 8 largest themes by {by} (of passage characters)")
+        table.add_column(by)
+        for c in top:
+            table.add_column(c, justify="right")
+        for bucket, row in shares.items():
+            table.add_row(bucket, *(f"{row.get(c, 0.0):.1%}" for c in top))
+        out.print(table)
+    if data.get("k_scores"):
+        err.print("by k (silhouette / stability): " + ", ".join(
+            f"{k}: {v['silhouette']} / {v['stability']}" for k, v in data["k_scores"].items()))
+    if data.get("k_note"):
+        err.print(data["k_note"])
+    labels = {t["topic"]: "、".join(t["labels"][:4]) for t in data["themes"]}
+    for term, p in (data.get("probes") or {}).items():
+        if p["passages"]:
+            out.print(f"{term}: {p['passages']} passages, {p['top_share']:.0%} of them in theme "
+                      f"{p['top_topic']} ({labels[p['top_topic']]})")
+        else:
+            out.print(f"{term}: in no passage of the selection")
+
+
+@cli.group(invoke_without_command=True)
+@click.option("-k", "k", default="20", show_default=True,
+              help="Number of themes, or auto (best silhouette among the k that are stable across seeds).")
+@click.option("--k-range", default="8..30", show_default=True, help="Range tried by -k auto: LO..HI.")
+@_selection_options
+@click.option("--name", default="themes", show_default=True,
+              help="Saved under indexes/topics/NAME/ (a plain name: letters, digits, - and _).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--by", type=click.Choice(["year", "level"]), default="year", show_default=True,
+              help="Theme shares by year or by administrative level.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the shares of the 8 largest themes to FILE.png.")
+@click.option("--probe", "probes", multiple=True, metavar="TERM",
+              help="Also say which themes hold the passages containing TERM (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="JSON: themes, shares, choice of k, provenance.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per (year or level, theme) with its share.")
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selection: str, name: str, seed: int,
+           by: str, plot: Path | None, probes: tuple[str, ...], as_json: bool, as_csv: bool,
+           lexicon: str | None) -> None:
+    """Themes over passages: speeches are cut into passages (paragraphs, a heading joined to
+    what it heads), passages are clustered (TF-IDF, LSA, seeded k-means), and each speech gets
+    its theme shares. Place names, words nearly every speech uses, numbers, years and
+    self-references (全市, 我省) are not features, so themes are not regions or eras.
+
+    \b
+    Example: the weight of business-environment passages in provincial reports
+      speechkit topics -k 20 --level province --name prov --probe 营商环境
+      speechkit topics show prov --by year --csv > shares.csv
+
+    Saved under indexes/topics/NAME/ (themes.json, speech_shares.csv, share_by_year.csv);
+    `speechkit topics show NAME` prints a saved result."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .corpus import Corpus
+    from .themes import themes as run
+    from .topics import check_name
+
+    lo_hi = _k_range(k, k_range)
+    check_name(name)
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress("topics") as progress:
+        result = run(corpus, k=k if k == "auto" else int(k), filters=filters, name=name, seed=seed,
+                     k_range=lo_hi, selection=selection, probes=list(probes), progress=progress)
+    _show_themes(result.to_json(), by, plot, as_json, as_csv)
+
+
+def _show_themes(data: dict[str, Any], by: str, plot: Path | None, as_json: bool, as_csv: bool) -> None:
+    if plot is not None:
+        from .plots import plot_theme_shares
+
+        err.print(f"chart: {plot_theme_shares(data, plot, by=by)}")
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif as_csv:
+        writer = _CsvOut(sys.stdout)
+        writer.writerow([by, "theme", "labels", "share", "corpus", "segmenter"])
+        labels = {str(t["topic"]): " ".join(t["labels"][:4]) for t in data["themes"]}
+        for bucket, row in data["share_by"][by].items():
+            for c, share in row.items():
+                writer.writerow([bucket, c, labels[c], share, data.get("corpus"), data.get("segmenter")])
+    else:
+        _print_themes(data, by)
+
+
+@topics.command("show")
+@click.argument("name", default="themes")
+@click.option("--by", type=click.Choice(["year", "level"]), default="year", show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Draw the shares to FILE.png.")
+@click.option("--json", "as_json", is_flag=True, help="The saved JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Shares by year or level as CSV.")
+@click.pass_context
+@_fail_cleanly
+def topics_show(ctx: click.Context, name: str, by: str, plot: Path | None, as_json: bool, as_csv: bool) -> None:
+    """Print saved themes."""
+    from .themes import load_themes
+
+    _show_themes(load_themes(_settings(ctx), name), by, plot, as_json, as_csv)
+
+
+@cli.command("diff")
+@click.argument("a")
+@click.argument("b")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Rows per list.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: every list, the sentence pairs, provenance.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per formulation (kind, term, a, b, g2).")
+@_LEXICON
+@click.pass_context
+@_fail_cleanly
+def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+    """What changed from A to B (提法): formulations new in B and dropped from A, words used more
+    and less (log-likelihood), and sentences reworded, with the changed words marked
+    [-removed-]{+added+}. A and B are speech ids (or unique prefixes) or selections.
+
+    \b
+    Examples:
+      speechkit diff "year:2023 level:national" "year:2024 level:national"
+      speechkit diff 3f2a9c 8b7d01
+    A new formulation also shows where the whole corpus first has it."""
+    from .corpus import Corpus
+    from .diff import diff
+
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+        result = diff(corpus, a, b, top=top, pairs=top)
+    data = result.to_json()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if as_csv:
+        writer = _CsvOut(sys.stdout)
+        writer.writerow(["kind", "term", "a", "b", "g2", "first_seen", "corpus", "segmenter"])
+        for kind in ("new", "dropped", "more", "less"):
+            for r in data[kind]:
+                first = r.get("first_seen") or {}
+                writer.writerow([kind, r["term"], r["a"], r["b"], r["g2"], first.get("year", ""),
+                                 data.get("corpus"), data.get("segmenter")])
+        return
+    out.print(f"A: {a} ({result.a.speeches} speeches, {result.a.words} words)   "
+              f"B: {b} ({result.b.speeches} speeches, {result.b.words} words)")
+    for kind, title in (("new", "new in B"), ("dropped", "dropped from A"), ("more", "more in B"),
+                        ("less", "less in B")):
+        rows = data[kind]
+        if not rows:
+            continue
+        table = Table(title=title)
+        for col in ("term", "A", "B", "G²") + (("first seen",) if kind == "new" else ()):
+            table.add_column(col, justify="left" if col in ("term", "first seen") else "right")
+        for r in rows:
+            extra = ()
+            if kind == "new":
+                f = r.get("first_seen")
+                extra = (f"{f['year']} {f['title'] or ''}"[:40] if f else "",)
+            table.add_row(r["term"], str(r["a"]), str(r["b"]), f"{r['g2']:.1f}", *extra)
+        out.print(table)
+    if data["changed"]:
+        table = Table(title="sentences reworded ([-A-]{+B+})")
+        table.add_column("B, with the changes", overflow="fold")
+        table.add_column("weight", justify="right")
+        for c in data["changed"]:
+            table.add_row(escape(c["marked"]), f"{c['weight']:.0f}")
+        out.print(table)
 
 
 @cli.command()

@@ -43,6 +43,7 @@ class Doc:
     date: str | None
     chars: int
     dup_group: str | None
+    region: str | None = None
 
 
 def selection_filters(spec: str | None) -> list[Filter]:
@@ -62,7 +63,11 @@ class Corpus:
     def __init__(self, settings: Settings, *, user_lexicon: str | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.store_path, create=False)
-        self.segmenter = Segmenter(user_lexicon)
+        from .index import Paths
+
+        # the index's saved dictionary lets a few short texts (a query, sentences of a diff) be
+        # cut without loading all of jieba's
+        self.segmenter = Segmenter(user_lexicon, dictionary=Paths(settings.index_dir).dictionary)
 
     def __enter__(self) -> Corpus:
         return self
@@ -110,7 +115,11 @@ class Corpus:
             "SELECT id, year, level, speaker_role, speaker_name, site, region, title, date, length(text) AS chars, "
             "dup_group FROM documents" + ("" if include_duplicates else " WHERE canonical=1") + " ORDER BY id")
         return [Doc(r["id"], r["year"], r["level"], r["speaker_role"], r["title"], r["date"], r["chars"],
-                    r["dup_group"]) for r in rows if all(f.matches(r) for f in filters)]
+                    r["dup_group"], r["region"]) for r in rows if all(f.matches(r) for f in filters)]
+
+    def regions(self) -> list[str]:
+        """Every region the store's speeches name."""
+        return [r[0] for r in self.store.query("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL")]
 
     def texts(self, ids: list[str]) -> Iterator[tuple[str, str]]:
         return self.store.texts(ids)

@@ -65,3 +65,32 @@ def plot_trend(result, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_theme_shares(data: dict, path: Path, *, by: str = "year", top: int = 8) -> Path:
+    """Lines of theme share by year (or level) for the `top` largest themes, each named by its
+    first labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["font.family"] = cjk_font()
+    plt.rcParams["axes.unicode_minus"] = False
+    shares = data["share_by"][by]
+    buckets = list(shares)
+    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=120)
+    for t in sorted(data["themes"], key=lambda t: -t["share"])[:top]:
+        c = str(t["topic"])
+        ax.plot(buckets, [shares[b].get(c, 0.0) for b in buckets], marker="o",
+                label=f"{c}: " + "、".join(t["labels"][:3]))
+    ax.set_xlabel({"year": "年份", "level": "层级"}.get(by, by))
+    ax.set_ylabel("占段落字数的比例")
+    ax.set_title(f"主题比重（{data['name']}，k={data['k']}）")
+    ax.legend(fontsize=8)
+    if len(buckets) > 12:
+        plt.setp(ax.get_xticklabels(), rotation=60, ha="right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

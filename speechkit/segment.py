@@ -129,6 +129,13 @@ class Segmenter:
         tok = small[0] if small else self._tokenizer()
         return [w for w in tok.cut(text, HMM=False) if _WORDLIKE.search(w)]
 
+    def pieces(self, text: str) -> list[str]:
+        """Every token of `text` as the segmenter cuts it, punctuation and spaces included
+        (joined, they give `text` back): for showing what changed inside a sentence."""
+        small = self._small(text)
+        tok = small[0] if small else self._tokenizer()
+        return list(tok.cut(text, HMM=False))
+
     def positions(self, text: str) -> list[tuple[str, ...]]:
         """One entry per word position: the word, then the parts of a lexicon term."""
         small = self._small(text)

@@ -204,3 +204,94 @@ def test_long_steps_report_progress(corpus_):
             assert reading and reading[-1][0] == reading[-1][1], (name, seen)
         if name == "cluster":
             assert [w for _, _, w in seen if w.startswith("k-means")] == [f"k-means, k={k}" for k in (2, 3, 4)]
+
+
+# --- themes over passages, and what changed between two reports (issue 10) -------------------
+
+@pytest.fixture(scope="module")
+def themes_result(corpus_):
+    from speechkit.themes import themes
+    return themes(corpus_, k=8, name="t8", seed=3, probes=["营商环境"], save=True)
+
+
+def test_theme_labels_are_never_places_numbers_or_years(themes_result):
+    import re
+
+    from speechkit.clean.resources import PROVINCES
+    places = set(PROVINCES) | set(PROVINCES.values())
+    for t in themes_result.themes:
+        assert t.labels, t
+        for label in t.labels:
+            assert not re.search(r"\d|^[〇零一二三四五六七八九十百千万亿两]+[年个项亿万元]?$", label), label
+            assert label not in places and not any(label.startswith(p) for p in places), label
+            assert label not in ("全国", "我国各地", "全省", "全市", "我省", "我市"), label
+        assert len(t.representatives) == 3 and all(r["text"] for r in t.representatives)
+
+
+def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
+    from speechkit.themes import themes
+    for shares in themes_result.speech_shares.values():
+        assert abs(sum(shares.values()) - 1) < 0.01
+    for row in themes_result.share_by["year"].values():
+        assert abs(sum(row.values()) - 1) < 0.01
+    again = themes(corpus_, k=8, name="t8b", seed=3, save=False)
+    assert [t.labels for t in again.themes] == [t.labels for t in themes_result.themes]
+    assert again.speech_shares == themes_result.speech_shares
+
+
+def test_passages_of_a_term_are_followed(themes_result, corpus_):
+    from speechkit.themes import split_passages
+    # brute force: the passages of every speech that contain the term; the themes place those
+    # with enough theme words (nearly all), never more
+    truth = 0
+    for _, text in corpus_.texts([d.id for d in corpus_.docs()]):
+        match = matching_form(text)
+        truth += sum(1 for a, b in split_passages(text) if "营商环境" in match[a:b])
+    probe = themes_result.probes["营商环境"]
+    assert 0.8 * truth <= probe["passages"] <= truth
+    assert sum(probe["by_topic"].values()) == probe["passages"]
+    assert 0 < probe["top_share"] <= 1
+
+
+def test_topics_cli_saves_and_shows_with_provenance(home):
+    out = run(home, "topics", "-k", "6", "--name", "cli6", "--probe", "营商环境")
+    assert "营商环境:" in out
+    data = json.loads(run(home, "topics", "show", "cli6", "--json"))
+    assert data["k"] == 6 and data["corpus"] and data["segmenter"]
+    rows = run(home, "topics", "show", "cli6", "--csv").splitlines()
+    assert rows[0].startswith("year,theme,labels,share")
+
+
+def _national(home, year):
+    with Store(load_settings(home).store_path) as store:
+        rows = store.query("SELECT id FROM documents WHERE source_path LIKE ?", [f"%政府工作报告-国务院/{year}.md"])
+    return rows[0]["id"]
+
+
+def test_diff_lists_new_formulations_of_2024(corpus_, home):
+    from speechkit.diff import diff
+    result = diff(corpus_, _national(home, 2023), _national(home, 2024), top=100)
+    new = [r["term"] for r in result.new]
+    assert "新质生产力" in new
+    # the brute-force truth: each listed word is in the 2024 report and not in the 2023 one
+    with Store(load_settings(home).store_path) as store:
+        a, b = (store.get(_national(home, y)).text for y in (2023, 2024))
+    for term in new:
+        if " " not in term:
+            assert matching_form(term) in matching_form(b)
+    assert "新质生产力" not in a
+    first = next(r for r in result.new if r["term"] == "新质生产力").get("first_seen")
+    assert first is None or first["year"] >= 2023
+    assert result.changed and all("[-" in c["marked"] or "{+" in c["marked"] for c in result.changed)
+
+
+def test_a_speech_diffed_with_itself_shows_nothing(corpus_, home):
+    from speechkit.diff import diff
+    doc = _national(home, 2024)
+    result = diff(corpus_, doc, doc)
+    assert not (result.new or result.dropped or result.more or result.less or result.changed)
+
+
+def test_diff_cli(home):
+    out = run(home, "diff", _national(home, 2023), _national(home, 2024), "--top", "100")
+    assert "新质生产力" in out and "new in B" in out

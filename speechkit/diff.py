@@ -1,0 +1,316 @@
+"""What changed between two speeches or two selections (提法): formulations new in B, dropped
+from A, used more or less, and sentences whose wording changed, with the changed words marked.
+
+Formulations are content words and runs of two or three words (因地制宜 发展 新质生产力); a run is
+listed only when it is not part of a longer listed run with the same count. Everything is ranked
+by Dunning's log-likelihood (`keyness.g2`), so what matters comes first. Sentence pairs are found
+through shared character bigrams (an inverted index, linear in the sentences) and compared word
+by word; a pair is ranked by the keyness of the words that changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .corpus import Corpus, is_content_word, selection_filters
+from .errors import SpeechkitError
+from .keyness import g2
+from .matching import matching_form
+
+MIN_COUNT = 2            # a formulation seen once may be chance
+TOP = 30
+PAIR_SIMILARITY = 0.5    # Dice over character bigrams for two sentences to be one sentence reworded
+_COMMON_BIGRAM = 50      # bigrams in more sentences than this do not propose candidates
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?")
+
+
+@dataclass
+class Side:
+    spec: str
+    speeches: int
+    words: int
+    titles: list[str]
+
+
+@dataclass
+class DiffResult:
+    a: Side
+    b: Side
+    new: list[dict[str, Any]]
+    dropped: list[dict[str, Any]]
+    more: list[dict[str, Any]]
+    less: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), **self.provenance}
+
+
+def _side(corpus: Corpus, spec: str) -> tuple[Side, list[str]]:
+    """A speech id (or unique prefix) or a selection such as `year:2024 level:national`."""
+    if ":" in spec:
+        docs = corpus.docs(selection_filters(spec))
+        ids = [d.id for d in docs]
+        titles = [d.title or d.id for d in docs[:5]]
+    else:
+        doc = corpus.store.get(spec)
+        ids, titles = [doc.id], [doc.title or doc.id]
+    if not ids:
+        raise SpeechkitError(f"{spec!r} selects no speech; check the filters with `speechkit export {spec}`")
+    return Side(spec, len(ids), 0, titles), ids
+
+
+def _grams(words: list[str]) -> Counter[str]:
+    """Content words and runs of 2-3 words that start and end on a content word, joined by a
+    space so a run reads as its words."""
+    c: Counter[str] = Counter()
+    ok = [is_content_word(w) and len(w) > 1 for w in words]
+    for i, w in enumerate(words):
+        if ok[i]:
+            c[w] += 1
+            for n in (2, 3):
+                if i + n <= len(words) and ok[i + n - 1]:
+                    c[" ".join(words[i:i + n])] += 1
+    return c
+
+
+def _formulations(here: Counter[str], there: Counter[str], text: str, *, few: bool) -> list[tuple[str, int]]:
+    """What `here` has and `there` lacks: words (one mention is news when this side is a speech or
+    two: a report names a new formulation once), and runs of words said at least twice, as
+    written (a run read across punctuation is not one) and not inside a longer such run."""
+    words = [(g, n) for g, n in here.items() if " " not in g and not there[g] and n >= (1 if few else MIN_COUNT)]
+    runs = [(g, n) for g, n in here.items() if " " in g and not there[g] and n >= MIN_COUNT
+            and g.replace(" ", "") in text]
+    return words + _maximal(runs)
+
+
+def _maximal(items: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Leave out a run that is part of a longer listed run with the same count."""
+    inside: set[tuple[str, int]] = set()  # (a shorter run inside a listed run, that run's count)
+    for g, n in items:
+        words = g.split(" ")
+        for i in range(len(words)):
+            for j in range(i + 1, len(words) + 1):
+                if j - i < len(words):
+                    inside.add((" ".join(words[i:j]), n))
+    return [(g, n) for g, n in items if (g, n) not in inside]
+
+
+def _bigrams(s: str) -> set[str]:
+    return {s[i:i + 2] for i in range(len(s) - 1)}
+
+
+def _pairs(a_sents: list[str], b_sents: list[str]) -> list[tuple[int, int, float]]:
+    """(A sentence, B sentence, similarity) for B sentences that are an A sentence reworded."""
+    a_match = [matching_form(s) for s in a_sents]
+    b_match = [matching_form(s) for s in b_sents]
+    exact = set(a_match)
+    index: dict[str, list[int]] = defaultdict(list)
+    a_grams = [_bigrams(s) for s in a_match]
+    for i, grams in enumerate(a_grams):
+        for g in grams:
+            index[g].append(i)
+    out = []
+    used: set[int] = set()
+    for j, s in enumerate(b_match):
+        if s in exact:
+            continue
+        grams = _bigrams(s)
+        votes: Counter[int] = Counter()
+        for g in grams:
+            hits = index.get(g)
+            if hits and len(hits) <= _COMMON_BIGRAM:
+                votes.update(hits)
+        best, score = None, 0.0
+        for i, _ in votes.most_common(5):
+            dice = 2 * len(grams & a_grams[i]) / max(1, len(grams) + len(a_grams[i]))
+            if dice > score:
+                best, score = i, dice
+        if best is not None and PAIR_SIMILARITY <= score < 1.0 and best not in used:
+            used.add(best)
+            out.append((best, j, score))
+    return out
+
+
+def diff(corpus: Corpus, a: str, b: str, *, top: int = TOP, pairs: int = TOP) -> DiffResult:
+    side_a, ids_a = _side(corpus, a)
+    side_b, ids_b = _side(corpus, b)
+    words_a = corpus.positions(ids_a)
+    words_b = corpus.positions(ids_b)
+    ga: Counter[str] = Counter()
+    gb: Counter[str] = Counter()
+    for ws in words_a.values():
+        ga.update(_grams([p[0] for p in ws]))
+    for ws in words_b.values():
+        gb.update(_grams([p[0] for p in ws]))
+    n1 = sum(len(ws) for ws in words_a.values())
+    n2 = sum(len(ws) for ws in words_b.values())
+    side_a.words, side_b.words = n1, n2
+
+    def row(g: str) -> dict[str, Any]:
+        return {"term": g, "a": ga[g], "b": gb[g], "g2": round(g2(gb[g], ga[g], n2, n1), 2)}
+
+    text_a = "\n".join(t for _, t in corpus.texts(ids_a))
+    text_b = "\n".join(t for _, t in corpus.texts(ids_b))
+    new = _formulations(gb, ga, matching_form(text_b), few=len(ids_b) <= 3)
+    dropped = _formulations(ga, gb, matching_form(text_a), few=len(ids_a) <= 3)
+    both = [g for g in gb if ga[g] and " " not in g and ga[g] + gb[g] >= 2 * MIN_COUNT]
+    ranked_both = sorted(both, key=lambda g: -g2(gb[g], ga[g], n2, n1))
+    more = [row(g) for g in ranked_both if gb[g] / max(n2, 1) > ga[g] / max(n1, 1)][:top]
+    less = [row(g) for g in ranked_both if gb[g] / max(n2, 1) < ga[g] / max(n1, 1)][:top]
+    # a formulation new to B matters more the rarer it is in the whole corpus: 打造 is new to one
+    # report and old everywhere else, 新质生产力 is new to the discourse
+    # fixed formulations (the political lexicon's terms, runs said twice) before plain words;
+    # among them the newest to the whole corpus first (新质生产力 is new to the discourse, 供应链
+    # only to this report), then the most used and rarest
+    stats = _CorpusStats(corpus)
+    is_term = corpus.segmenter.is_term
+
+    def rank(r: dict[str, Any]) -> tuple[int, int, float, str]:
+        g = r["term"]
+        formulation = " " in g or is_term(g)
+        first = stats.first_year(g) if formulation else None
+        return (0 if formulation else 1, -(first or 0), -r["b"] * min(stats.rarity(w) for w in g.split(" ")), g)
+
+    new_rows = sorted((row(g) for g, _ in new), key=rank)[:top]
+    dropped_rows = sorted(({**row(g), "g2": round(g2(ga[g], gb[g], n1, n2), 2)} for g, _ in dropped),
+                          key=lambda r: -r["g2"])[:top]
+    for r in new_rows[:10]:
+        r["first_seen"] = first_seen(corpus, r["term"].replace(" ", ""))
+
+    # sentences reworded, cut into words where the cached tokens cut them (no segmenter to load)
+    sa, cuts_a = _sentences_and_words(corpus, ids_a, words_a)
+    sb, cuts_b = _sentences_and_words(corpus, ids_b, words_b)
+    weight = {g: abs(g2(gb[g], ga[g], n2, n1)) for g in set(ga) | set(gb) if " " not in g}
+    changed = []
+    for i, j, score in _pairs(sa, sb):
+        wa, wb = cuts_a[i], cuts_b[j]
+        marked, removed, added = _mark(wa, wb)
+        if not removed and not added:
+            continue  # only punctuation or spacing changed
+        changed.append({"a": sa[i], "b": sb[j], "similarity": round(score, 3), "marked": marked,
+                        "removed": removed, "added": added,
+                        "weight": round(sum(weight.get(w, 0.0) for w in removed + added), 2)})
+    changed.sort(key=lambda c: -c["weight"])
+    return DiffResult(side_a, side_b, new_rows, dropped_rows, more, less, changed[:pairs], corpus.provenance())
+
+
+class _CorpusStats:
+    """What the ranked index knows of a word across the whole corpus, in constant time a word:
+    its rarity, log(N / (1 + document frequency)), and the first year a speech uses it. Without
+    a current index every word has rarity 1 and no year."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        from whoosh import index as whoosh_index
+
+        from .index import Paths, read_docnum_ids
+
+        self.reader = None
+        self.text = corpus.text_index()
+        folder = Paths(corpus.settings.index_dir).whoosh
+        if self.text is None or not whoosh_index.exists_in(str(folder)):
+            return
+        self.reader = whoosh_index.open_dir(str(folder)).reader()
+        self.ids = read_docnum_ids(folder, self.reader)
+        self.n = max(1, self.reader.doc_count())
+
+    def rarity(self, word: str) -> float:
+        if self.reader is None:
+            return 1.0
+        return math.log(self.n / (1 + self.reader.doc_frequency("body", word)))
+
+    def first_year(self, word: str) -> int | None:
+        if self.reader is None or self.ids is None or " " in word or not self.reader.doc_frequency("body", word):
+            return None
+        years = self.text.columns["year"]
+        by_id = self.text.by_id
+        found = [years[by_id[self.ids[d]]] for d in self.reader.postings("body", word).all_ids()
+                 if self.ids[d] in by_id]
+        return min((y for y in found if y is not None), default=None)
+
+
+def _sentences_and_words(corpus: Corpus, ids: list[str], positions: dict[str, list[tuple[str, ...]]]
+                         ) -> tuple[list[str], list[list[str]]]:
+    """The sentences of the speeches `ids`, each with its words as written: the word boundaries
+    come from the cached tokens (found in order in the matching form, a linear walk), and a
+    character no token covers (punctuation) is a piece of its own."""
+    sentences: list[str] = []
+    cuts: list[list[str]] = []
+    for doc_id, text in corpus.texts(ids):
+        match = matching_form(text)
+        bounds: set[int] = set()
+        pos = 0
+        for p in positions.get(doc_id, ()):
+            at = match.find(p[0], pos)
+            if at >= 0:
+                pos = at + len(p[0])
+                bounds.update((at, pos))
+        for m in _SENTENCE.finditer(text):
+            a, b = m.start(), m.end()
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            if b - a < 8:
+                continue
+            pieces, start = [], a
+            for i in range(a + 1, b + 1):
+                if i == b or i in bounds or not _inside_word(i, start, bounds, match):
+                    pieces.append(text[start:i])
+                    start = i
+            sentences.append(text[a:b])
+            cuts.append(pieces)
+    return sentences, cuts
+
+
+def _inside_word(i: int, start: int, bounds: set[int], match: str) -> bool:
+    """Whether position i continues the piece that began at `start`: yes inside a token, no
+    after a character that no token began (punctuation stands alone)."""
+    return start in bounds and match[i - 1].isalnum() and match[i].isalnum()
+
+
+def _mark(wa: list[str], wb: list[str]) -> tuple[str, list[str], list[str]]:
+    """B's words with what changed marked: [-removed-]{+added+}.
+
+    >>> _mark(["发展", "新兴", "产业"], ["发展", "新质生产力"])[0]
+    '发展[-新兴产业-]{+新质生产力+}'
+    """
+    out, removed, added = [], [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append("".join(wb[j1:j2]))
+            continue
+        if i2 > i1:
+            out.append("[-" + "".join(wa[i1:i2]) + "-]")
+            removed.extend(w for w in wa[i1:i2] if is_content_word(w))
+        if j2 > j1:
+            out.append("{+" + "".join(wb[j1:j2]) + "+}")
+            added.extend(w for w in wb[j1:j2] if is_content_word(w))
+    return "".join(out), removed, added
+
+
+def first_seen(corpus: Corpus, term: str) -> dict[str, Any] | None:
+    """The earliest dated speech in the whole corpus that contains `term` (exact, as search
+    finds it): its year, id and title."""
+    index = corpus.text_index()
+    needle = matching_form(term)
+    if index is not None:
+        years = index.columns["year"]
+        found = [(years[n], index.ids[n]) for n in index.containing(needle) if years[n] is not None]
+    else:
+        found = []
+        docs = {d.id: d for d in corpus.docs()}
+        for doc_id, text in corpus.texts(list(docs)):
+            if docs[doc_id].year is not None and needle in matching_form(text):
+                found.append((docs[doc_id].year, doc_id))
+    if not found:
+        return None
+    year, doc_id = min(found)
+    title = corpus.store.query("SELECT title FROM documents WHERE id=?", [doc_id])[0]["title"]
+    return {"year": year, "id": doc_id, "title": title, "speeches": len(found)}

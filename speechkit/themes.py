@@ -1,0 +1,472 @@
+"""Themes over passages: what a corpus talks about, and how the weight of each theme moves.
+
+A work report covers every policy area, so a whole report cannot belong to one theme:
+clustering whole reports finds who wrote them and when (issue 10 measured it). Here speeches are
+cut into passages (paragraphs, a heading joined to what it heads), passages are clustered with
+TF-IDF → LSA → k-means, and each speech gets its theme shares (by characters).
+
+The features are words that carry themes. Left out, from the data rather than typed lists:
+- place words: the regions the corpus names and their short forms, and any word whose speeches
+  come mostly from one region (闽江, 西宁, 高原 in one province's reports);
+- words nearly every speech uses (the administrative verbs 打造, 强化, 着力 of every report),
+  by document frequency;
+- numbers, years, units, masked placeholders and self-references (全市, 我省, 省委).
+Labels are each theme's c-TF-IDF terms; each theme shows 3 representative passages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import re
+import shutil
+import tempfile
+import time
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import replace_dir, write_json
+from .clean import resources as R
+from .corpus import Corpus, is_content_word
+from .documents import Progress
+from .errors import NotFoundError, SpeechkitError
+from .matching import matching_form
+from .query import Filter
+from .topics import check_name, prune_unfinished
+
+PASSAGE_MIN_CHARS = 80   # shorter paragraphs join the next one (a heading joins what it heads)
+MIN_FEATURES = 5         # passages with fewer theme words are too short to place
+COMMON_DF = 0.4          # a word in more than this share of the speeches carries no theme
+REGIONAL_SHARE = 0.6     # a word whose speeches come this much from one region is a place word
+REGIONAL_MIN_DF = 4
+REGIONAL_LIFT = 3.0      # … and this many times the region's share of all speeches
+SAMPLE_FOR_K = 20_000    # passages used to choose k (the final model sees all)
+
+_SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "）", ")")
+_NUMERAL = "〇零一二三四五六七八九十百千万亿两几半"
+_NUMBERISH = re.compile(rf"[\dA-Za-z％%‰℃]|^[{_NUMERAL}]+[年月日个项亿万元家所人次倍条座公里吨亩户台辆件名位届]?$|^第")
+_SELF_REFERENCE = re.compile(
+    r"^(全|我|本|该|各|外|省|市|县|区|州)(省|市|县|区|州|盟|旗|乡|镇|委|政府|人大|政协|级|直|属|内|外)$")
+_ADMIN_SUFFIX = ("省", "市", "县", "区", "州", "盟", "旗", "自治区", "自治州", "地区")
+
+
+def split_passages(text: str, min_chars: int = PASSAGE_MIN_CHARS) -> list[tuple[int, int]]:
+    """(start, end) of each passage of `text`: a paragraph, with shorter ones (headings, a line
+    broken off) joined to the next until a passage is `min_chars` long and ends a sentence.
+
+    >>> t = "（一）稳增长\\n全年经济增长5%，就业稳定。\\n二、改革"
+    >>> [t[a:b] for a, b in split_passages(t, min_chars=10)]
+    ['（一）稳增长\\n全年经济增长5%，就业稳定。', '二、改革']
+    """
+    spans: list[tuple[int, int]] = []
+    start = None
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if line.strip():
+            if start is None:
+                start = pos
+            if end - start >= min_chars and line.rstrip().endswith(_SENTENCE_END):
+                spans.append((start, end))
+                start = None
+        pos = end + 1
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _placed(positions: list[tuple[str, ...]], match: str, spans: list[tuple[int, int]],
+            is_term) -> Iterator[tuple[int, str]]:
+    """(passage number, word) for the word positions of a text, in order: each word is found
+    after the previous one (they were cut from this very text), so the walk is linear. A
+    lexicon term inside a word (放管服 in 放管服改革) counts in the same passage."""
+    pos = 0
+    k = 0
+    for p in positions:
+        at = match.find(p[0], pos)
+        if at < 0:
+            continue
+        pos = at + len(p[0])
+        while k < len(spans) - 1 and at >= spans[k][1]:
+            k += 1
+        yield k, p[0]
+        for part in p[1:]:
+            if is_term(part):
+                yield k, part
+
+
+def gazetteer(regions: Iterable[str | None]) -> set[str]:
+    """Place names the corpus names (its regions, the provinces) and their short forms.
+
+    >>> {"杭州", "杭州市", "浙江"} <= gazetteer(["杭州市", "浙江省", None])
+    True
+    """
+    names: set[str] = set()
+    for full, short in R.PROVINCES.items():
+        names.update((full, short))
+    for region in regions:
+        if not region or region in ("全国", "中华人民共和国"):
+            continue
+        names.add(region)
+        for suffix in sorted(_ADMIN_SUFFIX, key=len, reverse=True):
+            if region.endswith(suffix) and len(region) - len(suffix) >= 2:
+                names.add(region[: -len(suffix)])
+                break
+    return names
+
+
+def _static_drop(word: str, places: set[str]) -> bool:
+    if len(word) < 2 or not is_content_word(word) or _NUMBERISH.search(word) or _SELF_REFERENCE.match(word):
+        return True
+    if word in places:
+        return True
+    # 浙江省委, 杭州湾: a word that begins with a place name of the corpus names a place
+    return any(word.startswith(p) for p in (word[:2], word[:3]) if p in places)
+
+
+@dataclass
+class Theme:
+    topic: int
+    passages: int
+    share: float                  # of all passage characters
+    labels: list[str]
+    representatives: list[dict[str, Any]]
+
+
+@dataclass
+class ThemeResult:
+    name: str
+    k: int
+    seed: int
+    speeches: int
+    passages: int
+    features: int
+    silhouette: float | None
+    k_scores: dict[int, dict[str, float]]
+    k_note: str
+    themes: list[Theme]
+    share_by: dict[str, dict[str, dict[str, float]]]      # "year"/"level" -> value -> topic -> share
+    speech_shares: dict[str, dict[int, float]] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    selection: str = ""
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # term -> which themes hold it
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("speech_shares")
+        out["k_scores"] = {str(k): v for k, v in self.k_scores.items()}
+        out.update(self.provenance)
+        return out
+
+
+@dataclass
+class _Passages:
+    doc: array = field(default_factory=lambda: array("i"))      # speech number of each passage
+    start: array = field(default_factory=lambda: array("i"))
+    end: array = field(default_factory=lambda: array("i"))
+    indptr: array = field(default_factory=lambda: array("q", [0]))
+    indices: array = field(default_factory=lambda: array("i"))
+
+
+def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress | None,
+          probes: list[str] = ()) -> tuple[_Passages, list[str], np.ndarray, dict[int, Counter[str]], list[array]]:
+    """Passages as rows of word ids, the vocabulary, each word's document frequency and, per
+    word, the regions of the speeches it occurs in. Words are ids from the start: the tokens of
+    35,000 speeches as Python strings were several GB."""
+    vocab: dict[str, int] = {}
+    words: list[str] = []
+    dropped: set[str] = set()
+    df = array("i")
+    regions: dict[int, Counter[str]] = defaultdict(Counter)
+    p = _Passages()
+    needles = [matching_form(t) for t in probes]
+    probed: list[array] = [array("i") for _ in probes]  # passages containing each probe term
+    ids = [d.id for d in docs]
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start:chunk_start + 500]
+        positions = corpus.positions(chunk)
+        texts = dict(corpus.texts(chunk))
+        for offset, doc_id in enumerate(chunk):
+            n = chunk_start + offset
+            text = texts[doc_id]
+            spans = split_passages(text)
+            if not spans:
+                continue
+            rows: list[list[int]] = [[] for _ in spans]
+            match = matching_form(text)
+            for t, needle in enumerate(needles):
+                if needle in match:
+                    probed[t].extend(len(p.doc) + k for k, (a, b) in enumerate(spans) if needle in match[a:b])
+            for k, w in _placed(positions[doc_id], match, spans, corpus.segmenter.is_term):
+                j = vocab.get(w)
+                if j is None:
+                    if w in dropped:
+                        continue
+                    if _static_drop(w, places):
+                        dropped.add(w)
+                        continue
+                    j = vocab[w] = len(words)
+                    words.append(w)
+                    df.append(0)
+                rows[k].append(j)
+            seen = {j for row in rows for j in row}
+            region = docs[n].region if docs[n].region not in ("全国", "中华人民共和国") else None
+            for j in seen:
+                df[j] += 1
+                if region:
+                    regions[j][region] += 1
+            for (a, b), row in zip(spans, rows, strict=True):
+                p.doc.append(n)
+                p.start.append(a)
+                p.end.append(b)
+                p.indices.extend(row)
+                p.indptr.append(len(p.indices))
+        if progress:
+            progress(min(chunk_start + 500, len(ids)), len(ids), "passages")
+    return p, words, np.frombuffer(df, dtype=np.int32).copy(), regions, probed
+
+
+def _theme_columns(words: list[str], df: np.ndarray, regions: dict[int, Counter[str]], n_docs: int,
+                   region_docs: Counter[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Which words are features: not in almost every speech, not in too few, not regional. A
+    word is regional when most of its speeches come from one region, several times more than
+    that region's share of all speeches (a corpus of one region has no regional words)."""
+    regional_docs = sum(region_docs.values())
+    keep = np.ones(len(words), dtype=bool)
+    why: Counter[str] = Counter()
+    min_df = 3 if n_docs >= 30 else 1
+    for j in range(len(words)):
+        if df[j] > COMMON_DF * n_docs and n_docs >= 20:
+            keep[j] = False
+            why["in most speeches"] += 1
+        elif df[j] < min_df:
+            keep[j] = False
+            why["in fewer than 3 speeches"] += 1
+        elif regional_docs >= 50 and df[j] >= REGIONAL_MIN_DF and regions.get(j):
+            region, top = regions[j].most_common(1)[0]
+            share = top / sum(regions[j].values())
+            if share >= REGIONAL_SHARE and share >= REGIONAL_LIFT * region_docs[region] / regional_docs:
+                keep[j] = False
+                why["mostly from one region"] += 1
+    return keep, dict(why)
+
+
+def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), name: str = "themes",
+           seed: int = 0, k_range: tuple[int, int] = (8, 30), selection: str = "", save: bool = True,
+           probes: list[str] = (), progress: Progress | None = None) -> ThemeResult:
+    """Cluster the passages of the selected speeches into `k` themes (or choose k: `auto`).
+    `probes`: terms whose passages are followed (which themes hold them)."""
+    from scipy import sparse
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.metrics import silhouette_score
+
+    from .topics import _lsa
+
+    docs = corpus.docs(list(filters))
+    if len(docs) < 2:
+        raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
+    places = gazetteer(corpus.regions())
+    p, words, df, regions, probed = _read(corpus, docs, places, progress, list(probes))
+    region_docs = Counter(d.region for d in docs if d.region and d.region not in ("全国", "中华人民共和国"))
+    keep, excluded = _theme_columns(words, df, regions, len(docs), region_docs)
+    excluded["places, numbers, self-references (not counted)"] = 0
+    counts = sparse.csr_matrix(
+        (np.ones(len(p.indices), dtype=np.float32), np.frombuffer(p.indices, dtype=np.int32),
+         np.frombuffer(p.indptr, dtype=np.int64)), shape=(len(p.doc), len(words)))
+    counts.sum_duplicates()
+    counts = counts[:, np.where(keep)[0]]
+    vocab = np.array(words, dtype=object)[keep]
+    rows = np.where(np.diff(counts.indptr) >= MIN_FEATURES)[0]
+    if len(rows) < 10:
+        raise SpeechkitError("too few passages with enough words to find themes; widen the selection")
+    counts = counts[rows]
+    x = _lsa(TfidfTransformer(sublinear_tf=True).fit_transform(counts), seed)
+    pdoc = np.frombuffer(p.doc, dtype=np.int32)[rows]
+    plen = (np.frombuffer(p.end, dtype=np.int32) - np.frombuffer(p.start, dtype=np.int32))[rows]
+    pstart = np.frombuffer(p.start, dtype=np.int32)[rows]
+
+    k_scores: dict[int, dict[str, float]] = {}
+    k_note = ""
+    if k == "auto":
+        k, k_scores, k_note = _choose_k(x, seed, k_range, progress)
+    else:
+        k = int(k)
+        if not 2 <= k < len(rows):
+            raise SpeechkitError(f"-k must be between 2 and {len(rows) - 1} for this selection")
+    if progress:
+        progress(0, 1, f"k-means, k={k}")
+    model = KMeans(n_clusters=k, random_state=seed, n_init=2).fit(x)
+    labels = model.labels_
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(labels), min(len(labels), 5000), replace=False)
+    sil = float(silhouette_score(x[sample], labels[sample])) if len(set(labels[sample])) > 1 else None
+
+    # c-TF-IDF labels
+    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+    per_topic = np.asarray((member @ counts).todense(), dtype=np.float64)
+    total = per_topic.sum(axis=0)
+    avg = total.sum() / k
+    weights = np.asarray(member @ plen, dtype=np.float64).ravel()
+    texts = _representative_texts(corpus, docs, pdoc, pstart, plen, x, labels, model.cluster_centers_)
+    out_themes = []
+    for c in range(k):
+        row = per_topic[c]
+        weight = (row / max(row.sum(), 1.0)) * np.log(1 + avg / np.maximum(total, 1))
+        weight[row < 3] = -1
+        top = [str(vocab[j]) for j in np.argsort(-weight)[:8] if weight[j] > 0]
+        out_themes.append(Theme(c, int((labels == c).sum()), round(float(weights[c] / weights.sum()), 4), top,
+                                texts[c]))
+    shares = _shares(docs, pdoc, plen, labels, k)
+    position = np.full(len(p.doc), -1)
+    position[rows] = np.arange(len(rows))
+    probe_rows = {}
+    for term, found in zip(probes, probed, strict=True):
+        placed = position[np.frombuffer(found, dtype=np.int32)] if len(found) else np.array([], dtype=int)
+        placed = placed[placed >= 0]
+        by_topic = Counter(int(labels[i]) for i in placed)
+        top = by_topic.most_common(1)
+        probe_rows[term] = {"passages": len(placed), "by_topic": dict(by_topic.most_common()),
+                            "top_topic": top[0][0] if top else None,
+                            "top_share": round(top[0][1] / len(placed), 4) if top else None}
+    result = ThemeResult(name, k, seed, len(docs), len(rows), int(keep.sum()), round(sil, 4) if sil else None,
+                         k_scores, k_note, out_themes,
+                         {"year": _share_by(docs, pdoc, plen, labels, k, "year"),
+                          "level": _share_by(docs, pdoc, plen, labels, k, "level")},
+                         shares, excluded, corpus.provenance(), selection, probe_rows)
+    if save:
+        save_themes(result, corpus.settings.index_dir / "topics" / check_name(name))
+    return result
+
+
+def _choose_k(x: np.ndarray, seed: int, k_range: tuple[int, int], progress: Progress | None
+              ) -> tuple[int, dict[int, dict[str, float]], str]:
+    """Silhouette and stability (agreement of two seeds, adjusted Rand) for each k on a sample;
+    the best silhouette among the stable k. Says so when no k is clearly better, or when the
+    best is at the edge of the range."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+    rng = np.random.default_rng(seed)
+    xs = x[rng.choice(len(x), min(len(x), SAMPLE_FOR_K), replace=False)]
+    lo, hi = k_range
+    hi = min(hi, len(xs) - 1)
+    lo = min(max(2, lo), hi)
+    scores: dict[int, dict[str, float]] = {}
+    for n in range(lo, hi + 1):
+        if progress:
+            progress(n - lo, hi - lo + 1, f"choosing k: {n}")
+        a = KMeans(n_clusters=n, random_state=seed, n_init=1).fit(xs).labels_
+        b = KMeans(n_clusters=n, random_state=seed + 1, n_init=1).fit(xs).labels_
+        sub = slice(0, min(len(xs), 5000))
+        scores[n] = {"silhouette": round(float(silhouette_score(xs[sub], a[sub])), 4),
+                     "stability": round(float(adjusted_rand_score(a, b)), 4)}
+    stable = [n for n in scores if scores[n]["stability"] >= 0.6] or list(scores)
+    best = max(stable, key=lambda n: scores[n]["silhouette"])
+    ordered = sorted((scores[n]["silhouette"] for n in stable), reverse=True)
+    notes = []
+    if len(ordered) > 1 and ordered[0] - ordered[1] < 0.005:
+        notes.append("no k is clearly better than the next (silhouettes within 0.005)")
+    if best in (lo, hi):
+        notes.append(f"the best k is at the edge of the range {lo}..{hi}: try a wider --k-range")
+    return best, scores, "; ".join(notes)
+
+
+def _representative_texts(corpus: Corpus, docs: list[Any], pdoc, pstart, plen, x, labels, centers
+                          ) -> list[list[dict[str, Any]]]:
+    out: list[list[dict[str, Any]]] = []
+    picks: list[list[int]] = []
+    for c in range(len(centers)):
+        members = np.where(labels == c)[0]
+        dist = np.linalg.norm(x[members] - centers[c], axis=1)
+        chosen: list[int] = []
+        seen_docs: set[int] = set()
+        for i in members[np.argsort(dist)]:  # three passages from three different speeches
+            if int(pdoc[i]) not in seen_docs:
+                chosen.append(int(i))
+                seen_docs.add(int(pdoc[i]))
+            if len(chosen) == 3:
+                break
+        picks.append(chosen)
+    need = sorted({docs[pdoc[i]].id for chosen in picks for i in chosen})
+    texts = dict(corpus.texts(need))
+    for chosen in picks:
+        reps = []
+        for i in chosen:
+            d = docs[pdoc[i]]
+            text = texts[d.id][pstart[i]:pstart[i] + plen[i]].replace("\n", " ")
+            reps.append({"id": d.id, "title": d.title, "region": d.region, "year": d.year,
+                         "text": text[:160] + ("…" if len(text) > 160 else "")})
+        out.append(reps)
+    return out
+
+
+def _shares(docs: list[Any], pdoc, plen, labels, k: int) -> dict[str, dict[int, float]]:
+    """Each speech's theme shares, by characters of its placed passages."""
+    acc = np.zeros((len(docs), k))
+    np.add.at(acc, (pdoc, labels), plen)
+    out = {}
+    for n, row in enumerate(acc):
+        s = row.sum()
+        if s:
+            out[docs[n].id] = {int(c): round(float(v / s), 4) for c, v in enumerate(row) if v}
+    return out
+
+
+def _share_by(docs: list[Any], pdoc, plen, labels, k: int, attr: str) -> dict[str, dict[str, float]]:
+    values = [getattr(d, attr) for d in docs]
+    acc: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(k))
+    for i in range(len(labels)):
+        v = values[pdoc[i]]
+        if v is not None:
+            acc[str(v)][labels[i]] += plen[i]
+    return {v: {str(c): round(float(row[c] / row.sum()), 4) for c in range(k)}
+            for v, row in sorted(acc.items())}
+
+
+def save_themes(result: ThemeResult, folder: Path) -> None:
+    """themes.json, speech_shares.csv and share_by_year.csv, written into a new folder and
+    renamed into place (a crash leaves the previous result whole)."""
+    from .faults import crash_point
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    prune_unfinished(folder.parent)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".new-{folder.name}-"))
+    try:
+        write_json(tmp / "themes.json", result.to_json())
+        with open(tmp / "speech_shares.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "topic", "share"])
+            for doc_id, shares in sorted(result.speech_shares.items()):
+                w.writerows((doc_id, c, s) for c, s in sorted(shares.items()))
+        with open(tmp / "share_by_year.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["year", "topic", "labels", "share"])
+            for year, row in result.share_by["year"].items():
+                for c, s in row.items():
+                    w.writerow([year, c, " ".join(result.themes[int(c)].labels[:4]), s])
+        crash_point("cluster:after-assignments")
+        write_json(tmp / "manifest.json", {"name": result.name, "kind": "themes", "k": result.k,
+                                           "seed": result.seed, "selection": result.selection,
+                                           "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
+        replace_dir(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_themes(settings, name: str) -> dict[str, Any]:
+    path = settings.index_dir / "topics" / check_name(name) / "themes.json"
+    if not path.exists():
+        raise NotFoundError(f"no themes named {name!r}; run `speechkit topics --name {name}` first")
+    with contextlib.suppress(ValueError):
+        return json.loads(path.read_text("utf-8"))
+    raise NotFoundError(f"{path} cannot be read; run `speechkit topics --name {name}` again")
