@@ -641,7 +641,8 @@ def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | 
           filters: list[Any], selection: str, plot: Path | None, include_duplicates: bool, as_json: bool, as_csv: bool,
           lexicon: str | None) -> None:
     """Occurrences of TERMS per year (or level, speaker role): exact counts as in `search`,
-    documents containing them, the bucket's size, and the rate per 10,000 characters."""
+    documents containing them, the bucket's size, and the rate per 10,000 characters. Each
+    term's first appearance in the whole corpus (the earliest dated speech) is shown below."""
     from .corpus import Corpus
     from .trends import trend as run
 
@@ -662,6 +663,10 @@ def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | 
         table.add_row(r.bucket, r.term, str(r.occurrences), str(r.documents), str(r.total_chars),
                       str(r.total_documents), f"{r.rate_per_10k:.3f}")
     out.print(table)
+    for term, first in result.first_seen.items():
+        out.print(f"{term}: first seen {first['year']} in {first['title'] or first['id']} ({first['id']}), "
+                  f"in {first['speeches']} dated speeches of the whole corpus" if first
+                  else f"{term}: in no dated speech of the corpus")
 
 
 @cli.command()

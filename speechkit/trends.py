@@ -29,9 +29,12 @@ class TrendResult:
     by: str
     rows: list[TrendRow]
     provenance: dict[str, str] = field(default_factory=dict)
+    # term -> the earliest dated speech of the whole corpus that has it (year, id, title, speeches)
+    first_seen: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"terms": self.terms, "by": self.by, **self.provenance, "rows": [asdict(r) for r in self.rows]}
+        return {"terms": self.terms, "by": self.by, **self.provenance, "first_seen": self.first_seen,
+                "rows": [asdict(r) for r in self.rows]}
 
 
 def trend(corpus: Corpus, terms: list[str], *, by: str = "year", year_from: int | None = None,
@@ -86,4 +89,6 @@ def trend(corpus: Corpus, terms: list[str], *, by: str = "year", year_from: int 
             o = occ.get((b, n), 0)
             rows.append(TrendRow("(unknown)" if b is None else str(b), term, o, hit_docs.get((b, n), 0), chars,
                                  size_docs.get(b, 0), round(o * 10000 / chars, 4) if chars else 0.0))
-    return TrendResult(terms, by, rows, corpus.provenance())
+    from .diff import first_seen
+
+    return TrendResult(terms, by, rows, corpus.provenance(), {t: first_seen(corpus, t) for t in terms})

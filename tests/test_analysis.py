@@ -295,3 +295,13 @@ def test_a_speech_diffed_with_itself_shows_nothing(corpus_, home):
 def test_diff_cli(home):
     out = run(home, "diff", _national(home, 2023), _national(home, 2024), "--top", "100")
     assert "新质生产力" in out and "new in B" in out
+
+
+def test_trend_shows_where_the_corpus_first_has_a_term(corpus_, home):
+    result = trend(corpus_, ["新质生产力", "营商环境"])
+    # brute force: the earliest dated speech whose text has the term
+    with Store(load_settings(home).store_path) as store:
+        docs = [(d.year, d.id) for d in store.documents() if d.year and "新质生产力" in matching_form(d.text)]
+    assert result.first_seen["新质生产力"]["year"] == min(docs)[0]
+    assert result.first_seen["新质生产力"]["speeches"] == len(docs)
+    assert "first seen" in run(home, "trend", "新质生产力")
