@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__
+from ._version import __version__
 from .errors import SpeechkitError
 from .settings import Settings, load_settings
 
@@ -377,7 +377,11 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
     from .store import Store
 
     with Store(_settings(ctx).store_path, create=False) as store:
-        rows = (row for row in (doc.to_record() for doc in store.documents(canonical_only=not include_all))
+        # every record names the corpus it came from (the digest `search --json` and the analyses
+        # report), so a subcorpus in R or Stata can be traced back
+        corpus = store.canonical_digest()[0]
+        rows = ({**row, "corpus": corpus}
+                for row in (doc.to_record() for doc in store.documents(canonical_only=not include_all))
                 if all(f.matches(row) for f in filters))
         try:
             fh = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
@@ -386,14 +390,14 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
                                        "(check that the folder exists)") from None
         try:
             if fmt == "csv":
-                writer = _CsvOut(fh, EXPORT_FIELDS, extrasaction="ignore")
+                writer = _CsvOut(fh, [*EXPORT_FIELDS, "corpus"], extrasaction="ignore")
                 writer.writeheader()
                 for row in rows:
                     row["flags"] = ";".join(row["flags"])
                     writer.writerow(row)
             else:
                 for row in rows:
-                    record = {k: v for k, v in row.items() if k in EXPORT_FIELDS}
+                    record = {k: v for k, v in row.items() if k in EXPORT_FIELDS or k == "corpus"}
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         finally:
             if output:
@@ -462,7 +466,8 @@ def _render_passage(passage: Any) -> str:
 @click.option("--passages", type=click.IntRange(0, 10), default=3, show_default=True,
               help="Highlighted passages per hit.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: total, parsed query, hits with passages and offsets.")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per hit.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV: one row per hit, with the total, corpus digest and segmenter version.")
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
@@ -490,10 +495,11 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
     if as_csv:
         writer = _CsvOut(sys.stdout)
         writer.writerow(["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site",
-                         "score", "occurrences", "total", "query"])
+                         "score", "occurrences", "total", "query", "corpus", "segmenter"])
+        prov = [result.index.get("store"), result.index.get("segmenter")]
         for rank, h in enumerate(result.hits, start=offset + 1):
             writer.writerow([rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level,
-                             h.site, h.score, h.occurrences, result.total, result.parsed])
+                             h.site, h.score, h.occurrences, result.total, result.parsed, *prov])
         return
     table = Table(title=f"{result.total} speeches match {result.parsed}"
                         + (f" — showing {offset + 1}–{offset + len(result.hits)}" if result.hits else ""))
@@ -513,7 +519,8 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
 @click.option("--sort", type=click.Choice(["left", "right", "date"]), default="date", show_default=True)
 @_selection_options
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many lines (the total counts all).")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV: left, keyword, right, id, date, title, offset.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV: left, keyword, right, id, date, title, offset, total, corpus digest, segmenter version.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: term, total, shown, provenance and the lines.")
 @_LEXICON
 @click.pass_context
@@ -530,9 +537,11 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
     if as_csv:
-        writer = _CsvOut(sys.stdout, ["left", "keyword", "right", "id", "date", "title", "offset"])
+        writer = _CsvOut(sys.stdout, ["left", "keyword", "right", "id", "date", "title", "offset", "total",
+                                      "corpus", "segmenter"])
         writer.writeheader()
-        writer.writerows(lines)
+        prov = {"total": result.total, "corpus": result.index.get("store"), "segmenter": result.index.get("segmenter")}
+        writer.writerows({**line, **prov} for line in lines)
         return
     # the keyword, id and date always show whole; the contexts get what the terminal has left,
     # cut where they meet the terminal's edge (the left context keeps its end, next to the keyword)

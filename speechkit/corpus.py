@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpeechkitError
+from .matching import matching_form
 from .query import And, Filter, parse
 from .segment import Segmenter, deserialize, segment_batch, stopwords
 from .settings import Settings
@@ -63,7 +64,7 @@ class Corpus:
     def __init__(self, settings: Settings, *, user_lexicon: str | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.store_path, create=False)
-        from .index import Paths
+        from .layout import Paths
 
         # the index's saved dictionary lets a few short texts (a query, sentences of a diff) be
         # cut without loading all of jieba's
@@ -82,8 +83,9 @@ class Corpus:
     def text_index(self):
         """The search index's matching forms when the index is current, else None (the caller
         then reads the store)."""
-        from .index import Paths, check_current
-        from .search import TextIndex
+        from .index import check_current
+        from .layout import Paths
+        from .textindex import TextIndex
 
         if self._text_index is None:
             try:
@@ -111,15 +113,33 @@ class Corpus:
 
     def docs(self, filters: list[Filter] = (), *, include_duplicates: bool = False) -> list[Doc]:
         # metadata of every candidate, filtered with the same Filter.matches that search uses
-        rows = self.store.query(
-            "SELECT id, year, level, speaker_role, speaker_name, site, region, title, date, length(text) AS chars, "
-            "dup_group FROM documents" + ("" if include_duplicates else " WHERE canonical=1") + " ORDER BY id")
+        rows = self.store.metadata(canonical_only=not include_duplicates)
         return [Doc(r["id"], r["year"], r["level"], r["speaker_role"], r["title"], r["date"], r["chars"],
                     r["dup_group"], r["region"]) for r in rows if all(f.matches(r) for f in filters)]
 
+    def first_seen(self, term: str) -> dict[str, Any] | None:
+        """The earliest dated speech of the whole corpus that contains `term` (exactly, as
+        search finds it): its year, id and title, and how many dated speeches have it."""
+        index = self.text_index()
+        needle = matching_form(term)
+        if index is not None:
+            years = index.columns["year"]
+            found = [(years[n], index.ids[n]) for n in index.containing(needle) if years[n] is not None]
+        else:
+            found = []
+            docs = {d.id: d for d in self.docs()}
+            for doc_id, text in self.texts(list(docs)):
+                if docs[doc_id].year is not None and needle in matching_form(text):
+                    found.append((docs[doc_id].year, doc_id))
+        if not found:
+            return None
+        year, doc_id = min(found)
+        title = self.store.metadata_of([doc_id])[doc_id]["title"]
+        return {"year": year, "id": doc_id, "title": title, "speeches": len(found)}
+
     def regions(self) -> list[str]:
         """Every region the store's speeches name."""
-        return [r[0] for r in self.store.query("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL")]
+        return self.store.regions()
 
     def texts(self, ids: list[str]) -> Iterator[tuple[str, str]]:
         return self.store.texts(ids)

@@ -182,7 +182,7 @@ def diff(corpus: Corpus, a: str, b: str, *, top: int = TOP, pairs: int = TOP) ->
     dropped_rows = sorted(({**row(g), "g2": round(g2(ga[g], gb[g], n1, n2), 2)} for g, _ in dropped),
                           key=lambda r: -r["g2"])[:top]
     for r in new_rows[:10]:
-        r["first_seen"] = first_seen(corpus, r["term"].replace(" ", ""))
+        r["first_seen"] = corpus.first_seen(r["term"].replace(" ", ""))
 
     # sentences reworded, cut into words where the cached tokens cut them (no segmenter to load)
     sa, cuts_a = _sentences_and_words(corpus, ids_a, words_a)
@@ -209,7 +209,8 @@ class _CorpusStats:
     def __init__(self, corpus: Corpus) -> None:
         from whoosh import index as whoosh_index
 
-        from .index import Paths, read_docnum_ids
+        from .index import read_docnum_ids
+        from .layout import Paths
 
         self.reader = None
         self.text = corpus.text_index()
@@ -293,24 +294,3 @@ def _mark(wa: list[str], wb: list[str]) -> tuple[str, list[str], list[str]]:
             out.append("{+" + "".join(wb[j1:j2]) + "+}")
             added.extend(w for w in wb[j1:j2] if is_content_word(w))
     return "".join(out), removed, added
-
-
-def first_seen(corpus: Corpus, term: str) -> dict[str, Any] | None:
-    """The earliest dated speech in the whole corpus that contains `term` (exact, as search
-    finds it): its year, id and title."""
-    index = corpus.text_index()
-    needle = matching_form(term)
-    if index is not None:
-        years = index.columns["year"]
-        found = [(years[n], index.ids[n]) for n in index.containing(needle) if years[n] is not None]
-    else:
-        found = []
-        docs = {d.id: d for d in corpus.docs()}
-        for doc_id, text in corpus.texts(list(docs)):
-            if docs[doc_id].year is not None and needle in matching_form(text):
-                found.append((docs[doc_id].year, doc_id))
-    if not found:
-        return None
-    year, doc_id = min(found)
-    title = corpus.store.query("SELECT title FROM documents WHERE id=?", [doc_id])[0]["title"]
-    return {"year": year, "id": doc_id, "title": title, "speeches": len(found)}

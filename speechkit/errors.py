@@ -29,3 +29,7 @@ class DocumentProblem(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class IndexError_(SpeechkitError):
+    """The index is missing, stale, damaged or locked."""

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import itertools
 import json
 import logging
-import os
 import shutil
 import time
 from array import array
@@ -38,17 +36,19 @@ from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.system import pack_uint
 from whoosh.writing import SegmentWriter
 
-from . import __version__
+from ._version import __version__
 from .atomic import recover_dir, replace_dir, write_json
 from .documents import Progress
-from .errors import SpeechkitError
+from .errors import IndexError_
 from .faults import crash_point
+from .layout import Paths
 from .matching import matching_form
 from .pool import stop_pool, worker_pool
 from .safe_pickle import harden_whoosh
 from .segment import Segmenter, deserialize, segment_batch, stopwords
 from .settings import Settings
 from .store import Store
+from .textindex import META_COLUMNS, _Spool, _write_text_index, text_index_intact
 
 harden_whoosh()  # an index folder from elsewhere must not run code when it is opened
 
@@ -58,10 +58,6 @@ log = logging.getLogger(__name__)
 # meta.json and titles.json beside matching.txt
 INDEX_REV = 2
 PRETOKENIZED = "\x1e"  # marks a value that already holds serialized tokens
-
-
-class IndexError_(SpeechkitError):
-    """The index is missing, stale, or locked."""
 
 
 # --- the analyzer ---------------------------------------------------------------------------------
@@ -97,11 +93,30 @@ class SpeechTokenizer(Tokenizer):
                  start_char: int = 0, tokenize: bool = True, mode: str = "", **kwargs: Any
                  ) -> Iterator[Token]:
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        t.boost, t.stopped = 1.0, False
+        if not tokenize:  # whoosh's contract: the whole value is one token
+            t.text = value
+            if keeporiginal:
+                t.original = value
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar, t.endchar = start_char, start_char + len(value)
+            yield t
+            return
         if value.startswith(PRETOKENIZED):
-            items = deserialize(value[1:])
+            # serialized tokens carry no text to take offsets from: the index stores none
+            items, match = deserialize(value[1:]), None
         else:
-            items = self._segmenter().positions(matching_form(value))
+            match = matching_form(value)
+            items = self._segmenter().positions(match)
+        cursor = 0
         for pos, words in enumerate(items, start=start_pos):
+            at = cursor
+            if match is not None:  # each word follows the previous one in the text it was cut from
+                found = match.find(words[0], cursor)
+                if found >= 0:
+                    at, cursor = found, found + len(words[0])
             for word in words:
                 t.text = word
                 t.boost = 1.0
@@ -111,7 +126,10 @@ class SpeechTokenizer(Tokenizer):
                 if positions:
                     t.pos = pos
                 if chars:
-                    t.startchar, t.endchar = start_char, start_char + len(word)
+                    # a lexicon term's parts lie inside the word at its position
+                    inner = match.find(word, at, at + len(words[0])) if match is not None else -1
+                    begin = inner if inner >= 0 else at
+                    t.startchar, t.endchar = start_char + begin, start_char + begin + len(word)
                 yield t
 
 
@@ -258,20 +276,6 @@ class _Writer(SegmentWriter):
 
 # --- manifest, lock -------------------------------------------------------------------------------
 
-class Paths:
-    """Where the parts of an index live under `DIR/indexes/`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.whoosh = root / "whoosh"
-        self.text = root / "text"
-        self.manifest = root / "manifest.json"
-        self.hashes = root / "hashes.json"
-        self.lock = root / ".lock"
-        # the segmenter's dictionary, so a query is segmented without loading all of jieba's
-        self.dictionary = root / "dictionary.sqlite"
-
-
 @contextlib.contextmanager
 def _locked(paths: Paths) -> Iterator[None]:
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -364,7 +368,6 @@ def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
             "year": row["year"] if row["year"] is not None else 0, "date": row["date"]}
 
 
-_META_COLUMNS = ("id", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str | None = None,
@@ -396,9 +399,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
         # the exact-match index must be what the last build wrote, byte for byte: a damaged
         # copy gave wrong totals silently; it is written again from the store
         text_ok = not rebuild and text_index_intact(paths, old.get("text"), digests=True)
-        meta_cols = ", ".join(_META_COLUMNS)
-        docs = {r["id"]: dict(r) for r in store.query(
-            f"SELECT {meta_cols}, text_hash FROM documents WHERE canonical=1 ORDER BY id")}
+        docs = {r["id"]: {c: r[c] for c in (*META_COLUMNS, "text_hash")} for r in store.metadata()}
         indexed: dict[str, str] = {} if rebuild else _read_hashes(paths, old)
         if rebuild or not whoosh_index.exists_in(str(paths.whoosh)):
             report.rebuilt = True
@@ -508,119 +509,6 @@ def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings,
         raise
     if pool is not None:
         pool.shutdown()
-
-
-class _Spool:
-    """Matching forms of the documents being indexed, kept on disk until the text index is
-    written (in memory they would be twice the corpus's text size)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh = open(path, "w+b")  # noqa: SIM115 - closed by close()
-        self._spans: dict[str, tuple[int, int]] = {}
-
-    def add(self, doc_id: str, text: str) -> None:
-        start = self._fh.seek(0, os.SEEK_END)
-        self._spans[doc_id] = (start, start + self._fh.write(text.encode("utf-8")))
-
-    def __contains__(self, doc_id: str) -> bool:
-        return doc_id in self._spans
-
-    def read(self, doc_id: str) -> bytes:
-        start, end = self._spans[doc_id]
-        self._fh.seek(start)
-        return self._fh.read(end - start)
-
-    def close(self) -> None:
-        self._fh.close()
-        self.path.unlink(missing_ok=True)
-
-
-def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: Store, *,
-                      reuse: bool = True) -> dict[str, list[Any]]:
-    """One UTF-8 file of matching forms, NUL-separated, and a table of documents. Unchanged
-    documents are copied from the previous file (when `reuse`: it is intact) rather than
-    converted again. Returns the size and digest of each file, for the manifest."""
-    previous: dict[str, tuple[int, int]] = {}
-    old_blob = None
-    if reuse and text_index_intact(paths, None):
-        bounds = array("q")
-        bounds.frombytes((paths.text / "offsets.bin").read_bytes())
-        old_ids = (paths.text / "ids.txt").read_text("utf-8").split("\n")
-        previous = {i: (bounds[2 * n], bounds[2 * n + 1]) for n, i in enumerate(old_ids)}
-        old_blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed below
-    # documents in neither the spool nor the old file (a repair, an interrupted build): their
-    # matching forms are made now, read from the store in batches
-    missing = [i for i in docs if i not in fresh and (i not in previous or old_blob is None)]
-    for i, text in store.texts(missing):
-        fresh.add(i, matching_form(text))
-    tmp = paths.root / "text.new"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    table = []
-    offset = 0
-    try:
-        with open(tmp / "matching.txt", "wb") as fh:
-            for i, r in docs.items():
-                if i in fresh:
-                    data = fresh.read(i)
-                else:
-                    start, end = previous[i]
-                    old_blob.seek(start)  # type: ignore[union-attr]
-                    data = old_blob.read(end - start)  # type: ignore[union-attr]
-                fh.write(data + b"\x00")
-                row = {c: r[c] for c in _META_COLUMNS}
-                row.update(start=offset, end=offset + len(data), title_match=matching_form(r["title"] or ""))
-                table.append(row)
-                offset += len(data) + 1
-            fh.flush()
-            os.fsync(fh.fileno())
-    finally:
-        if old_blob is not None:
-            old_blob.close()
-    # every query needs the offsets and ids, in forms that load in milliseconds; filters need the
-    # metadata and title phrases the titles, each read only then and by column (parsing one table
-    # of rows took 0.25 s of every search on 35,000 speeches)
-    bounds = array("q")
-    for row in table:
-        bounds.extend((row["start"], row["end"]))
-    (tmp / "offsets.bin").write_bytes(bounds.tobytes())
-    (tmp / "ids.txt").write_text("\n".join(row["id"] for row in table), "utf-8")
-    meta = {c: [row[c] for row in table] for c in _META_COLUMNS if c not in ("id", "title")}
-    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
-    titles = {c: [row[c] for row in table] for c in ("title", "title_match")}
-    (tmp / "titles.json").write_text(json.dumps(titles, ensure_ascii=False), "utf-8")
-    sums = {name: _file_sum(tmp / name) for name in _TEXT_FILES}
-    replace_dir(tmp, paths.text)
-    return sums
-
-
-_TEXT_FILES = ("matching.txt", "offsets.bin", "ids.txt", "meta.json", "titles.json")
-
-
-def _file_sum(path: Path) -> list[Any]:
-    """[size, blake2b digest] of a file, read in 1 MB blocks."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return [path.stat().st_size, h.hexdigest()]
-
-
-def text_index_intact(paths: Paths, sums: dict[str, list[Any]] | None, *, digests: bool = False) -> bool:
-    """Whether the exact-match files are those the manifest recorded: sizes (a stat, for every
-    reader) and, with `digests`, their contents (for `index`). An index from before the
-    manifest recorded them counts as intact when its files exist."""
-    for name in _TEXT_FILES:
-        path = paths.text / name
-        if not path.is_file():
-            return False
-        if sums and name in sums:
-            if path.stat().st_size != sums[name][0]:
-                return False
-            if digests and _file_sum(path) != sums[name]:
-                return False
-    return True
 
 
 def read_manifest(paths: Paths) -> dict[str, Any]:

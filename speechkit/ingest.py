@@ -167,9 +167,9 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
                     store.remove_file(key)
                     report.files_pruned += 1
         # a run interrupted before grouping leaves the flag set: the next run groups everything
-        pending_all = store.query("SELECT value FROM meta WHERE key='dedup_pending'")
+        pending_all = store.get_meta("dedup_pending") is not None
         if todo or report.files_pruned:
-            store.query("INSERT OR REPLACE INTO meta VALUES ('dedup_pending', '1')")
+            store.set_meta("dedup_pending", "1")
         new_ids = _process(todo, settings, field_map, store, report, progress, store.templates())
         if new_ids:
             # a site's template shows once enough of its pages are in: the pages that show it
@@ -189,7 +189,7 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
             todo_ids = sorted(set(new_ids) | set(left))
             update_groups(store, settings, None if pending_all or report.files_pruned else todo_ids)
             store.mark_grouped(todo_ids)
-            store.query("DELETE FROM meta WHERE key='dedup_pending'")
+            store.set_meta("dedup_pending", None)
         report.duplicates = store.count("canonical=0")
     return report
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -13,19 +12,13 @@ from .store import Store
 def corpus_stats(settings: Settings) -> dict[str, Any]:
     """Counts of canonical speeches by year, level, site, date source and flag."""
     with Store(settings.store_path, create=False) as store:
-        def grouped(column: str) -> list[tuple[Any, int]]:
-            rows = store.query(
-                f"SELECT COALESCE({column}, '(unknown)') AS k, COUNT(*) AS n FROM documents "
-                f"WHERE canonical=1 GROUP BY k ORDER BY k"
-            )
-            return [(r["k"], r["n"]) for r in rows]
-
+        grouped = store.counts_by
         flags: Counter[str] = Counter()
-        for (raw,) in store.query("SELECT flags FROM documents WHERE canonical=1"):
-            flags.update(f.split(":")[0] for f in json.loads(raw or "[]"))
+        for listed in store.flag_lists():
+            flags.update(f.split(":")[0] for f in listed)
         problems = [tuple(r) for r in store.problems()]
         return {
-            "files": store.query("SELECT COUNT(*) FROM files")[0][0],
+            "files": store.file_count(),
             "speeches": store.count(),
             "canonical": store.count("canonical=1"),
             "duplicates": store.count("canonical=0"),

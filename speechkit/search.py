@@ -8,11 +8,7 @@ lines are cut from the cleaned display text at the offsets found.
 
 from __future__ import annotations
 
-import bisect
-import json
-import mmap
-from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,138 +17,15 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh import scoring
 
-from .errors import NotFoundError, SpeechkitError
-from .index import IndexError_, Paths, check_current, read_docnum_ids, text_index_intact
+from .errors import IndexError_, NotFoundError, SpeechkitError
+from .index import check_current, read_docnum_ids
+from .layout import Paths
 from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .segment import Segmenter
 from .settings import Settings
 from .store import Store
-
-
-class TextIndex:
-    """The matching forms of all canonical documents, memory-mapped: document n spans
-    `bounds[2n]:bounds[2n+1]` of the blob and has id `ids[n]`. Its metadata table (`docs`) is
-    read only when a query needs it (filters, title phrases, date order, explain)."""
-
-    def __init__(self, paths: Paths, sums: dict[str, list[Any]] | None = None) -> None:
-        """`sums`: the sizes the manifest recorded for the files, checked before they are used."""
-        self.paths = paths
-        self._damaged = IndexError_(f"the exact-match index in {paths.text} is damaged or incomplete (an "
-                                    "interrupted build, or a copy that lost part of a file); run `speechkit "
-                                    "index` to repair it")
-        if not text_index_intact(paths, sums):
-            raise self._damaged
-        try:
-            self.bounds = array("q")
-            self.bounds.frombytes((paths.text / "offsets.bin").read_bytes())
-            ids = (paths.text / "ids.txt").read_text("utf-8")
-        except (OSError, ValueError):
-            raise self._damaged from None
-        self.ids: list[str] = ids.split("\n") if ids else []
-        if len(self.bounds) != 2 * len(self.ids):
-            raise self._damaged
-        self._fh = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - lives with the index
-        size = (paths.text / "matching.txt").stat().st_size
-        self.blob = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        self.starts = self.bounds[0::2]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def _json(self, name: str) -> dict[str, list[Any]]:
-        try:
-            data = json.loads((self.paths.text / name).read_text("utf-8"))
-        except (OSError, ValueError):
-            raise self._damaged from None
-        if any(len(v) != len(self.ids) for v in data.values()):
-            raise self._damaged
-        return data
-
-    @cached_property
-    def columns(self) -> dict[str, list[Any]]:
-        """Metadata by column (year, date, level, region, site, speaker_role, speaker_name)."""
-        return self._json("meta.json")
-
-    @cached_property
-    def rows(self) -> list[dict[str, Any]]:
-        """The same metadata as one dict per document."""
-        cols = self.columns
-        names = list(cols)
-        return [dict(zip(names, values, strict=True)) for values in zip(*cols.values(), strict=True)]
-
-    def matching(self, flt: Filter) -> set[int]:
-        """Documents whose metadata passes `flt` (Filter.matches, read through the columns)."""
-        row = _ColumnRow(self.columns)
-        out = set()
-        for n in range(len(self.ids)):
-            row.n = n
-            if flt.matches(row):
-                out.add(n)
-        return out
-
-    @cached_property
-    def titles(self) -> dict[str, list[str]]:
-        """"title" and its matching form "title_match", by document."""
-        return self._json("titles.json")
-
-    @cached_property
-    def docs(self) -> list[dict[str, Any]]:
-        """Everything the index knows of each document: id, metadata, title, offsets."""
-        out = []
-        for n, row in enumerate(self.rows):
-            out.append({"id": self.ids[n], **row, "title": self.titles["title"][n],
-                        "title_match": self.titles["title_match"][n],
-                        "start": self.bounds[2 * n], "end": self.bounds[2 * n + 1]})
-        return out
-
-    @cached_property
-    def by_id(self) -> dict[str, int]:
-        return {doc_id: n for n, doc_id in enumerate(self.ids)}
-
-    def close(self) -> None:
-        if isinstance(self.blob, mmap.mmap):
-            self.blob.close()
-        self._fh.close()
-
-    def text(self, n: int) -> str:
-        return self.blob[self.bounds[2 * n]:self.bounds[2 * n + 1]].decode("utf-8")
-
-    def containing(self, phrase: str) -> set[int]:
-        """Documents whose matching form contains `phrase` (already in matching form)."""
-        needle = phrase.encode("utf-8")
-        if not needle:
-            return set()
-        found: set[int] = set()
-        blob, starts, bounds = self.blob, self.starts, self.bounds
-        pos = blob.find(needle)
-        while pos != -1:
-            n = bisect.bisect_right(starts, pos) - 1
-            found.add(n)
-            # skip to the end of this document: presence is all a set needs
-            pos = blob.find(needle, bounds[2 * n + 1] + 1)
-        return found
-
-    def count(self, n: int, phrase: str) -> int:
-        """Occurrences of `phrase` in document `n` (non-overlapping, like str.count)."""
-        return self.blob[self.bounds[2 * n]:self.bounds[2 * n + 1]].count(phrase.encode("utf-8"))
-
-
-class _ColumnRow(Mapping):
-    """Document `n`'s metadata read from the columns, without building a dict per document."""
-
-    def __init__(self, cols: dict[str, list[Any]]) -> None:
-        self.cols = cols
-        self.n = 0
-
-    def __getitem__(self, key: str) -> Any:
-        return self.cols[key][self.n]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.cols)
-
-    def __len__(self) -> int:
-        return len(self.cols)
+from .textindex import TextIndex
 
 
 @dataclass
@@ -335,11 +208,7 @@ class Searcher:
     def _metadata(self, ids: list[str]) -> dict[str, Any]:
         """The store's metadata of a page of hits (the index is current, so it is the same as
         the index's table, which a plain query never loads)."""
-        if not ids:
-            return {}
-        return {r["id"]: r for r in self.store.query(
-            "SELECT id, title, date, year, speaker_role, speaker_name, level, site FROM documents "
-            f"WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        return self.store.metadata_of(ids)
 
     # --- text around matches ------------------------------------------------------------------
     def offsets(self, doc_id: str, needles: list[str]) -> tuple[str, list[tuple[int, int]]]:

@@ -84,10 +84,12 @@ class Segmenter:
 
     @cached_property
     def version(self) -> str:
-        """Digest of everything that decides the tokens: lexicon files, jieba, this code.
+        """Digest of everything that decides the tokens: lexicon files, the stopword list (the
+        index leaves stopwords out, so editing it makes an index stale), jieba, this code.
         Computed once: it reads and hashes the lexicon files."""
         h = hashlib.blake2b(digest_size=8)
         h.update(_lexicon_file("political.tsv").encode())
+        h.update(_lexicon_file("stopwords.txt").encode())
         if self.user_lexicon:
             h.update(self.user_lexicon.read_bytes())
         h.update(f"{SEGMENTER_REV}:{_jieba().__version__}".encode())

@@ -15,27 +15,42 @@ from .errors import InputError
 SECTION = "speechkit"
 
 
+def _packaged() -> dict[str, str]:
+    """The packaged defaults (speechkit/defaults.cfg): the one place a default value is written."""
+    parser = configparser.ConfigParser()
+    parser.read_string(resources.files("speechkit").joinpath("defaults.cfg").read_text("utf-8"))
+    return dict(parser.items(SECTION))
+
+
+_D = _packaged()
+
+
+def default_home() -> Path:
+    """$SPEECHKIT_HOME, else the current directory."""
+    return Path(os.environ.get("SPEECHKIT_HOME") or Path.cwd())
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Every tunable of a speechkit workspace.
+    """Every tunable of a speechkit workspace; the defaults are speechkit/defaults.cfg's.
 
     >>> s = Settings(home=Path("/tmp/x"))
-    >>> s.store_path.name
-    'speechkit.db'
+    >>> s.store_path.name, s.max_file_mb
+    ('speechkit.db', 200)
     """
 
-    home: Path = field(default_factory=Path.cwd)
-    workers: int = 0
-    chunk_size: int = 200
-    minhash_perm: int = 128
-    shingle_size: int = 5
-    lsh_threshold: float = 0.2
-    containment: float = 0.85
-    min_dedup_chars: int = 200
-    index_memory_mb: int = 1024
-    max_file_mb: int = 200
-    max_text_mb: int = 20
-    max_file_seconds: int = 120
+    home: Path = field(default_factory=default_home)
+    workers: int = int(_D["workers"])
+    chunk_size: int = int(_D["chunk_size"])
+    minhash_perm: int = int(_D["minhash_perm"])
+    shingle_size: int = int(_D["shingle_size"])
+    lsh_threshold: float = float(_D["lsh_threshold"])
+    containment: float = float(_D["containment"])
+    min_dedup_chars: int = int(_D["min_dedup_chars"])
+    index_memory_mb: int = int(_D["index_memory_mb"])
+    max_file_mb: int = int(_D["max_file_mb"])
+    max_text_mb: int = int(_D["max_text_mb"])
+    max_file_seconds: int = int(_D["max_file_seconds"])
 
     @property
     def store_path(self) -> Path:
@@ -81,10 +96,8 @@ def _read_cfg(text: str, source: str) -> dict[str, Any]:
 
 def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
     """Build the settings once: packaged defaults < DIR/speechkit.cfg < explicit overrides."""
-    home_path = Path(home or os.environ.get("SPEECHKIT_HOME") or Path.cwd()).resolve()
-    values: dict[str, Any] = _read_cfg(
-        resources.files("speechkit").joinpath("defaults.cfg").read_text("utf-8"), "defaults.cfg"
-    )
+    home_path = Path(home or default_home()).resolve()
+    values: dict[str, Any] = {}  # the packaged defaults are the dataclass's
     user_cfg = home_path / "speechkit.cfg"
     if user_cfg.is_file():
         try:

@@ -204,7 +204,48 @@ class Store:
     def count(self, where: str = "1", params: Iterable[Any] = ()) -> int:
         return self.db.execute(f"SELECT COUNT(*) FROM documents WHERE {where}", tuple(params)).fetchone()[0]
 
+    # --- named reads: what the other modules need, so a second backend implements these ---------
+    META = ("id", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
+
+    def metadata(self, *, canonical_only: bool = True) -> list[sqlite3.Row]:
+        """Every document's metadata (META), its length in characters (`chars`), text hash and
+        near-duplicate group, ordered by id."""
+        return self.db.execute(
+            f"SELECT {', '.join(self.META)}, length(text) AS chars, text_hash, dup_group FROM documents"
+            + (" WHERE canonical=1" if canonical_only else "") + " ORDER BY id").fetchall()
+
+    def metadata_of(self, ids: Sequence[str]) -> dict[str, sqlite3.Row]:
+        """META of `ids` (a page of hits)."""
+        out: dict[str, sqlite3.Row] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            out.update((r["id"], r) for r in self.db.execute(
+                f"SELECT {', '.join(self.META)} FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def regions(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL")]
+
+    def counts_by(self, column: str) -> list[tuple[Any, int]]:
+        """Canonical documents per value of a metadata column."""
+        if column not in (*self.META, "date_source", "year_source"):
+            raise ValueError(f"not a metadata column: {column}")
+        return [(r[0], r[1]) for r in self.db.execute(
+            f"SELECT COALESCE({column}, '(unknown)') AS k, COUNT(*) FROM documents WHERE canonical=1 "
+            "GROUP BY k ORDER BY k")]
+
+    def flag_lists(self) -> Iterator[list[str]]:
+        """The flags of each canonical document."""
+        for (raw,) in self.db.execute("SELECT flags FROM documents WHERE canonical=1"):
+            yield json.loads(raw or "[]")
+
+    def file_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only SELECT (writes go through the named methods, in transactions)."""
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            raise ValueError("Store.query is for reading; use a named method to write")
         return self.db.execute(sql, tuple(params)).fetchall()
 
     def signatures(self) -> Iterator[sqlite3.Row]:

@@ -89,6 +89,4 @@ def trend(corpus: Corpus, terms: list[str], *, by: str = "year", year_from: int 
             o = occ.get((b, n), 0)
             rows.append(TrendRow("(unknown)" if b is None else str(b), term, o, hit_docs.get((b, n), 0), chars,
                                  size_docs.get(b, 0), round(o * 10000 / chars, 4) if chars else 0.0))
-    from .diff import first_seen
-
-    return TrendResult(terms, by, rows, corpus.provenance(), {t: first_seen(corpus, t) for t in terms})
+    return TrendResult(terms, by, rows, corpus.provenance(), {t: corpus.first_seen(t) for t in terms})

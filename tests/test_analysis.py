@@ -305,3 +305,22 @@ def test_trend_shows_where_the_corpus_first_has_a_term(corpus_, home):
     assert result.first_seen["新质生产力"]["year"] == min(docs)[0]
     assert result.first_seen["新质生产力"]["speeches"] == len(docs)
     assert "first seen" in run(home, "trend", "新质生产力")
+
+
+def test_the_readme_library_example_runs(tmp_path, corpus, monkeypatch):
+    # the README's Library example, exactly as written, on the sample corpus (corpus/raw)
+    import re
+    import shutil
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    code = re.search(r"## Library\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    assert "speechkit.Workspace" in code and "from speechkit." not in code  # the public API only
+    shutil.copytree(corpus / "seeds", tmp_path / "corpus" / "raw")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPEECHKIT_HOME", str(tmp_path / "work"))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["report"].speeches == 11
+    assert scope["hits"].total >= 2
+    assert scope["changes"].to_json()["corpus"]
+    assert scope["themes"].k == 8

@@ -221,7 +221,7 @@ def test_cli_search_json_csv_kwic_explain(home):
     rows = run(home, "search", "放管服", "--csv").splitlines()
     assert rows[0].startswith("rank,id,title")
     kw = run(home, "kwic", "放管服", "--csv", "--limit", "5").splitlines()
-    assert kw[0] == "left,keyword,right,id,date,title,offset" and len(kw) == 6
+    assert kw[0] == "left,keyword,right,id,date,title,offset,total,corpus,segmenter" and len(kw) == 6
     table = run(home, "kwic", "供给侧结构性改革", "--limit", "5").splitlines()  # an 80-column terminal
     rows = [line for line in table if line.startswith("│")]
     assert len(rows) == 5 and all("供给侧结构性改革" in r and re.search(r"\d{4}-\d\d-\d\d", r) for r in rows)
@@ -424,3 +424,39 @@ def test_a_small_memory_budget_writes_several_segments_and_ranks_the_same(home, 
             got = small.search(q, limit=200, passages=0)
             assert got.total == want.total > 0
             assert [(h.id, round(h.score, 4)) for h in got.hits] == [(h.id, round(h.score, 4)) for h in want.hits]
+
+
+def test_the_tokenizer_keeps_whooshs_contract():
+    # character offsets point at each token in the text; tokenize=False gives the value whole
+    text = "坚持优化营商环境，深化放管服改革。"
+    tokens = [(t.text, t.startchar, t.endchar) for t in analyzer()(text, chars=True, positions=True)]
+    assert tokens and all(text[s:e] == w for w, s, e in tokens), tokens
+    assert ("放管服", text.index("放管服"), text.index("放管服") + 3) in tokens
+    from speechkit.index import SpeechTokenizer
+    whole = [(t.text, t.startchar, t.endchar) for t in SpeechTokenizer()(text, chars=True, tokenize=False)]
+    assert whole == [(text, 0, len(text))]
+
+
+def test_csv_outputs_and_export_carry_provenance(tmp_path, seeds_home):
+    import csv as _csv
+    import io
+    import shutil
+
+    from .conftest import run_cli
+    home = tmp_path / "ws"
+    shutil.copytree(seeds_home, home)
+    run_cli(home, "index")
+    digest = json.loads(run_cli(home, "search", "招商引资", "--json"))["corpus"]
+    for args in (("search", "招商引资", "--csv"), ("kwic", "招商引资", "--csv"), ("export", "--format", "csv")):
+        rows = list(_csv.DictReader(io.StringIO(run_cli(home, *args))))
+        assert rows and all(r["corpus"] == digest for r in rows), args
+    record = json.loads(run_cli(home, "export").splitlines()[0])
+    assert record["corpus"] == digest
+
+
+def test_the_stopword_list_is_part_of_the_segmenter_version(monkeypatch):
+    import speechkit.segment as seg
+    before = seg.Segmenter().version
+    real = seg._lexicon_file
+    monkeypatch.setattr(seg, "_lexicon_file", lambda name: real(name) + ("\n工作" if name == "stopwords.txt" else ""))
+    assert seg.Segmenter().version != before
