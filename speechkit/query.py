@@ -13,7 +13,7 @@ Malformed queries raise `QueryError` with the column of the problem.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,28 @@ class Filter:
         if self.field in ("site", "region"):
             return self.value in (doc[self.field] or "")
         return False
+
+    def select(self, cols: Mapping[str, Sequence[Any]]) -> set[int]:
+        """Positions whose metadata passes, read column by column: the same test as `matches`
+        (tests/test_search.py compares them), without a row per document (35,000 rows took
+        0.1 s of a filtered search).
+
+        >>> Filter("year", "2019..2020", 2019, 2020).select({"year": [2018, 2019, None, 2020]})
+        {1, 3}
+        """
+        if self.field == "year":
+            lo, hi = self.low, self.high
+            return {n for n, y in enumerate(cols["year"])
+                    if y is not None and (lo is None or y >= lo) and (hi is None or y <= hi)}
+        if self.field == "speaker":
+            v = self.value
+            return {n for n, (r, m) in enumerate(zip(cols["speaker_role"], cols["speaker_name"], strict=True))
+                    if v in (r or "") or v in (m or "")}
+        if self.field == "level":
+            return {n for n, x in enumerate(cols["level"]) if x == self.value}
+        if self.field in ("site", "region"):
+            return {n for n, x in enumerate(cols[self.field]) if self.value in (x or "")}
+        return set()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ import mmap
 import os
 import shutil
 from array import array
-from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -80,14 +79,8 @@ class TextIndex:
         return [dict(zip(names, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
     def matching(self, flt: Filter) -> set[int]:
-        """Documents whose metadata passes `flt` (Filter.matches, read through the columns)."""
-        row = _ColumnRow(self.columns)
-        out = set()
-        for n in range(len(self.ids)):
-            row.n = n
-            if flt.matches(row):
-                out.add(n)
-        return out
+        """Documents whose metadata passes `flt`, read by column (Filter.select)."""
+        return flt.select(self.columns)
 
     @cached_property
     def titles(self) -> dict[str, list[str]]:
@@ -134,23 +127,6 @@ class TextIndex:
     def count(self, n: int, phrase: str) -> int:
         """Occurrences of `phrase` in document `n` (non-overlapping, like str.count)."""
         return self.blob[self.bounds[2 * n]:self.bounds[2 * n + 1]].count(phrase.encode("utf-8"))
-
-
-class _ColumnRow(Mapping):
-    """Document `n`'s metadata read from the columns, without building a dict per document."""
-
-    def __init__(self, cols: dict[str, list[Any]]) -> None:
-        self.cols = cols
-        self.n = 0
-
-    def __getitem__(self, key: str) -> Any:
-        return self.cols[key][self.n]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.cols)
-
-    def __len__(self) -> int:
-        return len(self.cols)
 
 
 class _Spool:

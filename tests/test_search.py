@@ -460,3 +460,14 @@ def test_the_stopword_list_is_part_of_the_segmenter_version(monkeypatch):
     real = seg._lexicon_file
     monkeypatch.setattr(seg, "_lexicon_file", lambda name: real(name) + ("\n工作" if name == "stopwords.txt" else ""))
     assert seg.Segmenter().version != before
+
+
+def test_filters_read_by_column_equal_filters_read_by_row(searcher):
+    # Filter.select (columns, used by search) and Filter.matches (rows, used by the analyses)
+    # are one definition: on every document of the index, for filters of every field
+    from speechkit.query import parse
+    cols = searcher.text.columns
+    rows = searcher.text.rows
+    for spec in ("year:2010..2015", "year:..1990", "level:national", "speaker:总理", "region:全国", "site:gov"):
+        flt = parse(spec)
+        assert flt.select(cols) == {n for n, r in enumerate(rows) if flt.matches(r)}, spec
