@@ -748,6 +748,18 @@ def collocates(ctx: click.Context, term: str, window: int, measure: str, top: in
     out.print(table)
 
 
+def _clustering(ctx: click.Context, run: Callable[..., Any], label: str, k: str, k_range: str, name: str,
+                lexicon: str | None, **kwargs: Any) -> Any:
+    """`cluster` and `topics`: check -k, --k-range and --name, then run with a progress bar."""
+    from .corpus import Corpus
+    from .topics import check_name
+
+    lo_hi = _k_range(k, k_range)
+    check_name(name)
+    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress(label) as progress:
+        return run(corpus, k=k if k == "auto" else int(k), name=name, k_range=lo_hi, progress=progress, **kwargs)
+
+
 def _k_range(k: str, k_range: str) -> tuple[int, int]:
     """-k and --k-range checked: a number or auto, and LO..HI (or LO-HI)."""
     import re
@@ -794,16 +806,10 @@ def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], select
     `speechkit cluster show NAME` prints a saved result."""
     if ctx.invoked_subcommand is not None:
         return
-    from .corpus import Corpus
-    from .topics import check_name
     from .topics import cluster as run
 
-    lo_hi = _k_range(k, k_range)
-    check_name(name)
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress("cluster") as progress:
-        result = run(corpus, k=k if k == "auto" else int(k), filters=filters, name=name,
-                     seed=seed, k_range=lo_hi, selection=selection,
-                     include_duplicates=include_duplicates, progress=progress)
+    result = _clustering(ctx, run, "cluster", k, k_range, name, lexicon, filters=filters, seed=seed,
+                         selection=selection, include_duplicates=include_duplicates)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
@@ -899,15 +905,10 @@ def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selecti
     `speechkit topics show NAME` prints a saved result."""
     if ctx.invoked_subcommand is not None:
         return
-    from .corpus import Corpus
     from .themes import themes as run
-    from .topics import check_name
 
-    lo_hi = _k_range(k, k_range)
-    check_name(name)
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress("topics") as progress:
-        result = run(corpus, k=k if k == "auto" else int(k), filters=filters, name=name, seed=seed,
-                     k_range=lo_hi, selection=selection, probes=list(probes), progress=progress)
+    result = _clustering(ctx, run, "topics", k, k_range, name, lexicon, filters=filters, seed=seed,
+                         selection=selection, probes=list(probes))
     _show_themes(result.to_json(), by, plot, as_json, as_csv)
 
 

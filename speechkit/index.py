@@ -93,18 +93,9 @@ class SpeechTokenizer(Tokenizer):
                  start_char: int = 0, tokenize: bool = True, mode: str = "", **kwargs: Any
                  ) -> Iterator[Token]:
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        t.boost, t.stopped = 1.0, False
         if not tokenize:  # whoosh's contract: the whole value is one token
-            t.text = value
-            if keeporiginal:
-                t.original = value
-            if positions:
-                t.pos = start_pos
-            if chars:
-                t.startchar, t.endchar = start_char, start_char + len(value)
-            yield t
-            return
-        if value.startswith(PRETOKENIZED):
+            items, match = [(value,)], value
+        elif value.startswith(PRETOKENIZED):
             # serialized tokens carry no text to take offsets from: the index stores none
             items, match = deserialize(value[1:]), None
         else:
