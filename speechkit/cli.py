@@ -72,7 +72,9 @@ def cli(ctx: click.Context, home: Path | None, verbose: int, raw_csv: bool) -> N
       speechkit kwic 放管服               # concordance
       speechkit trend 营商环境 --plot t.png
       speechkit compare year:2008..2012 year:2019..2023
-      speechkit cluster -k auto          # topic clusters
+      speechkit topics -k 20 --probe 营商环境   # themes over passages, shares by year
+      speechkit diff "year:2023 level:national" "year:2024 level:national"   # 提法 changes
+      speechkit cluster -k auto          # clusters of whole speeches
       speechkit show ID                  # one speech with its metadata and evidence
       speechkit export --format csv      # one row per speech
     """
