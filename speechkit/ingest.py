@@ -178,10 +178,9 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
             redo = [(_path_of(k, settings.home), k, store.file_hash(k)[0]) for k in sorted(again)
                     if _path_of(k, settings.home).is_file()]
             if redo:
-                counts = report.speeches, dict(report.flags), len(report.skipped)
-                new_ids += _process(redo, settings, field_map, store, report, progress, store.templates())
-                # the second pass re-stores pages already counted: keep the report as it was
-                report.speeches, report.skipped[:] = counts[0], report.skipped[:counts[2]]
+                # pages counted already (or stored by an earlier run): a scratch report, so the
+                # second pass adds nothing to this run's counts and flags
+                new_ids += _process(redo, settings, field_map, store, IngestReport(), progress, store.templates())
         # what this run stored, and whatever an earlier or concurrent run stored and did not group
         left = store.ungrouped()
         crash_point("ingest:before-grouping")
