@@ -129,7 +129,7 @@ def _static_drop(word: str, places: set[str]) -> bool:
     if word in places:
         return True
     # 浙江省委, 杭州湾: a word that begins with a place name of the corpus names a place
-    return any(word.startswith(p) for p in (word[:2], word[:3]) if p in places)
+    return word[:2] in places or word[:3] in places
 
 
 @dataclass
@@ -175,6 +175,7 @@ class _Passages:
     end: array = field(default_factory=lambda: array("i"))
     indptr: array = field(default_factory=lambda: array("q", [0]))
     indices: array = field(default_factory=lambda: array("i"))
+    dropped: int = 0    # distinct words never made features: places, numbers, self-references
 
 
 def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress | None,
@@ -232,6 +233,7 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
                 p.indptr.append(len(p.indices))
         if progress:
             progress(min(chunk_start + 500, len(ids)), len(ids), "passages")
+    p.dropped = len(dropped)
     return p, words, np.frombuffer(df, dtype=np.int32).copy(), regions, probed
 
 
@@ -279,7 +281,7 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     p, words, df, regions, probed = _read(corpus, docs, places, progress, list(probes))
     region_docs = Counter(d.region for d in docs if d.region and d.region not in ("全国", "中华人民共和国"))
     keep, excluded = _theme_columns(words, df, regions, len(docs), region_docs)
-    excluded["places, numbers, self-references (not counted)"] = 0
+    excluded["places, numbers, stopwords, self-references"] = p.dropped
     counts = sparse.csr_matrix(
         (np.ones(len(p.indices), dtype=np.float32), np.frombuffer(p.indices, dtype=np.int32),
          np.frombuffer(p.indptr, dtype=np.int64)), shape=(len(p.doc), len(words)))
