@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +55,28 @@ def recover_dir(dest: Path) -> bool:
         os.replace(old, dest)
         return True
     return False
+
+
+# a folder being written is hidden (.new-…); one left by a killed run is removed after this long
+# (a younger one may belong to a run still writing)
+_UNFINISHED_AGE_S = 3600
+
+
+@contextlib.contextmanager
+def new_folder(dest: Path) -> Iterator[Path]:
+    """Write a folder's files into a hidden folder beside `dest`, then put it at `dest` whole
+    (`replace_dir`); on an error it is removed. Leftovers of killed runs older than an hour
+    are removed first."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for p in dest.parent.glob(".new-*"):
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > _UNFINISHED_AGE_S:
+                shutil.rmtree(p, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".new-{dest.name}-"))
+    try:
+        yield tmp
+        replace_dir(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

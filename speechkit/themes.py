@@ -20,8 +20,6 @@ import contextlib
 import csv
 import json
 import re
-import shutil
-import tempfile
 import time
 from array import array
 from collections import Counter, defaultdict
@@ -32,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import replace_dir, write_json
+from .atomic import new_folder, write_json
 from .clean import resources as R
 from .corpus import Corpus, is_content_word
 from .documents import Progress
 from .errors import NotFoundError, SpeechkitError
 from .matching import matching_form
 from .query import Filter
-from .topics import check_name, prune_unfinished
+from .topics import check_name
 
 PASSAGE_MIN_CHARS = 80   # shorter paragraphs join the next one (a heading joins what it heads)
 MIN_FEATURES = 5         # passages with fewer theme words are too short to place
@@ -440,10 +438,7 @@ def save_themes(result: ThemeResult, folder: Path) -> None:
     renamed into place (a crash leaves the previous result whole)."""
     from .faults import crash_point
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    prune_unfinished(folder.parent)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".new-{folder.name}-"))
-    try:
+    with new_folder(folder) as tmp:
         write_json(tmp / "themes.json", result.to_json())
         with open(tmp / "speech_shares.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
@@ -460,10 +455,6 @@ def save_themes(result: ThemeResult, folder: Path) -> None:
         write_json(tmp / "manifest.json", {"name": result.name, "kind": "themes", "k": result.k,
                                            "seed": result.seed, "selection": result.selection,
                                            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
-        replace_dir(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_themes(settings, name: str) -> dict[str, Any]:

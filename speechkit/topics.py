@@ -4,14 +4,12 @@ clustering example. Labels are c-TF-IDF terms; quality is reported, not assumed.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import replace_dir, write_json
+from .atomic import new_folder, write_json
 from .corpus import Corpus, digest, is_content_word
 from .documents import Progress
 from .errors import NotFoundError, SpeechkitError
@@ -94,12 +92,10 @@ def _save_counts(root: Path, key: str, counts: Any, vocabulary: list[str]) -> No
 
     try:
         root.mkdir(parents=True, exist_ok=True)
-        prune_unfinished(root)
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".new-"))
-        sparse.save_npz(tmp / "counts.npz", counts, compressed=False)  # zlib took 4.5 s of 40 on 35k
-        (tmp / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), "utf-8")
-        crash_point("cache:after-write")
-        replace_dir(tmp, root / key)
+        with new_folder(root / key) as tmp:
+            sparse.save_npz(tmp / "counts.npz", counts, compressed=False)  # zlib took 4.5 s of 40 on 35k
+            (tmp / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), "utf-8")
+            crash_point("cache:after-write")
         entries = sorted((p for p in root.iterdir() if not p.name.startswith(".")),
                          key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[TFIDF_CACHES:]:
@@ -232,27 +228,10 @@ def check_name(name: str) -> str:
     return name
 
 
-# a folder being written is hidden (.new-…); one left by a killed run is removed after this long
-# (a younger one may belong to a run still writing)
-_UNFINISHED_AGE_S = 3600
-
-
-def prune_unfinished(root: Path) -> None:
-    """Remove `.new-*` folders under `root` that a killed run left behind."""
-    now = time.time()
-    for p in root.glob(".new-*"):
-        with contextlib.suppress(OSError):
-            if now - p.stat().st_mtime > _UNFINISHED_AGE_S:
-                shutil.rmtree(p, ignore_errors=True)
-
-
 def save_clusters(result: ClusterResult, folder: Path) -> None:
     """Write a clustering's three files into a new folder and rename it into place: after a
     crash the previous clustering is there whole, or the new one, never a mix of the two."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    prune_unfinished(folder.parent)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".new-{folder.name}-"))
-    try:
+    with new_folder(folder) as tmp:
         with open(tmp / "assignments.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["id", "cluster"])
@@ -262,10 +241,6 @@ def save_clusters(result: ClusterResult, folder: Path) -> None:
         write_json(tmp / "manifest.json", {
             "name": result.name, "k": result.k, "seed": result.seed, "selection": result.selection,
             "documents": result.documents, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
-        replace_dir(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_clusters(settings, name: str) -> dict[str, Any]:
