@@ -986,6 +986,8 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
                 writer.writerow([kind, r["term"], r["a"], r["b"], r["g2"], first.get("year", ""),
                                  data.get("corpus"), data.get("segmenter")])
         return
+    if result.ranking.startswith("by count"):
+        err.print("new formulations ranked " + result.ranking)
     out.print(f"A: {a} ({result.a.speeches} speeches, {result.a.words} words)   "
               f"B: {b} ({result.b.speeches} speeches, {result.b.words} words)")
     for kind, title in (("new", "new in B"), ("dropped", "dropped from A"), ("more", "more in B"),

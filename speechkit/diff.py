@@ -47,6 +47,7 @@ class DiffResult:
     less: list[dict[str, Any]]
     changed: list[dict[str, Any]]
     provenance: dict[str, str] = field(default_factory=dict)
+    ranking: str = ""  # how `new` is ordered: without a current index, not by novelty
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), **self.provenance}
@@ -198,7 +199,11 @@ def diff(corpus: Corpus, a: str, b: str, *, top: int = TOP, pairs: int = TOP) ->
                         "removed": removed, "added": added,
                         "weight": round(sum(weight.get(w, 0.0) for w in removed + added), 2)})
     changed.sort(key=lambda c: -c["weight"])
-    return DiffResult(side_a, side_b, new_rows, dropped_rows, more, less, changed[:pairs], corpus.provenance())
+    ranking = ("newest to the whole corpus first" if stats.reader is not None else
+               "by count and rarity only: the index is missing or stale, run `speechkit index` to rank "
+               "new formulations by when the corpus first has them")
+    return DiffResult(side_a, side_b, new_rows, dropped_rows, more, less, changed[:pairs], corpus.provenance(),
+                      ranking)
 
 
 class _CorpusStats:
