@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpeechkitError
+from .layout import Paths
 from .matching import matching_form
 from .query import And, Filter, parse
 from .segment import Segmenter, deserialize, segment_batch, stopwords
@@ -64,8 +65,6 @@ class Corpus:
     def __init__(self, settings: Settings, *, user_lexicon: str | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.store_path, create=False)
-        from .layout import Paths
-
         # the index's saved dictionary lets a few short texts (a query, sentences of a diff) be
         # cut without loading all of jieba's
         self.segmenter = Segmenter(user_lexicon, dictionary=Paths(settings.index_dir).dictionary)
@@ -84,7 +83,6 @@ class Corpus:
         """The search index's matching forms when the index is current, else None (the caller
         then reads the store)."""
         from .index import check_current
-        from .layout import Paths
         from .textindex import TextIndex
 
         if self._text_index is None:

@@ -194,7 +194,7 @@ class Searcher:
                 rest = [n for n in found if n not in scores]
                 order = scored + sorted(rest, key=lambda n: (-occurrences(n), ids[n]))
         page = order[offset:offset + limit]
-        meta = self._metadata([ids[n] for n in page])
+        meta = self.store.metadata_of([ids[n] for n in page])  # the index is current: same as its table
         hits = []
         for n in page:
             d = meta[ids[n]]
@@ -204,11 +204,6 @@ class Searcher:
                 hit.passages = self.passages(d["id"], positive, limit=passages, width=width)
             hits.append(hit)
         return SearchResult(query, describe(node), len(found), hits, self.manifest)
-
-    def _metadata(self, ids: list[str]) -> dict[str, Any]:
-        """The store's metadata of a page of hits (the index is current, so it is the same as
-        the index's table, which a plain query never loads)."""
-        return self.store.metadata_of(ids)
 
     # --- text around matches ------------------------------------------------------------------
     def offsets(self, doc_id: str, needles: list[str]) -> tuple[str, list[tuple[int, int]]]:
