@@ -6,6 +6,16 @@ phrase, boolean and filtered queries with and without highlighted passages, hit 
 (the baseline finds nothing for quoted phrases), and the cost of adding 1% new documents.
 
     python bench/search.py [--corpus DIR] [--quick] [--workers 2]
+
+With `--scale HOME` it measures exact finding as the corpus grows instead: the real speeches of
+HOME (a workspace of gov-reports + news, ingested and indexed) and synthetic corpora of
+350,000 and 1,000,000 speeches made from their paragraphs (seeded, made on the fly, never
+saved beyond the run). For each size: build time and size of the exact-match index (matching
+forms + n-gram index), and for every query the exact total and its first page (ten documents'
+occurrences), p50/p95, against a scan of every matching form (the index before issue 11), each
+size's queries in a fresh process whose peak memory is reported.
+
+    python bench/search.py --scale /tmp/bighome [--sizes 350000,1000000] [--runs 20]
 """
 
 from __future__ import annotations
@@ -39,6 +49,9 @@ QUERIES = {
 
 
 def du(path: Path) -> float:
+    """MB of a file, or of all files under a folder."""
+    if path.is_file():
+        return path.stat().st_size / 1e6
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
@@ -94,13 +107,156 @@ def latency(fn, runs: int) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
 
+# --- scale: exact finding at 35k, 350k and 1M speeches -------------------------------------------
+
+SCALE_QUERIES = ["新质生产力", "房住不炒", "放管服", "营商环境", "供给侧结构性改革", "一带一路", "人民公社",
+                 "乡村振兴", "改革", "发展", "党", "改革，开放", "“一带一路”"]
+
+
+class _NoStore:
+    """The writer asks the store only for documents it has no text for: there are none."""
+
+    def texts(self, ids: list[str]) -> list[tuple[str, str]]:
+        assert not ids
+        return []
+
+
+def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
+    """An exact-match index of `size` speeches, each as many paragraphs as a real speech has,
+    drawn at random from all paragraphs of the real index at `source`; its build time."""
+    import random
+    from array import array
+
+    from speechkit.layout import Paths
+    from speechkit.textindex import TextIndex, _Spool, _write_text_index
+
+    rng = random.Random(seed)
+    real = TextIndex(Paths(source))
+    spans, owner, counts = array("q"), array("l"), []
+    for n in range(len(real)):
+        start, end = real.bounds[2 * n], real.bounds[2 * n + 1]
+        paras = real.blob[start:end].split(b"\n")
+        counts.append(len(paras))
+        for para in paras:
+            spans.extend((start, start + len(para)))
+            owner.append(n)
+            start += len(para) + 1
+    columns = real.columns
+    paths = Paths(target)
+    target.mkdir(parents=True)
+    spool = _Spool(target / "text.fresh")
+    docs = {}
+    t0 = time.perf_counter()
+    for i in range(size):
+        picks = [rng.randrange(len(owner)) for _ in range(counts[rng.randrange(len(counts))])]
+        body = b"\n".join(real.blob[spans[2 * k]:spans[2 * k + 1]] for k in picks).decode("utf-8")
+        like = owner[picks[0]]  # metadata of the speech the first paragraph came from
+        doc_id = f"s{i:07d}"
+        spool.add(doc_id, body)
+        docs[doc_id] = {"id": doc_id, "title": real.titles["title"][like],
+                        **{c: columns[c][like] for c in columns}}
+        if i % 100000 == 0:
+            print(f"  made {i:,} of {size:,} speeches", file=sys.stderr)
+    made = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _write_text_index(paths, docs, spool, _NoStore(), reuse=False,  # type: ignore[arg-type]
+                      progress=lambda done, total, _: print(f"  indexed {done:,} of {total:,}", file=sys.stderr)
+                      if done % 100000 == 0 else None)
+    spool.close()
+    real.close()
+    print(f"  ({made:.0f} s to make the text, not counted)", file=sys.stderr)
+    return time.perf_counter() - t0
+
+
+def query_worker(indexes: Path, runs: int) -> None:
+    """Times every query on the index at `indexes` in this process; prints one JSON line."""
+    import resource
+
+    from speechkit.layout import Paths
+    from speechkit.matching import matching_form
+    from speechkit.textindex import TextIndex
+
+    t0 = time.perf_counter()
+    index = TextIndex(Paths(indexes))
+    opened = time.perf_counter() - t0
+    out = {"documents": len(index), "open_ms": opened * 1000, "queries": {}}
+    for raw in SCALE_QUERIES:
+        q = matching_form(raw)
+
+        def first_page(q: str = q, find=index.containing) -> int:
+            found = find(q)
+            for n in sorted(found)[:10]:
+                index.count(n, q)
+            return len(found)
+
+        total = first_page()
+        assert total == len(index._scan(q)), raw  # exact: the same documents as a scan
+        p50, p95 = latency(first_page, runs)
+        s50, _ = latency(lambda q=q: first_page(q, index._scan), max(3, runs // 5))
+        out["queries"][raw] = {"hits": total, "p50": p50, "p95": p95, "scan_p50": s50}
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out, ensure_ascii=False))
+
+
+def scale(home: Path, sizes: list[int], runs: int) -> None:
+    real = home / "indexes"
+    text_mb = du(real / "text" / "matching.txt")
+    rows = [("real", real, None)]
+    work = Path(tempfile.mkdtemp(prefix="speechkit-scale-"))
+    try:
+        for size in sizes:
+            target = work / f"s{size}"
+            print(f"building a synthetic index of {size:,} speeches", file=sys.stderr)
+            rows.append((f"{size:,}", target, synthetic(real, target, size)))
+        print(f"{'corpus':>10}{'speeches':>10}{'build s':>9}{'text MB':>9}{'n-gram MB':>10}{'x text':>7}"
+              f"{'open ms':>8}{'peak MB':>8}")
+        results = []
+        for name, path, build in rows:
+            res = json.loads(subprocess.run(
+                [sys.executable, __file__, "--query-worker", str(path), "--runs", str(runs)],
+                check=True, capture_output=True, text=True).stdout)
+            results.append((name, res))
+            text = path / "text" / "matching.txt"
+            ngrams = path / "text" / "ngrams.sqlite"
+            build_s = f"{build:.0f}" if build is not None else "(index)"
+            print(f"{name:>10}{res['documents']:>10,}{build_s:>9}{du(text):>9.0f}{du(ngrams):>10.0f}"
+                  f"{du(ngrams) / du(text):>7.2f}{res['open_ms']:>8.1f}{res['peak_mb']:>8.0f}")
+        print(f"\n{'query':<14}" + "".join(f"{name:>30}" for name, _ in results))
+        print(f"{'':<14}" + "".join(f"{'hits   p50   p95  scan p50':>30}" for _ in results))
+        for raw in SCALE_QUERIES:
+            cells = []
+            for _, res in results:
+                r = res["queries"][raw]
+                cells.append(f"{r['hits']:>10,}{r['p50']:>6.0f}{r['p95']:>6.0f}{r['scan_p50']:>8.0f}")
+            print(f"{raw:<14}" + "".join(f"{c:>30}" for c in cells))
+        first, last = results[0][1], results[-1][1]
+        for label, pick in (("under 10,000 hits", lambda r: r["hits"] < 10000), ("any", lambda r: True)):
+            worst = {name: max((r["p95"] for r in res["queries"].values() if pick(r)), default=0.0)
+                     for name, res in results}
+            print(f"worst p95, queries with {label} hits: " + ", ".join(f"{k} {v:.0f} ms" for k, v in worst.items()))
+        growth = statistics.median(last["queries"][q]["p50"] / max(first["queries"][q]["p50"], 0.01)
+                                   for q in SCALE_QUERIES)
+        size_growth = last["documents"] / first["documents"]
+        print(f"growth {results[0][0]} -> {results[-1][0]}: {size_growth:.0f}x the speeches, median query "
+              f"{growth:.1f}x slower (a scan grows with the speeches); text {text_mb:.0f} MB at the real size")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     ap.add_argument("--quick", action="store_true", help="national reports and one year of news only")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--scale", type=Path, metavar="HOME", help="exact finding at growing sizes (see above)")
+    ap.add_argument("--sizes", default="350000,1000000")
+    ap.add_argument("--query-worker", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.query_worker:
+        return query_worker(args.query_worker, args.runs)
+    if args.scale:
+        return scale(args.scale, [int(x) for x in args.sizes.split(",")], args.runs)
     work = Path(tempfile.mkdtemp(prefix="speechkit-bench-"))
     try:
         inputs, extra = prepare(args.corpus, work, args.quick)

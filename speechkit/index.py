@@ -55,8 +55,8 @@ harden_whoosh()  # an index folder from elsewhere must not run code when it is o
 log = logging.getLogger(__name__)
 
 # bumped when the files of an index change: 2 = the exact-match index is offsets.bin, ids.txt,
-# meta.json and titles.json beside matching.txt
-INDEX_REV = 2
+# meta.json and titles.json beside matching.txt; 3 = and the n-gram index (ngrams.sqlite, rowids.bin)
+INDEX_REV = 3
 PRETOKENIZED = "\x1e"  # marks a value that already holds serialized tokens
 
 
@@ -448,7 +448,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str 
         if progress:
             progress(len(changed), len(changed), "writing the exact-match index")
         try:
-            manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok)
+            manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress)
         finally:
             fresh.close()
         # what each speech was indexed as, in its own file: every command reads the manifest,

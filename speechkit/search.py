@@ -112,10 +112,7 @@ class Searcher:
     # --- finding ---------------------------------------------------------------------------
     def _match(self, node: object, universe: set[int]) -> set[int]:
         if isinstance(node, Phrase):
-            text = matching_form(node.text.strip())
-            if node.field == "title":
-                return {n for n, t in enumerate(self.text.titles["title_match"]) if text in t}
-            return self.text.containing(text)
+            return self.text.containing(matching_form(node.text.strip()), node.field)
         if isinstance(node, Filter):
             return self.text.matching(node)
         if isinstance(node, Not):
@@ -143,22 +140,34 @@ class Searcher:
         return node, self._match(node, universe)
 
     # --- ranking ---------------------------------------------------------------------------
-    def _scores(self, node: object, found: set[int]) -> dict[int, float]:
+    def _ranked(self, node: object, found: set[int], need: int) -> tuple[list[int], dict[int, float], bool]:
+        """The best `need` documents of `found` by BM25F (ties by id), the scores whoosh gave,
+        and whether those are all the documents whoosh scores (then `found`'s unscored rest
+        follows them). whoosh is asked for its top k, k growing fourfold until `need` of them
+        are found and none beyond k can tie: a page of a frequent word costs a quarter of
+        scoring every document that has it."""
         terms = []
         for ph in phrases(node):
             for word in self.segmenter.cut(matching_form(ph.text)):
                 terms.append(wq.Term("title" if ph.field == "title" else "body", word))
                 if ph.field == "body":
                     terms.append(wq.Term("title", word))
-        scores: dict[int, float] = {}
-        if terms and found:
-            results = self.whoosh.search(wq.Or(terms), limit=None)
-            docnum_to_n = self._docnums()
-            for score, docnum in results.top_n:
+        if not terms or not found:
+            return [], {}, True
+        docnum_to_n = self._docnums()
+        k = max(need, 10)
+        while True:
+            top = self.whoosh.search(wq.Or(terms), limit=k).top_n
+            scores = {}
+            for score, docnum in top:
                 n = docnum_to_n.get(docnum)
                 if n is not None and n in found:
                     scores[n] = score
-        return scores
+            ranked = sorted(scores, key=lambda n: (-scores[n], self.text.ids[n]))
+            exhausted = len(top) < k
+            if exhausted or (len(ranked) >= need and min(s for s, _ in top) < scores[ranked[need - 1]]):
+                return ranked[:need], scores, exhausted
+            k *= 4
 
     def _docnums(self) -> dict[int, int]:
         """whoosh document number -> our document position, read once per searcher (loading a
@@ -175,8 +184,8 @@ class Searcher:
                sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:
         node, found = self.find(query, filters=filters)
         positive = [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
-        scores = self._scores(node, found) if sort == "score" else {}
         ids = self.text.ids
+        scores: dict[int, float] = {}
 
         def occurrences(n: int) -> int:
             return sum(self.text.count(n, p) for p in positive)
@@ -185,14 +194,13 @@ class Searcher:
             dates = self.text.columns["date"]
             order = sorted(found, key=lambda n: (dates[n] or "", ids[n]), reverse=True)
         else:
-            scored = sorted((n for n in found if n in scores), key=lambda n: (-scores[n], ids[n]))
-            order = scored
-            if len(scored) < offset + limit:
+            order, scores, exhausted = self._ranked(node, found, offset + limit)
+            if exhausted and len(order) < offset + limit:
                 # documents whose tokens whoosh did not score (a phrase cut across words) still
                 # rank, after the scored ones, by how often they contain the query; counted only
                 # when the page reaches them
                 rest = [n for n in found if n not in scores]
-                order = scored + sorted(rest, key=lambda n: (-occurrences(n), ids[n]))
+                order = order + sorted(rest, key=lambda n: (-occurrences(n), ids[n]))
         page = order[offset:offset + limit]
         meta = self.store.metadata_of([ids[n] for n in page])  # the index is current: same as its table
         hits = []

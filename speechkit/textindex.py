@@ -1,7 +1,16 @@
 """The exact-match index: the matching form of every canonical speech in one UTF-8 file
 (`matching.txt`, NUL-separated), with each speech's offsets (`offsets.bin`), id (`ids.txt`),
-metadata by column (`meta.json`) and titles (`titles.json`). The writer and the reader live
-here together; the manifest records each file's size and digest, which the reader checks.
+metadata by column (`meta.json`) and titles (`titles.json`), and an n-gram index over bodies
+and titles (`ngrams.sqlite`, SQLite FTS5; `rowids.bin` maps its rows to documents). The writer
+and the reader live here together; the manifest records each file's size and digest, which the
+reader checks.
+
+How finding stays exact without scanning: every run of characters that are not ASCII spaces or
+punctuation is indexed as its overlapping character pairs followed by its last character alone
+(改革开放 → 改革 革开 开放 放). A phrase of one run is then exactly an FTS5 phrase of its pairs (the
+lone last character keeps a phrase from running on into the next run), and one character is
+exactly a prefix query (every character starts a pair or is a run's last). A phrase spanning
+several runs (改革, 开放) finds candidates by its runs and is checked on the matching form.
 """
 
 from __future__ import annotations
@@ -11,9 +20,13 @@ import hashlib
 import json
 import mmap
 import os
+import re
 import shutil
+import sqlite3
 from array import array
+from collections.abc import Callable
 from functools import cached_property
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +66,21 @@ class TextIndex:
         size = (paths.text / "matching.txt").stat().st_size
         self.blob = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         self.starts = self.bounds[0::2]
+        self.rowids = array("q")
+        try:
+            self.rowids.frombytes((paths.text / "rowids.bin").read_bytes())
+            # the file is never written in place (a build writes a new folder): immutable
+            # spares every query SQLite's locking
+            self._db = sqlite3.connect(f"file:{paths.text / NGRAMS}?mode=ro&immutable=1", uri=True,
+                                       check_same_thread=False)
+        except (OSError, ValueError, sqlite3.Error):
+            self.close()
+            raise self._damaged from None
+        if len(self.rowids) != len(self.ids):
+            self.close()
+            raise self._damaged
+        # rows are numbered 1..n unless a build removed documents: then found by bisection
+        self._dense = not self.rowids or (self.rowids[0] == 1 and self.rowids[-1] == len(self.rowids))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -102,18 +130,51 @@ class TextIndex:
         return {doc_id: n for n, doc_id in enumerate(self.ids)}
 
     def close(self) -> None:
-        if isinstance(self.blob, mmap.mmap):
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+        if isinstance(getattr(self, "blob", None), mmap.mmap):
             self.blob.close()
         self._fh.close()
 
     def text(self, n: int) -> str:
         return self.blob[self.bounds[2 * n]:self.bounds[2 * n + 1]].decode("utf-8")
 
-    def containing(self, phrase: str) -> set[int]:
-        """Documents whose matching form contains `phrase` (already in matching form)."""
-        needle = phrase.encode("utf-8")
-        if not needle:
+    def containing(self, phrase: str, field: str = "body") -> set[int]:
+        """Documents whose matching form (`field` "body") or title's ("title") contains `phrase`
+        (already in matching form), found by the n-gram index and checked on the text when the
+        index alone is not exact."""
+        if not phrase:
             return set()
+        expr, exact = ngram_query(phrase)
+        if expr is None:  # only ASCII spaces and punctuation: nothing to look up
+            return self._scan(phrase) if field == "body" else self._scan_titles(phrase)
+        try:
+            rows = self._db.execute("SELECT rowid FROM ngrams WHERE ngrams MATCH ?",
+                                    (f"{field} : {expr}",)).fetchall()
+        except sqlite3.Error:
+            raise self._damaged from None
+        found = self._positions([r for (r,) in rows])
+        if exact:
+            return set(found)
+        if field == "title":
+            titles = self.titles["title_match"]
+            return {n for n in found if phrase in titles[n]}
+        needle, blob, bounds = phrase.encode("utf-8"), self.blob, self.bounds
+        return {n for n in found if blob.find(needle, bounds[2 * n], bounds[2 * n + 1]) != -1}
+
+    def _positions(self, rowids: list[int]) -> list[int]:
+        if self._dense:
+            return [r - 1 for r in rowids]
+        table = self.rowids
+        return [bisect.bisect_left(table, r) for r in rowids]
+
+    def _scan_titles(self, phrase: str) -> set[int]:
+        return {n for n, t in enumerate(self.titles["title_match"]) if phrase in t}
+
+    def _scan(self, phrase: str) -> set[int]:
+        """Documents containing `phrase`, by reading every matching form (for phrases of ASCII
+        punctuation alone, which the n-gram index does not hold)."""
+        needle = phrase.encode("utf-8")
         found: set[int] = set()
         blob, starts, bounds = self.blob, self.starts, self.bounds
         pos = blob.find(needle)
@@ -127,6 +188,67 @@ class TextIndex:
     def count(self, n: int, phrase: str) -> int:
         """Occurrences of `phrase` in document `n` (non-overlapping, like str.count)."""
         return self.blob[self.bounds[2 * n]:self.bounds[2 * n + 1]].count(phrase.encode("utf-8"))
+
+
+NGRAMS = "ngrams.sqlite"
+# what SQLite's `ascii` tokenizer splits on (ASCII that is not a letter or digit): every other
+# character, all of CJK included, is kept byte for byte, so the tokens below survive it intact
+_SEPARATORS = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
+
+
+def ngram_tokens(text: str) -> str:
+    """The tokens the n-gram index holds for a matching form: each run's overlapping pairs of
+    characters, then its last character alone.
+
+    >>> ngram_tokens("改革开放, gdp")
+    '改革 革开 开放 放 gd dp p'
+    """
+    out = []
+    for run in _SEPARATORS.split(text):
+        if run:
+            if len(run) > 1:
+                out.append(" ".join(map(add, run, run[1:])))
+            out.append(run[-1])
+    return " ".join(out)
+
+
+def ngram_query(phrase: str) -> tuple[str | None, bool]:
+    """The FTS5 phrase that finds the documents which may contain `phrase`, and whether it
+    finds exactly those; None for a phrase with nothing the index holds. Runs before the last
+    end where the phrase says (their last character alone follows), so what is left to check
+    is only which spaces or ASCII punctuation stand between them.
+
+    >>> ngram_query("营商环境")
+    ('"营商 商环 环境"', True)
+    >>> ngram_query("党")
+    ('"党" *', True)
+    >>> ngram_query("改革, 开放")
+    ('"改革 革 开放"', False)
+    """
+    runs = [r for r in _SEPARATORS.split(phrase) if r]
+    if not runs:
+        return None, False
+    tokens: list[str] = []
+    for run in runs[:-1]:
+        tokens.extend(map(add, run, run[1:]))
+        tokens.append(run[-1])
+    last = runs[-1]
+    tokens.extend(map(add, last, last[1:]))
+    # a last run of one character: the start of a pair, or a run of its own
+    expr = '"' + " ".join(tokens + [last] * (len(last) == 1)) + '"' + " *" * (len(last) == 1)
+    return expr, runs == [phrase]
+
+
+def _create_ngrams(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    # written once into a fresh folder that is swapped in whole: no journal needed
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ngrams'").fetchone():
+        # contentless (the text is in matching.txt), positions kept (phrases need them)
+        db.execute("CREATE VIRTUAL TABLE ngrams USING fts5(body, title, content='', columnsize=0, "
+                   "detail='full', tokenize='ascii')")
+    return db
 
 
 class _Spool:
@@ -156,65 +278,112 @@ class _Spool:
 
 
 def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: Store, *,
-                      reuse: bool = True) -> dict[str, list[Any]]:
-    """One UTF-8 file of matching forms, NUL-separated, and a table of documents. Unchanged
-    documents are copied from the previous file (when `reuse`: it is intact) rather than
-    converted again. Returns the size and digest of each file, for the manifest."""
-    previous: dict[str, tuple[int, int]] = {}
+                      reuse: bool = True, progress: Callable[[int, int, str], None] | None = None,
+                      ) -> dict[str, list[Any]]:
+    """One UTF-8 file of matching forms, NUL-separated, a table of documents and the n-gram
+    index. When `reuse` (the previous index is intact), unchanged documents are copied from the
+    previous file rather than converted again, keep their place and their n-gram row, and only
+    new, changed and removed documents touch the n-gram index. Returns the size and digest of
+    each file, for the manifest."""
+    previous: dict[str, tuple[int, int, int]] = {}  # id -> start, end, n-gram row
+    old_titles: dict[str, str] = {}
     old_blob = None
     if reuse and text_index_intact(paths, None):
-        bounds = array("q")
+        bounds, rowids = array("q"), array("q")
         bounds.frombytes((paths.text / "offsets.bin").read_bytes())
+        rowids.frombytes((paths.text / "rowids.bin").read_bytes())
         old_ids = (paths.text / "ids.txt").read_text("utf-8").split("\n")
-        previous = {i: (bounds[2 * n], bounds[2 * n + 1]) for n, i in enumerate(old_ids)}
-        old_blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed below
+        titles = json.loads((paths.text / "titles.json").read_text("utf-8"))["title_match"]
+        if len(bounds) == 2 * len(old_ids) == 2 * len(rowids) == 2 * len(titles):
+            previous = {i: (bounds[2 * n], bounds[2 * n + 1], rowids[n]) for n, i in enumerate(old_ids)}
+            old_titles = dict(zip(old_ids, titles, strict=True))
+            old_blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed below
     # documents in neither the spool nor the old file (a repair, an interrupted build): their
     # matching forms are made now, read from the store in batches
-    missing = [i for i in docs if i not in fresh and (i not in previous or old_blob is None)]
+    missing = [i for i in docs if i not in fresh and i not in previous]
     for i, text in store.texts(missing):
         fresh.add(i, matching_form(text))
     tmp = paths.root / "text.new"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    table = []
+    # documents already indexed keep their place and row, so the rows stay in document order
+    # (a row is found by bisection) and an unchanged document costs the n-gram index nothing
+    order = [i for i in previous if i in docs] + [i for i in docs if i not in previous]
+    next_row = max((row for _, _, row in previous.values()), default=0) + 1
+    if previous:
+        shutil.copyfile(paths.text / NGRAMS, tmp / NGRAMS)
+    db = _create_ngrams(tmp / NGRAMS)
+    stale = [i for i in previous if i not in docs or i in fresh]
+    todo = len(stale) + sum(1 for i in order if i in fresh)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress and done % 1000 == 0:
+            progress(done, todo, "writing the exact-match index")
+
+    def old_text(i: str) -> bytes:
+        start, end, _ = previous[i]
+        old_blob.seek(start)  # type: ignore[union-attr]
+        return old_blob.read(end - start)  # type: ignore[union-attr]
+
+    table, rows = [], array("q")
     offset = 0
     try:
+        db.execute("BEGIN")
+        # a contentless FTS5 table forgets a row by being given the tokens it was given
+        for i in stale:
+            db.execute("INSERT INTO ngrams(ngrams, rowid, body, title) VALUES ('delete', ?, ?, ?)",
+                       (previous[i][2], ngram_tokens(old_text(i).decode("utf-8")), ngram_tokens(old_titles[i])))
+            tick()
         with open(tmp / "matching.txt", "wb") as fh:
-            for i, r in docs.items():
+            for i in order:
+                r = docs[i]
+                title_match = matching_form(r["title"] or "")
                 if i in fresh:
                     data = fresh.read(i)
+                    row = previous[i][2] if i in previous else next_row
+                    next_row += i not in previous
+                    db.execute("INSERT INTO ngrams(rowid, body, title) VALUES (?, ?, ?)",
+                               (row, ngram_tokens(data.decode("utf-8")), ngram_tokens(title_match)))
+                    tick()
                 else:
-                    start, end = previous[i]
-                    old_blob.seek(start)  # type: ignore[union-attr]
-                    data = old_blob.read(end - start)  # type: ignore[union-attr]
+                    data, row = old_text(i), previous[i][2]
                 fh.write(data + b"\x00")
-                row = {c: r[c] for c in META_COLUMNS}
-                row.update(start=offset, end=offset + len(data), title_match=matching_form(r["title"] or ""))
-                table.append(row)
+                meta = {c: r[c] for c in META_COLUMNS}
+                meta.update(start=offset, end=offset + len(data), title_match=title_match)
+                table.append(meta)
+                rows.append(row)
                 offset += len(data) + 1
             fh.flush()
             os.fsync(fh.fileno())
+        db.execute("COMMIT")
+        if not previous:  # a whole build: one merged b-tree reads fastest
+            db.execute("INSERT INTO ngrams(ngrams) VALUES ('optimize')")
     finally:
+        db.close()
         if old_blob is not None:
             old_blob.close()
     # every query needs the offsets and ids, in forms that load in milliseconds; filters need the
     # metadata and title phrases the titles, each read only then and by column (parsing one table
     # of rows took 0.25 s of every search on 35,000 speeches)
     bounds = array("q")
-    for row in table:
-        bounds.extend((row["start"], row["end"]))
+    for meta in table:
+        bounds.extend((meta["start"], meta["end"]))
     (tmp / "offsets.bin").write_bytes(bounds.tobytes())
-    (tmp / "ids.txt").write_text("\n".join(row["id"] for row in table), "utf-8")
-    meta = {c: [row[c] for row in table] for c in META_COLUMNS if c not in ("id", "title")}
-    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
-    titles = {c: [row[c] for row in table] for c in ("title", "title_match")}
+    (tmp / "rowids.bin").write_bytes(rows.tobytes())
+    (tmp / "ids.txt").write_text("\n".join(meta["id"] for meta in table), "utf-8")
+    columns = {c: [meta[c] for meta in table] for c in META_COLUMNS if c not in ("id", "title")}
+    (tmp / "meta.json").write_text(json.dumps(columns, ensure_ascii=False), "utf-8")
+    titles = {c: [meta[c] for meta in table] for c in ("title", "title_match")}
     (tmp / "titles.json").write_text(json.dumps(titles, ensure_ascii=False), "utf-8")
     sums = {name: _file_sum(tmp / name) for name in _TEXT_FILES}
     replace_dir(tmp, paths.text)
     return sums
 
 
-_TEXT_FILES = ("matching.txt", "offsets.bin", "ids.txt", "meta.json", "titles.json")
+_TEXT_FILES = ("matching.txt", "offsets.bin", "ids.txt", "meta.json", "titles.json", "rowids.bin", NGRAMS)
 
 
 def _file_sum(path: Path) -> list[Any]:

@@ -24,7 +24,7 @@ from rich.cells import cell_len
 from speechkit.cli import cli
 from speechkit.index import analyzer
 from speechkit.matching import matching_form
-from speechkit.query import QueryError, parse
+from speechkit.query import QueryError, parse, phrases
 from speechkit.search import Searcher
 from speechkit.segment import Segmenter, read_lexicon
 from speechkit.settings import load_settings
@@ -169,6 +169,30 @@ def test_search_equals_brute_force_scan_on_real_terms(searcher, canonical):
         assert {searcher.text.docs[n]["id"] for n in found} == _brute(canonical, term), term
 
 
+def test_ngram_finding_is_exact_where_a_bigram_index_is_easily_wrong(searcher, canonical):
+    """Phrases the n-gram index must not get wrong: one character, ASCII, phrases across
+    punctuation and spaces (checked on the text), and the trap of a bigram index without run
+    ends: in 经济，济南 the pairs 经济 and 济南 sit side by side, so 经济南 would match; it must not."""
+    texts = {i: matching_form(d.text) for i, d in canonical.items()}
+    traps, spans = set(), set()
+    for t in texts.values():
+        for m in re.finditer(r"(\w)(\w)[，、。；：,](\2)(\w)", t):
+            traps.add(m.group(1) + m.group(2) + m.group(4))
+        for m in re.finditer(r"\w\w[，、。 ]\w\w", t):
+            spans.add(m.group())
+    assert len(traps) >= 10 and len(spans) >= 10  # the national reports have plenty of both
+    rng = random.Random(3)
+    phrases = sorted(traps)[:40] + rng.sample(sorted(spans), 20) + [
+        "党", "的", "，", "。", "2", "gdp", "19", "%", "(", "2019年", "第一", "改革, 开放", "“一带一路”"]
+    for phrase in phrases:
+        needle = matching_form(phrase)
+        want = {i for i, t in texts.items() if needle in t}
+        found = {searcher.text.ids[n] for n in searcher.text.containing(needle)}
+        assert found == want, phrase
+    # the traps really are traps: their pairs are in the texts, next to each other
+    assert any(_brute(canonical, t[:2]) & _brute(canonical, t[1:]) for t in traps)
+
+
 def test_boolean_and_filters(searcher, canonical):
     def ids(q):
         return {searcher.text.docs[n]["id"] for n in searcher.find(q)[1]}
@@ -199,6 +223,32 @@ def test_ranking_highlights_and_offsets(searcher):
     assert dates == sorted(dates, reverse=True)
     page2 = searcher.search("营商环境", limit=2, offset=2, passages=0)
     assert [h.id for h in page2.hits] == [h.id for h in searcher.search("营商环境", limit=4, passages=0).hits[2:]]
+
+
+def test_a_page_ranked_from_whooshs_top_k_is_the_page_of_the_full_ranking(searcher):
+    """Ranking asks whoosh for its best k only; the page must be the one that scoring every
+    document gives, ties broken by id, for frequent words, filters and phrases cut across words."""
+    from whoosh import query as wq
+
+    def full(q: str) -> list[str]:
+        node, found = searcher.find(q)
+        words = [w for ph in phrases(node) for w in searcher.segmenter.cut(matching_form(ph.text))]
+        terms = [wq.Term(f, w) for w in words for f in ("body", "title")]
+        by_docnum = searcher._docnums()
+        scores = {}
+        for score, docnum in searcher.whoosh.search(wq.Or(terms), limit=None).top_n:
+            if by_docnum.get(docnum) in found:
+                scores[by_docnum[docnum]] = score
+        ids = searcher.text.ids
+        scored = sorted(scores, key=lambda n: (-scores[n], ids[n]))
+        return [ids[n] for n in scored]
+
+    for q in ("发展", "改革 year:1990..2000", "人民 level:national", "营商环境", '"结构性改革"', "党"):
+        want = full(q)
+        for limit, offset in ((10, 0), (5, 20), (50, 0)):
+            got = [h.id for h in searcher.search(q, limit=limit, offset=offset, passages=0).hits]
+            assert got == want[offset:offset + limit][:len(got)], q
+            assert len(got) == max(0, min(limit, len(want) - offset)), q
 
 
 def test_kwic(searcher, canonical):
@@ -303,6 +353,37 @@ def test_incremental_update_and_stale_index(tmp_path, corpus):
         db.execute("UPDATE documents SET title = title || '·' WHERE rowid = (SELECT min(rowid) FROM documents)")
     stale = CliRunner().invoke(cli, ["--home", str(home), "search", "营商环境"])
     assert stale.exit_code == 1 and "run `speechkit index`" in stale.output
+
+
+def test_an_incremental_ngram_index_finds_what_a_fresh_one_finds(tmp_path, corpus):
+    """Removing, changing and adding speeches patches the n-gram index (a contentless FTS5
+    table forgets a row only when given exactly the tokens it was given); a stale row would be
+    found again."""
+    home = tmp_path / "home"
+    src = tmp_path / "src"
+    src.mkdir()
+    reports = sorted((corpus / NATIONAL).glob("*.md"))
+    for path in reports[-6:]:
+        shutil.copy(path, src)
+    run(home, "update", str(src))
+    first, second = sorted(src.glob("*.md"))[:2]
+    first.unlink()  # the first row: the rows are no longer 1..n
+    second.write_text(second.read_text("utf-8").replace("改革", "变革"), "utf-8")
+    shutil.copy(reports[-7], src)
+    out = run(home, "update", str(src), "--prune")
+    assert "1 removed" in out and "1 updated" in out and "1 added" in out
+    terms = ["改革", "变革", "党", "营商环境", "，改", "2019", "政府工作报告"]
+    with Searcher(load_settings(home)) as s:
+        assert not s.text._dense
+        patched = {t: {s.text.ids[n] for n in s.text.containing(t)} for t in terms}
+        scanned = {t: {s.text.ids[n] for n in s.text._scan(t)} for t in terms}
+        titles = {s.text.ids[n] for n in s.text.containing("政府工作报告", "title")}
+    assert patched == scanned
+    assert patched["变革"] and len(patched["改革"]) == 5  # the changed report lost every 改革
+    run(home, "index", "--rebuild")
+    with Searcher(load_settings(home)) as s:
+        assert {t: {s.text.ids[n] for n in s.text.containing(t)} for t in terms} == patched
+        assert {s.text.ids[n] for n in s.text.containing("政府工作报告", "title")} == titles
 
 
 def test_reindexing_never_resegments_unchanged_documents(home):
