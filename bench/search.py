@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from speechkit.index import build_index
+from speechkit.index.build import build_index
 from speechkit.ingest import ingest
 from speechkit.search import Searcher
 from speechkit.settings import load_settings
@@ -127,8 +127,8 @@ def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
     import random
     from array import array
 
+    from speechkit.index.text import TextIndex, _Spool, _write_text_index
     from speechkit.layout import Paths
-    from speechkit.textindex import TextIndex, _Spool, _write_text_index
 
     rng = random.Random(seed)
     real = TextIndex(Paths(source))
@@ -172,9 +172,9 @@ def query_worker(indexes: Path, runs: int) -> None:
     """Times every query on the index at `indexes` in this process; prints one JSON line."""
     import resource
 
+    from speechkit.index.text import TextIndex
     from speechkit.layout import Paths
     from speechkit.matching import matching_form
-    from speechkit.textindex import TextIndex
 
     t0 = time.perf_counter()
     index = TextIndex(Paths(indexes))

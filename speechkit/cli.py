@@ -342,8 +342,7 @@ def _selection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, year: str | None, speaker: str | None, level: str | None, site: str | None,
                 region: str | None, selection_spec: str | None, **kwargs: Any) -> Any:
-        from .corpus import selection_filters
-        from .query import flag_filters
+        from .query import flag_filters, selection_filters
 
         flags = {"year": year, "speaker": speaker, "level": level, "site": site, "region": region}
         filters = flag_filters(**flags) + selection_filters(selection_spec)
@@ -421,7 +420,7 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     1024: one segment holds about 100,000 speeches of 1,300 characters), then written out as
     another segment.
     """
-    from .index import build_index
+    from .index.build import build_index
 
     settings = _settings(ctx, workers=workers)
     with _progress("index") as progress:
@@ -696,8 +695,9 @@ def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include
     log ratio, with document frequencies. A and B are filters, e.g. 'year:2008..2012'
     'year:2019..2023' or 'level:province' 'level:city'. Stopwords and masked placeholders
     never appear."""
-    from .corpus import Corpus, selection_filters
+    from .corpus import Corpus
     from .keyness import compare as run
+    from .query import selection_filters
 
     with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
         result = run(corpus, selection_filters(a), selection_filters(b), label_a=a, label_b=b, top=top,

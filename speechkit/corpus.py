@@ -17,7 +17,7 @@ from typing import Any
 from .errors import SpeechkitError
 from .layout import Paths
 from .matching import matching_form
-from .query import And, Filter, parse
+from .query import Filter
 from .segment import Segmenter, deserialize, segment_batch, stopwords
 from .settings import Settings
 from .store import Store
@@ -48,17 +48,6 @@ class Doc:
     region: str | None = None
 
 
-def selection_filters(spec: str | None) -> list[Filter]:
-    """Parse a selection such as `year:2013..2017 level:province` (filters only)."""
-    if not spec:
-        return []
-    node = parse(spec)
-    nodes = node.nodes if isinstance(node, And) else (node,)
-    if not all(isinstance(n, Filter) for n in nodes):
-        raise SpeechkitError(f"selection {spec!r} must be filters only, e.g. year:2013..2017 level:province")
-    return list(nodes)
-
-
 class Corpus:
     """The store seen by the analyses: documents, texts and tokens of a selection."""
 
@@ -82,8 +71,8 @@ class Corpus:
     def text_index(self):
         """The search index's matching forms when the index is current, else None (the caller
         then reads the store)."""
-        from .index import check_current
-        from .textindex import TextIndex
+        from .index.manifest import check_current
+        from .index.text import TextIndex
 
         if self._text_index is None:
             try:
@@ -97,7 +86,7 @@ class Corpus:
 
     def _expected(self) -> dict[str, Any]:
         """The digest of the store (one pass over every canonical row), computed once."""
-        from .index import expected_manifest
+        from .index.manifest import expected_manifest
 
         if self._expected_manifest is None:
             self._expected_manifest = expected_manifest(self.store, self.segmenter)

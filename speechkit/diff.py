@@ -17,10 +17,11 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .corpus import Corpus, is_content_word, selection_filters
+from .corpus import Corpus, is_content_word
 from .errors import SpeechkitError
 from .keyness import g2
 from .matching import matching_form
+from .query import selection_filters
 
 MIN_COUNT = 2            # a formulation seen once may be chance
 TOP = 30
@@ -214,7 +215,7 @@ class _CorpusStats:
     def __init__(self, corpus: Corpus) -> None:
         from whoosh import index as whoosh_index
 
-        from .index import read_docnum_ids
+        from .index.manifest import read_docnum_ids
         from .layout import Paths
 
         self.reader = None

@@ -282,3 +282,14 @@ def describe(node: object) -> str:
     if isinstance(node, Or):
         return "(" + " OR ".join(describe(n) for n in node.nodes) + ")"
     return repr(node)
+
+
+def selection_filters(spec: str | None) -> list[Filter]:
+    """Parse a selection such as `year:2013..2017 level:province` (filters only)."""
+    if not spec:
+        return []
+    node = parse(spec)
+    nodes = node.nodes if isinstance(node, And) else (node,)
+    if not all(isinstance(n, Filter) for n in nodes):
+        raise SpeechkitError(f"selection {spec!r} must be filters only, e.g. year:2013..2017 level:province")
+    return list(nodes)

@@ -18,14 +18,14 @@ from whoosh import query as wq
 from whoosh import scoring
 
 from .errors import IndexError_, NotFoundError, SpeechkitError
-from .index import check_current, read_docnum_ids
+from .index.manifest import check_current, read_docnum_ids
+from .index.text import TextIndex
 from .layout import Paths
 from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .segment import Segmenter
 from .settings import Settings
 from .store import Store
-from .textindex import TextIndex
 
 
 @dataclass

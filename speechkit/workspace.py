@@ -19,13 +19,14 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .corpus import Corpus, selection_filters
+from .corpus import Corpus
 from .layout import Paths
+from .query import selection_filters
 from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from .documents import Progress
-    from .index import IndexReport
+    from .index.build import IndexReport
     from .ingest import IngestReport
     from .search import Concordance, Searcher, SearchResult
 
@@ -54,7 +55,7 @@ class Workspace:
                       progress=progress)
 
     def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
-        from .index import build_index
+        from .index.build import build_index
 
         return build_index(self.settings, rebuild=rebuild, user_lexicon=self.lexicon, progress=progress)
 

@@ -15,7 +15,7 @@ NATIONAL = "gov-reports/政府工作报告-国务院"
 
 def indexed_workspace(tmp_path_factory: pytest.TempPathFactory, name: str, *inputs: Path) -> Path:
     """A new workspace with `inputs` ingested and indexed."""
-    from speechkit.index import build_index
+    from speechkit.index.build import build_index
     from speechkit.ingest import ingest
     from speechkit.settings import load_settings
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from speechkit.corpus import Corpus, selection_filters
+from speechkit.corpus import Corpus
 from speechkit.keyness import collocates, compare
 from speechkit.matching import matching_form
+from speechkit.query import selection_filters
 from speechkit.settings import load_settings
 from speechkit.store import Store
 from speechkit.topics import cluster, similar

@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
      "layout", "lexicon"},
     {"clean", "decode", "segment", "query"},
     {"sources", "metadata", "store", "dedup"},
-    {"pipeline", "textindex"},
+    {"pipeline"},
     {"ingest", "index"},
     {"search", "corpus"},
     {"trends", "keyness", "topics", "themes", "diff", "plots", "report"},

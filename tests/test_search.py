@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from rich.cells import cell_len
 
 from speechkit.cli import cli
-from speechkit.index import analyzer
+from speechkit.index.analysis import analyzer
 from speechkit.matching import matching_form
 from speechkit.query import QueryError, parse, phrases
 from speechkit.search import Searcher
@@ -59,7 +59,7 @@ def test_the_saved_dictionary_segments_exactly_as_the_full_one(home, canonical):
     read) and must come out exactly as with jieba's whole dictionary loaded."""
     import random
 
-    from speechkit.index import Paths
+    from speechkit.layout import Paths
     from speechkit.segment import SMALL_TEXT
 
     saved = Segmenter(dictionary=Paths(load_settings(home).index_dir).dictionary)
@@ -453,7 +453,9 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
     also after deletions, updates and a merge of segments (which reorders docnums)."""
     from whoosh import index as whoosh_index
 
-    from speechkit.index import _Writer, document_fields, schema
+    from speechkit.index.analysis import schema
+    from speechkit.index.build import document_fields
+    from speechkit.index.writer import _Writer
 
     settings = load_settings(home)
     seg = Segmenter()
@@ -493,7 +495,7 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
 def test_a_small_memory_budget_writes_several_segments_and_ranks_the_same(home, searcher, tmp_path):
     from whoosh import index as whoosh_index
 
-    from speechkit.index import build_index
+    from speechkit.index.build import build_index
 
     shutil.copytree(home / "corpus", tmp_path / "corpus")
     settings = load_settings(tmp_path, index_memory_mb=1)  # ~33k postings a segment
@@ -513,7 +515,7 @@ def test_the_tokenizer_keeps_whooshs_contract():
     tokens = [(t.text, t.startchar, t.endchar) for t in analyzer()(text, chars=True, positions=True)]
     assert tokens and all(text[s:e] == w for w, s, e in tokens), tokens
     assert ("放管服", text.index("放管服"), text.index("放管服") + 3) in tokens
-    from speechkit.index import SpeechTokenizer
+    from speechkit.index.analysis import SpeechTokenizer
     whole = [(t.text, t.startchar, t.endchar) for t in SpeechTokenizer()(text, chars=True, tokenize=False)]
     assert whole == [(text, 0, len(text))]
 

@@ -30,12 +30,12 @@ from operator import add
 from pathlib import Path
 from typing import Any
 
-from .atomic import replace_dir
-from .errors import IndexError_
-from .layout import Paths
-from .matching import matching_form
-from .query import Filter
-from .store import Store
+from ..atomic import replace_dir
+from ..errors import IndexError_
+from ..layout import Paths
+from ..matching import matching_form
+from ..query import Filter
+from ..store import Store
 
 META_COLUMNS = ("id", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
 

@@ -1,0 +1,195 @@
+"""`build_index`: bring the indexes up to date with the store. Only new, changed and removed
+documents are written; whoosh writes in this process while workers segment.
+
+Writes are safe: whoosh commits a new generation atomically (its table of contents is
+written last), the text index and the manifest are written to temporary files and renamed,
+and a lock file stops a second writer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from whoosh import index as whoosh_index
+
+from ..atomic import recover_dir, replace_dir, write_json
+from ..documents import Progress
+from ..faults import crash_point
+from ..layout import Paths
+from ..matching import matching_form
+from ..pool import stop_pool, worker_pool
+from ..segment import Segmenter, segment_batch
+from ..settings import Settings
+from ..store import Store
+from .analysis import PRETOKENIZED, schema
+from .manifest import _locked, _read_hashes, expected_manifest, read_manifest
+from .text import META_COLUMNS, _Spool, _write_text_index, text_index_intact
+from .writer import _Writer, save_docnum_ids
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    segmented: int = 0
+    seconds: float = 0.0
+    rebuilt: bool = False
+
+
+def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
+    """What the whoosh index holds for a document: its store row and serialized tokens."""
+    return {"id": row["id"], "title": row["title"] or "", "body": PRETOKENIZED + tokens,
+            "year": row["year"] if row["year"] is not None else 0, "date": row["date"]}
+
+
+
+
+def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str | None = None,
+                progress: Progress | None = None) -> IndexReport:
+    """Bring the indexes up to date with the store: only new, changed and removed documents
+    are written, unless `rebuild`."""
+    t0 = time.perf_counter()
+    paths = Paths(settings.index_dir)
+    seg = Segmenter(user_lexicon)
+    report = IndexReport()
+    with _locked(paths), Store(settings.store_path, create=False) as store:
+        # a build killed inside a folder swap left the old folder aside: put it back
+        for folder in (paths.whoosh, paths.text):
+            if recover_dir(folder):
+                log.warning("%s was missing after an interrupted build; the previous copy is back", folder)
+        manifest = expected_manifest(store, seg)
+        old: dict[str, Any] = {}
+        if paths.manifest.exists() and not rebuild:
+            old = read_manifest(paths)
+            if old.get("segmenter") != manifest["segmenter"] or old.get("code") != manifest["code"]:
+                rebuild = True
+        # a build killed after whoosh committed and before the manifest recorded it: the live
+        # index holds that build's deletions and additions, which skew BM25's statistics; it is
+        # built again (from the token cache: no segmentation)
+        if (not rebuild and "whoosh_generation" in old and whoosh_index.exists_in(str(paths.whoosh))
+                and whoosh_index.open_dir(str(paths.whoosh)).latest_generation() != old["whoosh_generation"]):
+            log.warning("the last `speechkit index` was interrupted after writing; rebuilding the ranked index")
+            rebuild = True
+        # the exact-match index must be what the last build wrote, byte for byte: a damaged
+        # copy gave wrong totals silently; it is written again from the store
+        text_ok = not rebuild and text_index_intact(paths, old.get("text"), digests=True)
+        docs = {r["id"]: {c: r[c] for c in (*META_COLUMNS, "text_hash")} for r in store.metadata()}
+        indexed: dict[str, str] = {} if rebuild else _read_hashes(paths, old)
+        if rebuild or not whoosh_index.exists_in(str(paths.whoosh)):
+            report.rebuilt = True
+            indexed = {}
+            tmp = paths.root / "whoosh.new"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            whoosh_index.create_in(str(tmp), schema(user_lexicon))
+            target = tmp
+        else:
+            target = paths.whoosh
+
+        # what changed: a document's key is its text hash plus the metadata we index
+        def key(r: dict[str, Any]) -> str:
+            return f"{r['text_hash']}:{r['title']}:{r['year']}:{r['date']}"
+
+        changed = [i for i, r in docs.items() if indexed.get(i) != key(r)]
+        removed = [i for i in indexed if i not in docs]
+        report.unchanged = len(docs) - len(changed)
+        ix = whoosh_index.open_dir(str(target))
+        writer = _Writer(ix, settings.index_memory_mb)
+        fresh = _Spool(paths.root / "text.fresh")
+        try:
+            for i in removed:
+                writer.delete_by_term("id", i)
+            report.removed = len(removed)
+            # whoosh writes in this process while the workers segment the next batches
+            for i, match, tokens in _segmented(store, seg, changed, settings, report, progress):
+                r = docs[i]
+                fresh.add(i, match)
+                fields = document_fields(r, tokens)
+                # update, never add, into a live index: a build killed after whoosh committed
+                # and before the manifest recorded it would otherwise add the speech twice
+                if i in indexed or target == paths.whoosh:
+                    writer.update_document(**fields)
+                else:
+                    writer.add_document(**fields)
+                if i in indexed:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            if progress:
+                progress(len(changed), len(changed), "writing the index")
+            writer.commit()
+            save_docnum_ids(target)
+            crash_point("index:after-whoosh-commit")
+        except BaseException:
+            writer.cancel()
+            fresh.close()
+            raise
+        manifest["whoosh_generation"] = ix.latest_generation()
+        if target != paths.whoosh:
+            replace_dir(target, paths.whoosh)
+            crash_point("index:after-whoosh-swap")
+        if progress:
+            progress(len(changed), len(changed), "writing the exact-match index")
+        try:
+            manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress)
+        finally:
+            fresh.close()
+        # what each speech was indexed as, in its own file: every command reads the manifest,
+        # only a build needs these (4.5 MB for 35,000 speeches)
+        write_json(paths.hashes, {i: key(r) for i, r in docs.items()})
+        manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        seg.save_dictionary(paths.dictionary)  # only written when missing or from another version
+        crash_point("index:before-manifest")
+        write_json(paths.manifest, manifest)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings, report: IndexReport,
+               progress: Progress | None) -> Iterator[tuple[str, str, str]]:
+    """(id, matching form, serialized tokens) for `ids`: tokens from the store's cache where
+    the text and segmenter are unchanged, else segmented in worker processes (and cached).
+    Results arrive in batches so the caller writes the index while workers segment."""
+    version = seg.version
+    lexicon = str(seg.user_lexicon) if seg.user_lexicon else None
+    cached = store.cached_tokens(ids, version)
+    hits = [i for i in ids if i in cached]
+    for i, text in store.texts(hits):
+        yield i, matching_form(text), cached[i]
+    todo = [i for i in ids if i not in cached]
+    report.segmented = len(todo)
+    if not todo:
+        return
+    parallel = settings.worker_count > 1 and len(todo) >= 20
+    pool = worker_pool(settings.worker_count) if parallel else None
+    done = 0
+    try:
+        # a window of texts at a time keeps memory bounded; within it the workers segment
+        # batches while this process writes the index
+        for start in range(0, len(todo), 2000):
+            texts = list(store.texts(todo[start:start + 2000]))
+            batches = [texts[k:k + 25] for k in range(0, len(texts), 25)]
+            results = pool.map(segment_batch, batches, itertools.repeat(lexicon)) if pool \
+                else (segment_batch(b, lexicon) for b in batches)
+            for rows in results:
+                store.save_tokens([(i, data) for i, _, data in rows], version)
+                yield from rows
+                done += len(rows)
+                if progress:
+                    progress(done, len(todo), "segment")
+    except BaseException:
+        if pool is not None:
+            stop_pool(pool)
+        raise
+    if pool is not None:
+        pool.shutdown()
