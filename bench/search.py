@@ -267,7 +267,7 @@ def main() -> None:
 
         ours = build_index(settings, rebuild=True)
         with Store(settings.store_path) as store:
-            store.query("DELETE FROM tokens")  # the full build must segment, like the baseline
+            store.clear_tokens()  # the full build must segment, like the baseline
         ours = build_index(settings, rebuild=True)
         base_s, n_docs = baseline(settings, work / "baseline")
         print(f"documents indexed: {n_docs}")

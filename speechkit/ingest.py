@@ -189,7 +189,7 @@ def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str
             update_groups(store, settings, None if pending_all or report.files_pruned else todo_ids)
             store.mark_grouped(todo_ids)
             store.set_meta("dedup_pending", None)
-        report.duplicates = store.count("canonical=0")
+        report.duplicates = store.count(canonical=False)
     return report
 
 

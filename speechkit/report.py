@@ -20,8 +20,8 @@ def corpus_stats(settings: Settings) -> dict[str, Any]:
         return {
             "files": store.file_count(),
             "speeches": store.count(),
-            "canonical": store.count("canonical=1"),
-            "duplicates": store.count("canonical=0"),
+            "canonical": store.count(canonical=True),
+            "duplicates": store.count(canonical=False),
             "skipped": len(problems),
             "by_year": grouped("year"),
             "by_level": grouped("level"),

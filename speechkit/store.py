@@ -3,6 +3,10 @@
 It is the single source of truth; indexes are caches built from it. Each input file's
 speeches are written in one transaction together with the file's content hash, so an
 interrupted run loses nothing it committed and the next run resumes where it stopped.
+
+`DocumentStore` is what the rest of the package may ask of a store (tests/test_layers.py
+checks that no module calls anything else on one); `Store` is its SQLite implementation, and
+a second backend implements the same methods. Rows come back as mappings by column name.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .documents import Document
 from .errors import NotFoundError, StoreError
@@ -85,8 +89,54 @@ def _decode_row(row: sqlite3.Row) -> Document:
     return Document(**values)
 
 
+class DocumentStore(Protocol):
+    """The store's interface: files and their speeches, written one file per transaction;
+    named reads; near-duplicate groups; the token cache; what changed (generation, digest)."""
+
+    META: tuple[str, ...]
+
+    def close(self) -> None: ...
+    # files
+    def file_hash(self, path: str) -> tuple[str, str] | None: ...
+    def file_problems(self, path: str) -> list[tuple[str, str]]: ...
+    def stored_paths(self) -> list[str]: ...
+    def file_count(self) -> int: ...
+    def replace_file(self, path: str, file_hash: str, size: int, docs: Sequence[Document],
+                     problems: Sequence[tuple[str, str]] = (), *, status: str = "ok",
+                     reason: str | None = None) -> None: ...
+    def remove_file(self, path: str) -> int: ...
+    def problems(self) -> list[Any]: ...
+    # documents
+    def get(self, doc_id: str) -> Document: ...
+    def documents(self, *, canonical_only: bool = True) -> Iterator[Document]: ...
+    def texts(self, ids: Sequence[str]) -> Iterator[tuple[str, str]]: ...
+    def count(self, *, canonical: bool | None = None) -> int: ...
+    def metadata(self, *, canonical_only: bool = True) -> list[Any]: ...
+    def metadata_of(self, ids: Sequence[str]) -> dict[str, Any]: ...
+    def regions(self) -> list[str]: ...
+    def counts_by(self, column: str) -> list[tuple[Any, int]]: ...
+    def flag_lists(self) -> Iterator[list[str]]: ...
+    def source_paths(self, ids: Sequence[str]) -> set[str]: ...
+    # site templates and near-duplicate groups
+    def group_pages(self, kind: str, value: str) -> Iterator[tuple[str, str | None, str, str | None]]: ...
+    def page_groups(self, ids: Sequence[str]) -> set[tuple[str, str]]: ...
+    def templates(self) -> dict[str, frozenset[str]]: ...
+    def signatures(self) -> Iterator[Any]: ...
+    def ungrouped(self) -> list[str]: ...
+    def mark_grouped(self, ids: Sequence[str]) -> None: ...
+    def set_groups(self, rows: Sequence[tuple[str | None, bool, str]]) -> None: ...
+    # settings kept in the store, the token cache, change detection
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str | None) -> None: ...
+    def cached_tokens(self, ids: Iterable[str], version: str) -> dict[str, str]: ...
+    def save_tokens(self, rows: Sequence[tuple[str, str]], version: str) -> None: ...
+    def clear_tokens(self) -> None: ...
+    def generation(self) -> str: ...
+    def canonical_digest(self) -> tuple[str, int]: ...
+
+
 class Store:
-    """Typed access to the store file. Use as a context manager or call `close()`."""
+    """The SQLite store (implements DocumentStore). Use as a context manager or call `close()`."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
@@ -181,16 +231,10 @@ class Store:
             raise NotFoundError(f"no document {doc_id!r}; list ids with `speechkit export --format csv`")
         return _decode_row(row)
 
-    def documents(self, *, canonical_only: bool = True, where: str = "", params: Iterable[Any] = (),
-                  columns: str = "*") -> Iterator[Document]:
-        clauses = ["canonical=1"] if canonical_only else []
-        if where:
-            clauses.append(f"({where})")
-        sql = f"SELECT {columns} FROM documents"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY source_path, record, part"
-        for row in self.db.execute(sql, tuple(params)):
+    def documents(self, *, canonical_only: bool = True) -> Iterator[Document]:
+        """Every (canonical) document, in source order."""
+        sql = "SELECT * FROM documents" + (" WHERE canonical=1" if canonical_only else "")
+        for row in self.db.execute(sql + " ORDER BY source_path, record, part"):
             yield _decode_row(row)
 
     def texts(self, ids: Sequence[str]) -> Iterator[tuple[str, str]]:
@@ -201,8 +245,10 @@ class Store:
                 f"SELECT id, text FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             yield from ((r[0], r[1]) for r in rows)
 
-    def count(self, where: str = "1", params: Iterable[Any] = ()) -> int:
-        return self.db.execute(f"SELECT COUNT(*) FROM documents WHERE {where}", tuple(params)).fetchone()[0]
+    def count(self, *, canonical: bool | None = None) -> int:
+        """Documents stored; with `canonical`, only canonical copies (True) or only the others."""
+        where = "" if canonical is None else f" WHERE canonical={int(canonical)}"
+        return self.db.execute("SELECT COUNT(*) FROM documents" + where).fetchone()[0]
 
     # --- named reads: what the other modules need, so a second backend implements these ---------
     META = ("id", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
@@ -243,7 +289,8 @@ class Store:
         return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """Rows of a read-only SELECT (writes go through the named methods, in transactions)."""
+        """Rows of a read-only SELECT, for tests and inspection: not part of DocumentStore, and
+        no module of the package calls it (writes go through the named methods)."""
         if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
             raise ValueError("Store.query is for reading; use a named method to write")
         return self.db.execute(sql, tuple(params)).fetchall()
@@ -336,6 +383,11 @@ class Store:
             db.executemany(
                 "INSERT OR REPLACE INTO tokens SELECT id, text_hash, ?, ? FROM documents WHERE id = ?",
                 [(version, data, doc_id) for doc_id, data in rows])
+
+    def clear_tokens(self) -> None:
+        """Forget every cached segmentation (the next index build segments everything)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM tokens")
 
     def generation(self) -> str:
         """This store's id and a counter that every insert, update and delete of a document

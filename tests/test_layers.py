@@ -111,3 +111,38 @@ def test_every_default_is_written_once_in_defaults_cfg():
     fields = {f.name for f in dataclasses.fields(Settings)} - {"home"}
     assert set(_D) == fields
     assert all(str(getattr(Settings(), name)) == str(type(getattr(Settings(), name))(_D[name])) for name in fields)
+
+
+def test_the_store_interface_is_all_that_the_package_asks_of_a_store():
+    """A second backend implements `DocumentStore`: SQLite's `Store` implements exactly it
+    (same methods, same parameters), and no module reaches past it (SQL, the connection)."""
+    import inspect
+
+    from speechkit.store import DocumentStore, Store
+
+    declared = {n for n in vars(DocumentStore) if not n.startswith("_") and callable(getattr(DocumentStore, n))}
+    public = {n for n, v in vars(Store).items() if not n.startswith("_") and callable(v)}
+    assert public - declared == {"query", "transaction"}  # SQLite's own: tests, and inside Store
+    assert declared <= public
+    for name in declared:
+        assert inspect.signature(getattr(Store, name)).parameters.keys() == \
+            inspect.signature(getattr(DocumentStore, name)).parameters.keys(), name
+    reaching = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "store.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("query", "transaction", "db", "path"):
+                owner = node.value
+                name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+                if name == "store":
+                    reaching.append(f"{path.name}:{node.lineno} store.{node.attr}")
+    assert not reaching
+    used = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
+                owner = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+                if owner == "store":
+                    used.add(node.attr)
+    assert used <= declared | {"META", "close"}, used - declared
