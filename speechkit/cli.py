@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.cells import cell_len, set_cell_size
@@ -24,6 +24,9 @@ from rich.table import Table
 from ._version import __version__
 from .errors import SpeechkitError
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
@@ -143,6 +146,13 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
+def _workspace(ctx: click.Context, lexicon: str | None = None, **overrides: Any) -> Workspace:
+    """The command's one workspace: settings read once, one store, one segmenter."""
+    from .workspace import Workspace
+
+    return Workspace.from_settings(_settings(ctx, **overrides), lexicon=lexicon)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS",
@@ -167,10 +177,11 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], 
     from .ingest import ingest as run
     from .sources import parse_field_map
 
-    settings = _settings(ctx, workers=workers)
+    ws = _workspace(ctx, workers=workers)
+    settings = ws.settings
     field_map = parse_field_map(fields)
-    with _progress("ingest") as progress:
-        report = run(paths, settings, field_map=field_map, prune=prune, force=force,
+    with _progress("ingest") as progress, ws:
+        report = run(paths, ws, field_map=field_map, prune=prune, force=force,
                      progress=lambda done, total, path: progress(done, total, Path(path).name))
     table = Table(title=f"ingest → {settings.store_path}", show_header=False)
     table.add_row("files", f"{report.files_seen} seen: {report.files_new} new, {report.files_changed} "
@@ -248,10 +259,9 @@ def clean(file: Path, explain: bool, fields: tuple[str, ...]) -> None:
 def show(ctx: click.Context, doc_id: str, original: bool, as_json: bool) -> None:
     """Show one speech: metadata with evidence, flags, cleaning steps, text. A unique id
     prefix is enough."""
-    from .store import Store
 
-    with Store(_settings(ctx).store_path, create=False) as store:
-        doc = store.get(doc_id)
+    with _workspace(ctx) as ws:
+        doc = ws.store.get(doc_id)
     if as_json:
         record = doc.to_record()
         if not original:
@@ -300,7 +310,7 @@ def stats(ctx: click.Context, as_json: bool, vocabulary: bool) -> None:
         from .corpus import Corpus
         from .topics import vocabulary as vocab
 
-        with Corpus(_settings(ctx)) as corpus, _progress("vocabulary") as progress:
+        with _workspace(ctx) as ws, Corpus(ws) as corpus, _progress("vocabulary") as progress:
             result["vocabulary"] = vocab(corpus, progress=progress)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -375,9 +385,9 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
            output: Path | None) -> None:
     """Export one record per speech (canonical copies unless --all), for R, Stata or pandas;
     the selection flags export a subcorpus, e.g. --year 2013..2023 --level province."""
-    from .store import Store
 
-    with Store(_settings(ctx).store_path, create=False) as store:
+    with _workspace(ctx) as ws:
+        store = ws.store
         # every record names the corpus it came from (the digest `search --json` and the analyses
         # report), so a subcorpus in R or Stata can be traced back
         corpus = store.canonical_digest()[0]
@@ -422,9 +432,8 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     """
     from .index.build import build_index
 
-    settings = _settings(ctx, workers=workers)
-    with _progress("index") as progress:
-        report = build_index(settings, rebuild=rebuild, user_lexicon=lexicon, progress=progress)
+    with _progress("index") as progress, _workspace(ctx, lexicon, workers=workers) as ws:
+        report = build_index(ws, rebuild=rebuild, progress=progress)
     err.print(f"index {'rebuilt' if report.rebuilt else 'updated'} in {report.seconds:.1f}s: "
               f"{report.added} added, {report.updated} updated, {report.removed} removed, "
               f"{report.unchanged} unchanged ({report.segmented} segmented)")
@@ -486,8 +495,7 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
     """
     from .search import Searcher
 
-    settings = _settings(ctx)
-    with Searcher(settings, user_lexicon=lexicon) as s:
+    with _workspace(ctx, lexicon) as ws, Searcher(ws) as s:
         result = s.search(query, filters=filters, limit=limit,
                           offset=offset, sort=sort, passages=0 if as_csv else passages)
     if as_json:
@@ -531,7 +539,7 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any
     """Concordance: every occurrence of TERM in the canonical speeches, with context."""
     from .search import Searcher
 
-    with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
+    with _workspace(ctx, lexicon) as ws, Searcher(ws) as s:
         result = s.kwic(term, width=width, sort=sort, filters=filters, limit=limit)
     lines = result.lines
     if as_json:
@@ -587,7 +595,7 @@ def explain(ctx: click.Context, query: str, doc_id: str | None, as_json: bool, l
     matches (where the phrase was found, and how the text around it was segmented)."""
     from .search import Searcher
 
-    with Searcher(_settings(ctx), user_lexicon=lexicon) as s:
+    with _workspace(ctx, lexicon) as ws, Searcher(ws) as s:
         data = s.explain(query, doc_id=doc_id)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -656,7 +664,7 @@ def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | 
     from .corpus import Corpus
     from .trends import trend as run
 
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
         result = run(corpus, list(terms), by=by, year_from=year_from, year_to=year_to,
                      filters=filters, include_duplicates=include_duplicates)
     if plot:
@@ -699,7 +707,7 @@ def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include
     from .keyness import compare as run
     from .query import selection_filters
 
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
         result = run(corpus, selection_filters(a), selection_filters(b), label_a=a, label_b=b, top=top,
                      min_freq=min_freq, include_duplicates=include_duplicates)
     if _emit(result.to_json(), "words", as_json, as_csv):
@@ -736,7 +744,7 @@ def collocates(ctx: click.Context, term: str, window: int, measure: str, top: in
     from .corpus import Corpus
     from .keyness import collocates as run
 
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress("collocates") as progress:
+    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus, _progress("collocates") as progress:
         result = run(corpus, term, window=window, measure=measure, top=top, min_freq=min_freq,
                      filters=filters, include_duplicates=include_duplicates, include_node=include_node,
                      progress=progress)
@@ -758,7 +766,7 @@ def _clustering(ctx: click.Context, run: Callable[..., Any], label: str, k: str,
 
     lo_hi = _k_range(k, k_range)
     check_name(name)
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus, _progress(label) as progress:
+    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus, _progress(label) as progress:
         return run(corpus, k=k if k == "auto" else int(k), name=name, k_range=lo_hi, progress=progress, **kwargs)
 
 
@@ -971,7 +979,7 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
     from .corpus import Corpus
     from .diff import diff
 
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
         result = diff(corpus, a, b, top=top, pairs=top)
     data = result.to_json()
     if as_json:
@@ -1029,7 +1037,7 @@ def similar(ctx: click.Context, doc_id: str, limit: int, filters: list[Any], sel
     from .corpus import Corpus
     from .topics import similar as run
 
-    with Corpus(_settings(ctx), user_lexicon=lexicon) as corpus:
+    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
         result = run(corpus, doc_id, limit=limit, filters=filters)
     if _emit(result.to_json(), "similar", as_json, as_csv):
         return

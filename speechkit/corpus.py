@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpeechkitError
+from .home import Home, as_home
 from .layout import Paths
 from .matching import matching_form
 from .query import Filter
-from .segment import Segmenter, deserialize, segment_batch, stopwords
+from .segment import deserialize, segment_batch, stopwords
 from .settings import Settings
-from .store import Store
 
 # placeholders and noise that must never be reported as words
 _NOT_A_WORD = re.compile(r"^(?:[Xx]+|\*+|[\d.,%％]+|[A-Za-z]|[^\w\u4e00-\u9fff]+)$")
@@ -51,12 +51,15 @@ class Doc:
 class Corpus:
     """The store seen by the analyses: documents, texts and tokens of a selection."""
 
-    def __init__(self, settings: Settings, *, user_lexicon: str | None = None) -> None:
-        self.settings = settings
-        self.store = Store(settings.store_path, create=False)
+    def __init__(self, home: Home | Settings, *, user_lexicon: str | None = None) -> None:
+        """`home`: a workspace (its store and segmenter are used, and stay open after this
+        closes), or settings (a private one is opened and closed with this)."""
+        self.home, self._owns_home = as_home(home, user_lexicon)
+        self.settings = self.home.settings
+        self.store = self.home.store
         # the index's saved dictionary lets a few short texts (a query, sentences of a diff) be
         # cut without loading all of jieba's
-        self.segmenter = Segmenter(user_lexicon, dictionary=Paths(settings.index_dir).dictionary)
+        self.segmenter = self.home.segmenter
 
     def __enter__(self) -> Corpus:
         return self
@@ -64,7 +67,8 @@ class Corpus:
     def __exit__(self, *exc: object) -> None:
         if self._text_index is not None:
             self._text_index.close()
-        self.store.close()
+        if self._owns_home:
+            self.home.close()
 
     _text_index = None
 
@@ -82,21 +86,13 @@ class Corpus:
                 return None
         return self._text_index
 
-    _expected_manifest: dict[str, Any] | None = None
-
     def _expected(self) -> dict[str, Any]:
-        """The digest of the store (one pass over every canonical row), computed once."""
-        from .index.manifest import expected_manifest
-
-        if self._expected_manifest is None:
-            self._expected_manifest = expected_manifest(self.store, self.segmenter)
-        return self._expected_manifest
+        """The digest of the store, computed once per workspace."""
+        return self.home.expected_manifest()
 
     def provenance(self) -> dict[str, str]:
         """What every exported result carries: the corpus digest and the segmenter version."""
-        want = self._expected()
-        return {"corpus": want["store"], "documents_in_corpus": str(want["documents"]),
-                "segmenter": want["segmenter"]}
+        return self.home.provenance()
 
     def docs(self, filters: list[Filter] = (), *, include_duplicates: bool = False) -> list[Doc]:
         # metadata of every candidate, filtered with the same Filter.matches that search uses

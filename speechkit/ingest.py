@@ -23,6 +23,7 @@ from .dedup import update_groups
 from .documents import Document, Progress, RawDocument, content_hash
 from .errors import DocumentProblem
 from .faults import crash_point
+from .home import Home
 from .pipeline import Templates, process_raw
 from .pool import stop_pool, worker_pool
 from .settings import Settings
@@ -128,10 +129,13 @@ class _Pending:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def ingest(paths: Sequence[str], settings: Settings, *, field_map: dict[str, str] | None = None,
+def ingest(paths: Sequence[str], home: Home | Settings, *, field_map: dict[str, str] | None = None,
            prune: bool = False, force: bool = False, progress: Progress | None = None) -> IngestReport:
-    """Bring the store up to date with the files under `paths`. `force` re-processes files
-    whose content is unchanged (after a change of the cleaning rules, say)."""
+    """Bring the store of `home` (a workspace, or its settings) up to date with the files
+    under `paths`. `force` re-processes files whose content is unchanged (after a change of the
+    cleaning rules, say). The store is opened here, created if missing, on a connection of
+    its own: each file is written in one transaction."""
+    settings = home.settings if isinstance(home, Home) else home
     field_map = field_map or {}
     walk_problems: list[tuple[str, str]] = []
     files = sources.expand_inputs(paths, problems=walk_problems)

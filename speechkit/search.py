@@ -18,14 +18,12 @@ from whoosh import query as wq
 from whoosh import scoring
 
 from .errors import IndexError_, NotFoundError, SpeechkitError
+from .home import Home, as_home
 from .index.manifest import check_current, read_docnum_ids
 from .index.text import TextIndex
-from .layout import Paths
 from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
-from .segment import Segmenter
 from .settings import Settings
-from .store import Store
 
 
 @dataclass
@@ -81,13 +79,21 @@ class Concordance:
 class Searcher:
     """Opens the indexes once; use as a context manager."""
 
-    def __init__(self, settings: Settings, *, user_lexicon: str | None = None, check: bool = True) -> None:
-        self.settings = settings
-        self.paths = Paths(settings.index_dir)
-        self.segmenter = Segmenter(user_lexicon, dictionary=self.paths.dictionary)
-        self.store = Store(settings.store_path, create=False)
-        self.manifest = check_current(settings, self.store, self.segmenter) if check else {}
-        self.text = TextIndex(self.paths, self.manifest.get("text"))
+    def __init__(self, home: Home | Settings, *, user_lexicon: str | None = None, check: bool = True) -> None:
+        """`home`: a workspace (its store and segmenter are used, and stay open after this
+        closes), or settings (a private one is opened and closed with this)."""
+        self.home, self._owns_home = as_home(home, user_lexicon)
+        self.settings = self.home.settings
+        self.paths = self.home.paths
+        self.segmenter = self.home.segmenter
+        self.store = self.home.store
+        try:
+            self.manifest = check_current(self.settings, self.store, self.segmenter) if check else {}
+            self.text = TextIndex(self.paths, self.manifest.get("text"))
+        except BaseException:
+            if self._owns_home:
+                self.home.close()
+            raise
         self._docnum_map: dict[int, int] | None = None
 
     def __enter__(self) -> Searcher:
@@ -98,7 +104,8 @@ class Searcher:
 
     def close(self) -> None:
         self.text.close()
-        self.store.close()
+        if self._owns_home:
+            self.home.close()
         if "whoosh" in self.__dict__:
             self.whoosh.close()
 

@@ -19,27 +19,32 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .corpus import Corpus
-from .layout import Paths
+from .home import Home
 from .query import selection_filters
 from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from .corpus import Corpus
     from .documents import Progress
     from .index.build import IndexReport
     from .ingest import IngestReport
     from .search import Concordance, Searcher, SearchResult
 
 
-class Workspace:
+class Workspace(Home):
     """A workspace on disk. `home` defaults to $SPEECHKIT_HOME or the current directory;
-    keyword arguments override settings (workers=1, max_file_mb=50, …)."""
+    keyword arguments override settings (workers=1, max_file_mb=50, …). Its store and
+    segmenter are opened once and shared by every method; close it (or use `with`) when done."""
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *, lexicon: str | None = None,
                  **overrides: Any) -> None:
-        self.settings: Settings = load_settings(home, **overrides)
-        self.paths = Paths(self.settings.index_dir)
-        self.lexicon = lexicon
+        super().__init__(load_settings(home, **overrides), lexicon=lexicon)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, lexicon: str | None = None) -> Workspace:
+        ws = cls.__new__(cls)
+        Home.__init__(ws, settings, lexicon=lexicon)
+        return ws
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.settings.home)!r})"
@@ -51,13 +56,13 @@ class Workspace:
         `fields` maps our fields to a dump's columns ({"text": "content_html"})."""
         from .ingest import ingest
 
-        return ingest([str(p) for p in paths], self.settings, field_map=fields, prune=prune, force=force,
+        return ingest([str(p) for p in paths], self, field_map=fields, prune=prune, force=force,
                       progress=progress)
 
     def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
         from .index.build import build_index
 
-        return build_index(self.settings, rebuild=rebuild, user_lexicon=self.lexicon, progress=progress)
+        return build_index(self, rebuild=rebuild, progress=progress)
 
     # --- finding -------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -65,7 +70,7 @@ class Workspace:
         """The indexes opened once, for many queries."""
         from .search import Searcher
 
-        with Searcher(self.settings, user_lexicon=self.lexicon) as s:
+        with Searcher(self) as s:
             yield s
 
     def search(self, query: str, *, filters: str | None = None, **kwargs: Any) -> SearchResult:
@@ -79,7 +84,9 @@ class Workspace:
     # --- analysing -----------------------------------------------------------------------
     @contextlib.contextmanager
     def corpus(self) -> Iterator[Corpus]:
-        with Corpus(self.settings, user_lexicon=self.lexicon) as c:
+        from .corpus import Corpus
+
+        with Corpus(self) as c:
             yield c
 
     def trend(self, terms: Sequence[str], *, filters: str | None = None, **kwargs: Any):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from speechkit.corpus import Corpus
+from speechkit.errors import SpeechkitError
 from speechkit.keyness import collocates, compare
 from speechkit.matching import matching_form
 from speechkit.query import selection_filters
@@ -325,3 +326,32 @@ def test_the_readme_library_example_runs(tmp_path, corpus, monkeypatch):
     assert scope["hits"].total >= 2
     assert scope["changes"].to_json()["corpus"]
     assert scope["themes"].k == 8
+
+
+def test_a_workspace_opens_its_store_and_segmenter_once_and_sees_new_speeches(tmp_path, corpus):
+    """Searcher and Corpus given a Workspace use its store and segmenter (and leave them open);
+    the provenance follows the store when speeches are added through the same workspace."""
+    import shutil
+
+    from speechkit import Workspace
+    from speechkit.search import Searcher
+
+    src = tmp_path / "src"
+    shutil.copytree(corpus / "seeds", src)
+    with Workspace(tmp_path / "home", workers=1) as ws:
+        ws.ingest([src])
+        ws.index()
+        with Searcher(ws) as s, ws.corpus() as c:
+            assert s.store is ws.store is c.store and s.segmenter is ws.segmenter is c.segmenter
+            before = c.provenance()
+        assert ws.search("营商环境").total == 3  # the store is still open
+        shutil.copy(corpus / NATIONAL / "2019.md", src)
+        ws.ingest([src])
+        with ws.corpus() as c:
+            after = c.provenance()
+        assert after["corpus"] != before["corpus"]
+        assert int(after["documents_in_corpus"]) == int(before["documents_in_corpus"]) + 1
+        with pytest.raises(SpeechkitError, match="speechkit index"):
+            ws.search("营商环境")
+        ws.index()
+        assert ws.search("营商环境").total == 4

@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"clean", "decode", "segment", "query"},
     {"sources", "metadata", "store", "dedup"},
     {"pipeline"},
-    {"ingest", "index"},
+    {"ingest", "index", "home"},
     {"search", "corpus"},
     {"trends", "keyness", "topics", "themes", "diff", "plots", "report"},
     {"workspace"},

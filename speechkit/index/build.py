@@ -8,6 +8,7 @@ and a lock file stops a second writer.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import shutil
@@ -21,7 +22,7 @@ from whoosh import index as whoosh_index
 from ..atomic import recover_dir, replace_dir, write_json
 from ..documents import Progress
 from ..faults import crash_point
-from ..layout import Paths
+from ..home import Home, as_home
 from ..matching import matching_form
 from ..pool import stop_pool, worker_pool
 from ..segment import Segmenter, segment_batch
@@ -54,15 +55,19 @@ def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
 
 
 
-def build_index(settings: Settings, *, rebuild: bool = False, user_lexicon: str | None = None,
+def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: str | None = None,
                 progress: Progress | None = None) -> IndexReport:
-    """Bring the indexes up to date with the store: only new, changed and removed documents
-    are written, unless `rebuild`."""
+    """Bring the indexes of `home` (a workspace, or its settings) up to date with the store:
+    only new, changed and removed documents are written, unless `rebuild`."""
     t0 = time.perf_counter()
-    paths = Paths(settings.index_dir)
-    seg = Segmenter(user_lexicon)
+    home, owned = as_home(home, user_lexicon)
+    settings, paths = home.settings, home.paths
+    # whole speeches are cut with jieba's full dictionary, not with the saved copy this build
+    # writes (which the workspace's segmenter reads for queries); both give the same tokens
+    seg = Segmenter(home.lexicon)
     report = IndexReport()
-    with _locked(paths), Store(settings.store_path, create=False) as store:
+    with _locked(paths), (home if owned else contextlib.nullcontext()):
+        store = home.store
         # a build killed inside a folder swap left the old folder aside: put it back
         for folder in (paths.whoosh, paths.text):
             if recover_dir(folder):

@@ -1,0 +1,91 @@
+"""One workspace on disk, opened once: its frozen settings (with the user lexicon), the store,
+one segmenter, the layout of its indexes and the provenance every output carries.
+
+The index build, `Searcher`, `Corpus` and the analyses take a `Home` (`speechkit.Workspace`
+is one), so a command opens the store and builds the segmenter once however many parts it
+uses; they also take plain `Settings` and then open a private `Home` that they close.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import SpeechkitError
+from .index.manifest import expected_manifest, read_manifest
+from .layout import Paths
+from .segment import Segmenter
+from .settings import Settings, load_settings
+from .store import DocumentStore, Store
+
+
+class Home:
+    """A workspace's parts, each made on first use. Close it (or use it as a context
+    manager) to close its store."""
+
+    def __init__(self, settings: Settings, *, lexicon: str | os.PathLike[str] | None = None) -> None:
+        self.settings = settings
+        self.lexicon = str(lexicon) if lexicon else None
+        self.paths = Paths(settings.index_dir)
+        self._store: DocumentStore | None = None
+        self._segmenter: Segmenter | None = None
+        self._expected: dict[str, Any] | None = None
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None, *, lexicon: str | None = None,
+             **overrides: Any) -> Home:
+        """The workspace at `home` ($SPEECHKIT_HOME or the current directory by default);
+        keyword arguments override settings (workers=1, …)."""
+        return cls(load_settings(home, **overrides), lexicon=lexicon)
+
+    def __enter__(self) -> Home:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @property
+    def store(self) -> DocumentStore:
+        """The store, opened once; a workspace without one is a one-line error with the fix."""
+        if self._store is None:
+            self._store = Store(self.settings.store_path, create=False)
+        return self._store
+
+    @property
+    def segmenter(self) -> Segmenter:
+        """The one segmenter: jieba with the shipped and user lexicons; short texts (queries,
+        sentences) are cut with the index's saved dictionary, without loading all of jieba's."""
+        if self._segmenter is None:
+            self._segmenter = Segmenter(self.lexicon, dictionary=self.paths.dictionary)
+        return self._segmenter
+
+    def expected_manifest(self) -> dict[str, Any]:
+        """What a current index's manifest says. The corpus digest (one pass over the store's
+        canonical rows) is computed again only when the store's generation moved since the
+        last call or since the index was built."""
+        generation = self.store.generation()
+        if self._expected is None or self._expected["generation"] != generation:
+            try:
+                have = read_manifest(self.paths) if self.paths.manifest.exists() else None
+            except SpeechkitError:
+                have = None
+            self._expected = expected_manifest(self.store, self.segmenter, have)
+        return self._expected
+
+    def provenance(self) -> dict[str, str]:
+        """What every exported result carries: the corpus digest and the segmenter version."""
+        want = self.expected_manifest()
+        return {"corpus": want["store"], "documents_in_corpus": str(want["documents"]),
+                "segmenter": want["segmenter"]}
+
+
+def as_home(where: Home | Settings, lexicon: str | None = None) -> tuple[Home, bool]:
+    """`where` as a Home, and whether it was made here (then the caller closes it)."""
+    if isinstance(where, Home):
+        return where, False
+    return Home(where, lexicon=lexicon), True
