@@ -48,9 +48,13 @@ class Settings:
     containment: float = float(_D["containment"])
     min_dedup_chars: int = int(_D["min_dedup_chars"])
     index_memory_mb: int = int(_D["index_memory_mb"])
+    index_window: int = int(_D["index_window"])
+    index_batch: int = int(_D["index_batch"])
     max_file_mb: int = int(_D["max_file_mb"])
     max_text_mb: int = int(_D["max_text_mb"])
     max_file_seconds: int = int(_D["max_file_seconds"])
+    topics_n_init: int = int(_D["topics_n_init"])
+    cluster_n_init: int = int(_D["cluster_n_init"])
 
     @property
     def store_path(self) -> Path:

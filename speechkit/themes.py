@@ -305,7 +305,7 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
             raise SpeechkitError(f"-k must be between 2 and {len(rows) - 1} for this selection")
     if progress:
         progress(0, 1, f"k-means, k={k}")
-    model = KMeans(n_clusters=k, random_state=seed, n_init=2).fit(x)
+    model = KMeans(n_clusters=k, random_state=seed, n_init=corpus.settings.topics_n_init).fit(x)
     labels = model.labels_
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(labels), min(len(labels), 5000), replace=False)

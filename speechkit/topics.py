@@ -155,7 +155,7 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
     k_scores: dict[int, float] = {}
 
     def fit(n: int) -> KMeans:
-        return KMeans(n_clusters=n, random_state=seed, n_init=4).fit(x)
+        return KMeans(n_clusters=n, random_state=seed, n_init=corpus.settings.cluster_n_init).fit(x)
 
     if k == "auto":
         lo, hi = k_range

@@ -181,9 +181,10 @@ def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings,
     try:
         # a window of texts at a time keeps memory bounded; within it the workers segment
         # batches while this process writes the index
-        for start in range(0, len(todo), 2000):
-            texts = list(store.texts(todo[start:start + 2000]))
-            batches = [texts[k:k + 25] for k in range(0, len(texts), 25)]
+        window, size = settings.index_window, settings.index_batch
+        for start in range(0, len(todo), window):
+            texts = list(store.texts(todo[start:start + window]))
+            batches = [texts[k:k + size] for k in range(0, len(texts), size)]
             results = pool.map(segment_batch, batches, itertools.repeat(lexicon)) if pool \
                 else (segment_batch(b, lexicon) for b in batches)
             for rows in results:
