@@ -58,13 +58,16 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="SPEECHKIT_HOME",
               help="Workspace: store in DIR/corpus/speechkit.db, indexes in DIR/indexes/. "
                    "Default: $SPEECHKIT_HOME or the current directory.")
+@click.option("--store", metavar="URL", envvar="SPEECHKIT_STORE",
+              help="A shared PostgreSQL store (postgresql://user@host/db) instead of the SQLite file; "
+                   "indexes stay in DIR/indexes/. Default: $SPEECHKIT_STORE or the store setting.")
 @click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
 @click.option("--raw-csv", is_flag=True,
               help="Write CSV cells as they are. By default a cell starting with = + - @ gets a ' in front, "
                    "so a scraped title cannot become a live spreadsheet formula.")
 @click.version_option(__version__, prog_name="speechkit")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, verbose: int, raw_csv: bool) -> None:
+def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, raw_csv: bool) -> None:
     """Clean, index and analyse scraped Chinese political speeches.
 
     \b
@@ -83,7 +86,7 @@ def cli(ctx: click.Context, home: Path | None, verbose: int, raw_csv: bool) -> N
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = {"home": home, "raw_csv": raw_csv}
+    ctx.obj = {"home": home, "store": store, "raw_csv": raw_csv}
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -141,7 +144,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     try:
-        return load_settings(ctx.obj["home"], **overrides)
+        return load_settings(ctx.obj["home"], store=ctx.obj.get("store"), **overrides)
     except SpeechkitError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -183,7 +186,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], 
     with _progress("ingest") as progress, ws:
         report = run(paths, ws, field_map=field_map, prune=prune, force=force,
                      progress=lambda done, total, path: progress(done, total, Path(path).name))
-    table = Table(title=f"ingest → {settings.store_path}", show_header=False)
+    table = Table(title=f"ingest → {settings.store_label}", show_header=False)
     table.add_row("files", f"{report.files_seen} seen: {report.files_new} new, {report.files_changed} "
                   f"changed, {report.files_unchanged} unchanged" + (f", {report.files_pruned} pruned" if prune else ""))
     table.add_row("speeches", f"{report.speeches} stored from new or changed files")

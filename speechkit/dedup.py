@@ -17,7 +17,7 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from .settings import Settings
-from .store import Store
+from .store import DocumentStore
 
 # stored signatures are only comparable under the same hashing scheme: name it, never default
 SCHEME = "affine32"
@@ -113,7 +113,7 @@ class _Union:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def update_groups(store: Store, settings: Settings, new_ids: Iterable[str] | None = None) -> int:
+def update_groups(store: DocumentStore, settings: Settings, new_ids: Iterable[str] | None = None) -> int:
     """Group `new_ids` (default: every ungrouped document) with everything stored.
     Returns the number of documents that are non-canonical copies afterwards."""
     docs: dict[str, _Doc] = {}

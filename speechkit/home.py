@@ -16,7 +16,8 @@ from .index.manifest import expected_manifest, read_manifest
 from .layout import Paths
 from .segment import Segmenter
 from .settings import Settings, load_settings
-from .store import DocumentStore, Store
+from .storage import open_store
+from .store import DocumentStore
 
 
 class Home:
@@ -53,7 +54,7 @@ class Home:
     def store(self) -> DocumentStore:
         """The store, opened once; a workspace without one is a one-line error with the fix."""
         if self._store is None:
-            self._store = Store(self.settings.store_path, create=False)
+            self._store = open_store(self.settings, create=False)
         return self._store
 
     @property

@@ -27,7 +27,8 @@ from .home import Home
 from .pipeline import Templates, process_raw
 from .pool import stop_pool, worker_pool
 from .settings import Settings
-from .store import Store
+from .storage import open_store
+from .store import DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def ingest(paths: Sequence[str], home: Home | Settings, *, field_map: dict[str, 
     report.skipped.extend(walk_problems)
     # the field mapping is part of what a dump produces: a corrected mapping re-reads it
     mapping = json.dumps(sorted(field_map.items()), ensure_ascii=False).encode("utf-8")
-    with Store(settings.store_path) as store:
+    with open_store(settings) as store:
         todo: list[tuple[Path, str, str]] = []
         for path in files:
             key = _stored_path(path, settings.home)
@@ -197,7 +198,7 @@ def ingest(paths: Sequence[str], home: Home | Settings, *, field_map: dict[str, 
     return report
 
 
-def _find_site_templates(store: Store, new_ids: list[str]) -> set[str]:
+def _find_site_templates(store: DocumentStore, new_ids: list[str]) -> set[str]:
     """Find the template (clean/template.py) of each site and each folder that `new_ids` came
     from, over everything stored from it; save what changed in the store. Returns the stored
     files whose pages still show a template line: they are processed again with it. Reads each
@@ -230,7 +231,7 @@ def _load(path: Path, key: str, field_map: dict[str, str], max_mb: int
 
 
 def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: dict[str, str],
-             store: Store, report: IngestReport, progress: Progress | None,
+             store: DocumentStore, report: IngestReport, progress: Progress | None,
              templates: Templates | None = None) -> list[str]:
     new_ids: list[str] = []
     total = len(todo)

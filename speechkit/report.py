@@ -6,12 +6,12 @@ from collections import Counter
 from typing import Any
 
 from .settings import Settings
-from .store import Store
+from .storage import open_store
 
 
 def corpus_stats(settings: Settings) -> dict[str, Any]:
     """Counts of canonical speeches by year, level, site, date source and flag."""
-    with Store(settings.store_path, create=False) as store:
+    with open_store(settings, create=False) as store:
         grouped = store.counts_by
         flags: Counter[str] = Counter()
         for listed in store.flag_lists():

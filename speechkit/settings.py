@@ -40,6 +40,7 @@ class Settings:
     """
 
     home: Path = field(default_factory=default_home)
+    store: str = _D["store"]
     workers: int = int(_D["workers"])
     chunk_size: int = int(_D["chunk_size"])
     minhash_perm: int = int(_D["minhash_perm"])
@@ -58,7 +59,20 @@ class Settings:
 
     @property
     def store_path(self) -> Path:
+        """The SQLite store file (when `store` is not a PostgreSQL URL)."""
         return self.home / "corpus" / "speechkit.db"
+
+    @property
+    def store_url(self) -> str | None:
+        """The PostgreSQL store's URL, or None for the SQLite file."""
+        return self.store if self.store.startswith(("postgresql://", "postgres://")) else None
+
+    @property
+    def store_label(self) -> str:
+        """Where the store is, for messages (a URL without its user and password)."""
+        if self.store_url:
+            return "postgresql://" + self.store_url.split("@")[-1].split("://")[-1]
+        return str(self.store_path)
 
     @property
     def index_dir(self) -> Path:
@@ -109,5 +123,7 @@ def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) 
         except UnicodeDecodeError as exc:
             raise InputError(f"{user_cfg} is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
         values.update(_read_cfg(cfg_text, str(user_cfg)))
+    if os.environ.get("SPEECHKIT_STORE"):
+        values["store"] = os.environ["SPEECHKIT_STORE"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(home=home_path, **values)

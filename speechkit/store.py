@@ -412,3 +412,4 @@ class Store:
             "SELECT path, record, reason FROM problems UNION ALL "
             "SELECT path, '', reason FROM files WHERE status='error' ORDER BY path, record"
         ).fetchall()
+

@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"_version", "errors", "faults", "matching", "settings", "documents", "safe_pickle", "pool", "atomic",
      "layout", "lexicon"},
     {"clean", "decode", "segment", "query"},
-    {"sources", "metadata", "store", "dedup"},
+    {"sources", "metadata", "store", "pgstore", "storage", "dedup"},
     {"pipeline"},
     {"ingest", "index", "home"},
     {"search", "corpus"},
@@ -140,6 +140,8 @@ def test_the_store_interface_is_all_that_the_package_asks_of_a_store():
     assert not reaching
     used = set()
     for path in PACKAGE.rglob("*.py"):
+        if path.name == "settings.py":  # there `store` is the setting, a string
+            continue
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
                 owner = node.value.id if isinstance(node.value, ast.Name) else node.value.attr

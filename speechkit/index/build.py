@@ -27,7 +27,7 @@ from ..matching import matching_form
 from ..pool import stop_pool, worker_pool
 from ..segment import Segmenter, segment_batch
 from ..settings import Settings
-from ..store import Store
+from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema
 from .manifest import _locked, _read_hashes, expected_manifest, read_manifest
 from .text import META_COLUMNS, _Spool, _write_text_index, text_index_intact
@@ -160,7 +160,7 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
     return report
 
 
-def _segmented(store: Store, seg: Segmenter, ids: list[str], settings: Settings, report: IndexReport,
+def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: Settings, report: IndexReport,
                progress: Progress | None) -> Iterator[tuple[str, str, str]]:
     """(id, matching form, serialized tokens) for `ids`: tokens from the store's cache where
     the text and segmenter are unchanged, else segmented in worker processes (and cached).

@@ -16,7 +16,7 @@ from ..errors import IndexError_
 from ..layout import Paths
 from ..segment import Segmenter
 from ..settings import Settings
-from ..store import Store
+from ..store import DocumentStore
 
 # bumped when the files of an index change: 2 = the exact-match index is offsets.bin, ids.txt,
 # meta.json and titles.json beside matching.txt; 3 = and the n-gram index (ngrams.sqlite,
@@ -55,7 +55,7 @@ def read_docnum_ids(folder: Path, reader: Any) -> list[str | None] | None:
     return saved["ids"]
 
 
-def expected_manifest(store: Store, seg: Segmenter, have: dict[str, Any] | None = None) -> dict[str, Any]:
+def expected_manifest(store: DocumentStore, seg: Segmenter, have: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the manifest of a current index says. The corpus digest is taken from `have` (the
     index's manifest) when the store's generation shows no document changed since then."""
     generation = store.generation()  # read first: a change while hashing then shows as stale
@@ -67,7 +67,7 @@ def expected_manifest(store: Store, seg: Segmenter, have: dict[str, Any] | None 
             "code": f"{__version__}/{INDEX_REV}", "user_lexicon": str(seg.user_lexicon or "")}
 
 
-def check_current(settings: Settings, store: Store, seg: Segmenter,
+def check_current(settings: Settings, store: DocumentStore, seg: Segmenter,
                   want: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest if the index is current; otherwise a one-line error with the fix.
     `want` is `expected_manifest(store, seg)` when the caller already has it."""

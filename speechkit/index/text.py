@@ -35,7 +35,7 @@ from ..errors import IndexError_
 from ..layout import Paths
 from ..matching import matching_form
 from ..query import Filter
-from ..store import Store
+from ..store import DocumentStore
 
 META_COLUMNS = ("id", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
 
@@ -277,7 +277,7 @@ class _Spool:
         self.path.unlink(missing_ok=True)
 
 
-def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: Store, *,
+def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: DocumentStore, *,
                       reuse: bool = True, progress: Callable[[int, int, str], None] | None = None,
                       ) -> dict[str, list[Any]]:
     """One UTF-8 file of matching forms, NUL-separated, a table of documents and the n-gram

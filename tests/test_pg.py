@@ -1,0 +1,96 @@
+"""The PostgreSQL store: the same behaviour as the SQLite file (what is stored, near-duplicate
+groups, the digest indexes check, search over it), resume, --prune and bad input, and two
+ingest processes writing one store at once. A throwaway cluster is started for the session
+(tests/conftest.py: pg_server); without PostgreSQL these tests are skipped with the reason."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from speechkit.index.build import build_index
+from speechkit.ingest import ingest
+from speechkit.search import Searcher
+from speechkit.settings import load_settings
+from speechkit.storage import open_store
+
+from .conftest import NATIONAL
+from .conftest import run_cli as run
+
+TERMS = ["营商环境", "放管服", "改革开放", "党", "人民公社", '"供给侧结构性改革"', "GDP", "政府工作报告 year:2019"]
+
+
+def _inputs(corpus: Path, dest: Path) -> Path:
+    """The seeds, the saved HTML pages and twelve national reports, with one copy of a report
+    under another name (a near-duplicate group) and one file that cannot be read."""
+    shutil.copytree(corpus / "seeds", dest / "seeds")
+    shutil.copytree(corpus / "html", dest / "html")
+    reports = sorted((corpus / NATIONAL).glob("*.md"))[-12:]
+    (dest / "reports").mkdir()
+    for path in reports:
+        shutil.copy(path, dest / "reports")
+    shutil.copy(reports[-1], dest / "reports" / "republished.md")
+    (dest / "reports" / "broken.jsonl.gz").write_bytes(b"\x1f\x8b\x08 not really gzip")
+    return dest
+
+
+def _state(settings) -> dict:
+    with open_store(settings, create=False) as store:
+        docs = {d.id: (d.canonical, d.dup_group, d.title, d.date, d.year, d.level, d.speaker_name, d.text_hash,
+                       tuple(d.flags), d.source_path) for d in store.documents(canonical_only=False)}
+        return {"docs": docs, "digest": store.canonical_digest(), "files": store.stored_paths(),
+                "problems": [tuple(dict(p).values()) for p in store.problems()], "ungrouped": store.ungrouped()}
+
+
+def test_postgresql_stores_groups_and_searches_what_sqlite_does(tmp_path, corpus, pg_url):
+    src = _inputs(corpus, tmp_path / "src")
+    lite = load_settings(tmp_path / "lite", workers=2)
+    pg = load_settings(tmp_path / "pg", workers=2, store=pg_url)
+    a = ingest([str(src)], lite)
+    b = ingest([str(src)], pg)
+    assert a.speeches == b.speeches > 20 and len(a.skipped) == len(b.skipped) == 1
+    state = _state(pg)
+    assert state == _state(lite)
+    assert any(not canonical for canonical, *_ in state["docs"].values())  # the republished copy
+    build_index(lite)
+    build_index(pg)
+    with Searcher(lite) as s1, Searcher(pg) as s2:
+        for q in TERMS:
+            r1, r2 = s1.search(q, limit=20, passages=0), s2.search(q, limit=20, passages=0)
+            assert r1.total == r2.total and [h.id for h in r1.hits] == [h.id for h in r2.hits], q
+        assert s2.kwic("营商环境").total == s1.kwic("营商环境").total > 0
+
+
+def test_postgresql_resumes_prunes_and_reports_through_the_command_line(tmp_path, corpus, pg_url):
+    src = _inputs(corpus, tmp_path / "src")
+    home = tmp_path / "home"
+    first = run(home, "--store", pg_url, "ingest", str(src))
+    assert "broken.jsonl.gz" in first
+    again = run(home, "--store", pg_url, "ingest", str(src))
+    assert "0 stored" in again and "unchanged" in again
+    (src / "reports" / "republished.md").unlink()
+    pruned = run(home, "--store", pg_url, "update", str(src), "--prune")
+    assert "1 pruned" in pruned
+    assert "speeches match" in run(home, "--store", pg_url, "search", "营商环境")
+    # the store is the server's: a workspace without --store has none
+    assert "no corpus store" in run(home, "search", "营商环境", code=1)
+
+
+def test_two_ingest_processes_write_one_postgresql_store_at_once(tmp_path, corpus, pg_url):
+    src = _inputs(corpus, tmp_path / "src")
+    home = tmp_path / "home"
+    procs = [subprocess.Popen([sys.executable, "-m", "speechkit", "--home", str(home), "--store", pg_url,
+                               "ingest", "--workers", "1", str(src / part)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for part in ("reports", "seeds")]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode in (0, 1), err  # 1: the unreadable file was reported
+    together = _state(load_settings(home, store=pg_url))
+    alone = load_settings(tmp_path / "alone", workers=1)
+    ingest([str(src / "reports")], alone)
+    ingest([str(src / "seeds")], alone)
+    assert together["docs"].keys() == _state(alone)["docs"].keys()
+    assert together["digest"] == _state(alone)["digest"] and together["ungrouped"] == []
