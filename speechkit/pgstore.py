@@ -19,7 +19,7 @@ from typing import Any
 
 from .documents import Document
 from .errors import NotFoundError, StoreError
-from .store import _BOOL_FIELDS, _JSON_FIELDS, DOC_COLUMNS, SCHEMA_VERSION, Store
+from .store import DOC_COLUMNS, SCHEMA_VERSION, Store, _Connected, _decode_row, _encode
 
 
 def _schema() -> str:
@@ -55,26 +55,7 @@ CREATE TRIGGER documents_generation AFTER INSERT OR UPDATE OR DELETE ON document
 """
 
 
-def _encode(name: str, value: Any) -> Any:
-    if name in _JSON_FIELDS:
-        return json.dumps(value, ensure_ascii=False)
-    if name in _BOOL_FIELDS:
-        return int(bool(value))
-    return value
-
-
-def _decode(row: dict[str, Any]) -> Document:
-    values = {}
-    for name, value in row.items():
-        if name in _JSON_FIELDS:
-            value = json.loads(value) if value else ([] if name != "evidence" else {})
-        elif name in _BOOL_FIELDS:
-            value = bool(value)
-        values[name] = value
-    return Document(**values)
-
-
-class PgStore:
+class PgStore(_Connected):
     """PostgreSQL implementation of DocumentStore. `url`: postgresql://user@host:port/db."""
 
     META = Store.META
@@ -103,15 +84,6 @@ class PgStore:
         found = self.get_meta("schema_version")
         if found is not None and int(found) != SCHEMA_VERSION:
             raise StoreError(f"the store at {shown} has schema {found}, this speechkit needs {SCHEMA_VERSION}")
-
-    def __enter__(self) -> PgStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -179,7 +151,7 @@ class PgStore:
     def get(self, doc_id: str) -> Document:
         rows = self._rows("SELECT * FROM documents WHERE id=%s", (doc_id,))
         if rows:
-            return _decode(rows[0])
+            return _decode_row(rows[0])
         prefix = doc_id.replace("%", "").replace("_", "").replace("\\", "")
         like = self._rows('SELECT id FROM documents WHERE id LIKE %s ORDER BY id COLLATE "C" LIMIT 4',
                           (prefix + "%",))
@@ -197,7 +169,7 @@ class PgStore:
         with self.db.cursor(name=f"documents_{id(self)}", withhold=True) as cur:
             cur.execute(sql)
             for row in cur:
-                yield _decode(row)
+                yield _decode_row(row)
 
     def texts(self, ids: Sequence[str]) -> Iterator[tuple[str, str]]:
         for start in range(0, len(ids), 500):

@@ -135,7 +135,22 @@ class DocumentStore(Protocol):
     def canonical_digest(self) -> tuple[str, int]: ...
 
 
-class Store:
+class _Connected:
+    """A store on one connection (`self.db`): a context manager that closes it."""
+
+    db: Any
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Store(_Connected):
     """The SQLite store (implements DocumentStore). Use as a context manager or call `close()`."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
@@ -158,15 +173,6 @@ class Store:
         elif int(found[0]) != SCHEMA_VERSION:
             raise StoreError(f"{path} has schema {found[0]}, this speechkit needs {SCHEMA_VERSION}; "
                              "re-ingest into a new --home")
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -114,19 +114,21 @@ def test_every_default_is_written_once_in_defaults_cfg():
 
 
 def test_the_store_interface_is_all_that_the_package_asks_of_a_store():
-    """A second backend implements `DocumentStore`: SQLite's `Store` implements exactly it
-    (same methods, same parameters), and no module reaches past it (SQL, the connection)."""
+    """Both backends implement exactly `DocumentStore` (same methods, same parameters), and no
+    module reaches past it (SQL, the connection)."""
     import inspect
 
+    from speechkit.pgstore import PgStore
     from speechkit.store import DocumentStore, Store
 
     declared = {n for n in vars(DocumentStore) if not n.startswith("_") and callable(getattr(DocumentStore, n))}
-    public = {n for n, v in vars(Store).items() if not n.startswith("_") and callable(v)}
-    assert public - declared == {"query", "transaction"}  # SQLite's own: tests, and inside Store
-    assert declared <= public
-    for name in declared:
-        assert inspect.signature(getattr(Store, name)).parameters.keys() == \
-            inspect.signature(getattr(DocumentStore, name)).parameters.keys(), name
+    for backend, own in ((Store, {"query", "transaction"}), (PgStore, {"transaction"})):
+        public = {n for n in dir(backend) if not n.startswith("_") and callable(getattr(backend, n))}
+        assert public - declared == own, backend  # their own: for tests, and used inside the class
+        assert declared <= public, backend
+        for name in declared:
+            assert inspect.signature(getattr(backend, name)).parameters.keys() == \
+                inspect.signature(getattr(DocumentStore, name)).parameters.keys(), (backend, name)
     reaching = []
     for path in PACKAGE.rglob("*.py"):
         if path.name == "store.py":
