@@ -20,8 +20,9 @@ from ..store import DocumentStore
 
 # bumped when the files of an index change: 2 = the exact-match index is offsets.bin, ids.txt,
 # meta.json and titles.json beside matching.txt; 3 = and the n-gram index (ngrams.sqlite,
-# rowids.bin), and the analyzer's classes live in speechkit.index.analysis
-INDEX_REV = 3
+# rowids.bin); 4 = the analyzer's classes, pickled into whoosh's files, live in
+# speechkit.index.analysis
+INDEX_REV = 4
 DOCNUM_IDS = "speechkit-ids.json"
 
 
