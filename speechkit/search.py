@@ -162,9 +162,19 @@ class Searcher:
         if not terms or not found:
             return [], {}, True
         docnum_to_n = self._docnums()
+        query = wq.Or(terms)
+        # a selection much smaller than the documents with the words (a filter, a rare phrase of
+        # common words): score only its documents; whoosh skips the rest without scoring them
+        most = max(self.whoosh.doc_frequency(t.fieldname, t.text) for t in terms)
+        if len(found) * 4 < most:
+            allow = {docnum for docnum, n in docnum_to_n.items() if n in found}
+            top = self.whoosh.search(query, limit=None, filter=allow).top_n
+            scores = {docnum_to_n[docnum]: score for score, docnum in top}
+            ranked = sorted(scores, key=lambda n: (-scores[n], self.text.ids[n]))
+            return ranked[:need], scores, True
         k = max(need, 10)
         while True:
-            top = self.whoosh.search(wq.Or(terms), limit=k).top_n
+            top = self.whoosh.search(query, limit=k).top_n
             scores = {}
             for score, docnum in top:
                 n = docnum_to_n.get(docnum)
