@@ -153,7 +153,7 @@ def _workspace(ctx: click.Context, lexicon: str | None = None, **overrides: Any)
     """The command's one workspace: settings read once, one store, one segmenter."""
     from .workspace import Workspace
 
-    return Workspace.from_settings(_settings(ctx, **overrides), lexicon=lexicon)
+    return Workspace(_settings(ctx, **overrides), lexicon=lexicon)
 
 
 @cli.command()

@@ -80,15 +80,11 @@ class Corpus:
 
         if self._text_index is None:
             try:
-                have = check_current(self.settings, self.store, self.segmenter, self._expected())
+                have = check_current(self.settings, self.store, self.segmenter, self.home.expected_manifest())
                 self._text_index = TextIndex(Paths(self.settings.index_dir), have.get("text"))
             except SpeechkitError:
                 return None
         return self._text_index
-
-    def _expected(self) -> dict[str, Any]:
-        """The digest of the store, computed once per workspace."""
-        return self.home.expected_manifest()
 
     def provenance(self) -> dict[str, str]:
         """What every exported result carries: the corpus digest and the segmenter version."""

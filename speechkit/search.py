@@ -1,9 +1,10 @@
 """Search, concordance and explanation over the indexes.
 
-Finding is exact: every phrase is looked up in the matching-form text of all canonical
-documents (`indexes/text/`), so the documents returned are exactly those that contain it and
-counts can be cited. Ranking uses whoosh's BM25F over our tokens; passages and concordance
-lines are cut from the cleaned display text at the offsets found.
+Finding is exact: every phrase is looked up in the n-gram index over the matching forms of all
+canonical documents (`indexes/text/`, checked on the text where the index alone is not exact),
+so the documents returned are exactly those that contain it and counts can be cited. Ranking
+uses whoosh's BM25F over our tokens (its top k); passages and concordance lines are cut from
+the cleaned display text at the offsets found.
 """
 
 from __future__ import annotations
@@ -261,13 +262,15 @@ class Searcher:
         needle = matching_form(term.strip())
         _, found = self.find(f'"{term.strip()}"', filters=filters)
         lines = []
-        docs = {self.text.docs[n]["id"]: self.text.docs[n] for n in found}
+        # the found documents' rows only: building every document's row cost O(corpus) a query
+        ids, dates, titles = self.text.ids, self.text.columns["date"], self.text.titles["title"]
+        docs = {ids[n]: n for n in found}
         for doc_id, text in self.store.texts(sorted(docs)):  # only the texts, in batches
-            d = docs[doc_id]
+            n = docs[doc_id]
             for s, e in _spans(text, [needle]):
                 lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
-                              "right": text[e:e + width].replace("\n", " "), "id": d["id"], "date": d["date"],
-                              "title": d["title"], "offset": s})
+                              "right": text[e:e + width].replace("\n", " "), "id": doc_id, "date": dates[n],
+                              "title": titles[n], "offset": s})
         keyfn = {
             "left": lambda x: (x["left"][::-1], x["date"] or "", x["id"], x["offset"]),
             "right": lambda x: (x["right"], x["date"] or "", x["id"], x["offset"]),
@@ -294,7 +297,7 @@ class Searcher:
                                     f"(`speechkit show {doc.id}` names its group)")
             targets = [doc.id]
         else:
-            targets = [self.text.docs[n]["id"] for n in sorted(found)[:sample]]
+            targets = [self.text.ids[n] for n in sorted(found)[:sample]]
         out["documents"] = []
         for target in targets:
             n = self.text.by_id[target]

@@ -58,7 +58,7 @@ def trend(corpus: Corpus, terms: list[str], *, by: str = "year", year_from: int 
         size_docs[key(d)] += 1
     text_index = None if include_duplicates else corpus.text_index()
     if text_index is not None:
-        # the search index holds every canonical matching form: scan it, as `search` does
+        # the search index holds every canonical matching form: find in it, as `search` does
         for n, needle in enumerate(needles):
             for pos in text_index.containing(needle):
                 doc_id = text_index.ids[pos]

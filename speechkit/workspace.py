@@ -36,15 +36,15 @@ class Workspace(Home):
     keyword arguments override settings (workers=1, max_file_mb=50, …). Its store and
     segmenter are opened once and shared by every method; close it (or use `with`) when done."""
 
-    def __init__(self, home: str | os.PathLike[str] | None = None, *, lexicon: str | None = None,
+    def __init__(self, home: str | os.PathLike[str] | Settings | None = None, *, lexicon: str | None = None,
                  **overrides: Any) -> None:
-        super().__init__(load_settings(home, **overrides), lexicon=lexicon)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, lexicon: str | None = None) -> Workspace:
-        ws = cls.__new__(cls)
-        Home.__init__(ws, settings, lexicon=lexicon)
-        return ws
+        """`home`: a folder, or settings already read (then `overrides` must be empty)."""
+        if isinstance(home, Settings):
+            if overrides:
+                raise TypeError("pass overrides to load_settings, not with settings already read")
+            super().__init__(home, lexicon=lexicon)
+        else:
+            super().__init__(load_settings(home, **overrides), lexicon=lexicon)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.settings.home)!r})"

@@ -13,25 +13,11 @@
 The modules, lowest first: `analysis` (the whoosh analyzer and schema), `writer` (a whoosh
 segment writer), `text` (the exact-match index, reader and writer), `manifest` (what an index
 was built from, its lock, whether it is current), `build` (`build_index`). Importing this
-package loads none of them: a query imports `manifest` and `text` and never the writer.
+package loads none of them (import the module you need): a query imports `manifest` and `text` and never the writer.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..safe_pickle import harden_whoosh
 
 harden_whoosh()  # an index folder from elsewhere must not run code when it is opened
-
-_LAZY = {"build_index": "build", "IndexReport": "build", "check_current": "manifest", "Paths": "layout"}
-
-
-def __getattr__(name: str) -> Any:
-    """`speechkit.index.build_index` and friends, imported when first used."""
-    if name not in _LAZY:
-        raise AttributeError(name)
-    import importlib
-
-    module = _LAZY[name]
-    return getattr(importlib.import_module(f"..{module}" if module == "layout" else f".{module}", __name__), name)
