@@ -15,14 +15,19 @@ from typing import Any
 from .faults import crash_point
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write `data` as JSON to a temporary file beside `path`, flush it to disk, rename it."""
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, flush it to disk, rename it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write `data` as JSON, all or nothing (`write_bytes`)."""
+    write_bytes(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
 
 def replace_dir(new: Path, dest: Path) -> None:

@@ -9,7 +9,7 @@ the cleaned display text at the offsets found.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -20,7 +20,7 @@ from whoosh import scoring
 
 from .errors import IndexError_, NotFoundError, SpeechkitError
 from .home import Home, as_home
-from .index.manifest import check_current, read_docnum_ids
+from .index.manifest import check_current, read_docnum_ids, read_positions
 from .index.text import TextIndex
 from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
@@ -95,7 +95,7 @@ class Searcher:
             if self._owns_home:
                 self.home.close()
             raise
-        self._docnum_map: dict[int, int] | None = None
+        self._position_maps: tuple[Sequence[int], Sequence[int]] | None = None
 
     def __enter__(self) -> Searcher:
         return self
@@ -162,41 +162,52 @@ class Searcher:
                     terms.append(wq.Term("title", word))
         if not terms or not found:
             return [], {}, True
-        docnum_to_n = self._docnums()
+        to_pos, to_docnum = self._positions()
         query = wq.Or(terms)
+        ids = self.text.ids
         # a selection much smaller than the documents with the words (a filter, a rare phrase of
         # common words): score only its documents; whoosh skips the rest without scoring them
         most = max(self.whoosh.doc_frequency(t.fieldname, t.text) for t in terms)
         if len(found) * 4 < most:
-            allow = {docnum for docnum, n in docnum_to_n.items() if n in found}
+            allow = {to_docnum[n] for n in found} - {-1}
             top = self.whoosh.search(query, limit=None, filter=allow).top_n
-            scores = {docnum_to_n[docnum]: score for score, docnum in top}
-            ranked = sorted(scores, key=lambda n: (-scores[n], self.text.ids[n]))
+            scores = {to_pos[docnum]: score for score, docnum in top}
+            ranked = sorted(scores, key=lambda n: (-scores[n], ids[n]))
             return ranked[:need], scores, True
         k = max(need, 10)
         while True:
             top = self.whoosh.search(query, limit=k).top_n
             scores = {}
             for score, docnum in top:
-                n = docnum_to_n.get(docnum)
-                if n is not None and n in found:
+                n = to_pos[docnum]
+                if n in found:
                     scores[n] = score
-            ranked = sorted(scores, key=lambda n: (-scores[n], self.text.ids[n]))
+            ranked = sorted(scores, key=lambda n: (-scores[n], ids[n]))
             exhausted = len(top) < k
             if exhausted or (len(ranked) >= need and min(s for s, _ in top) < scores[ranked[need - 1]]):
                 return ranked[:need], scores, exhausted
             k *= 4
 
-    def _docnums(self) -> dict[int, int]:
-        """whoosh document number -> our document position, read once per searcher (loading a
-        stored field per hit was most of the time for frequent words)."""
-        if self._docnum_map is None:
-            by_id = self.text.by_id
-            saved = read_docnum_ids(self.paths.whoosh, self.whoosh.reader())
-            pairs = enumerate(saved) if saved is not None else (
-                (docnum, fields["id"]) for docnum, fields in self.whoosh.reader().iter_docs())
-            self._docnum_map = {docnum: by_id[i] for docnum, i in pairs if i in by_id}
-        return self._docnum_map
+    def _positions(self) -> tuple[Sequence[int], Sequence[int]]:
+        """Each whoosh document number's position in the exact-match index and each position's
+        document number (-1: none), read once per searcher from the arrays the build saved;
+        built from whoosh's ids when those describe another build (an interrupted one)."""
+        if self._position_maps is None:
+            reader = self.whoosh.reader()
+            maps = read_positions(self.paths.whoosh, reader.generation(), self.text.ids_bytes)
+            if maps is None:
+                by_id = self.text.by_id
+                saved = read_docnum_ids(self.paths.whoosh, reader)
+                pairs = enumerate(saved) if saved is not None else (
+                    (docnum, fields["id"]) for docnum, fields in reader.iter_docs())
+                to_pos = [-1] * reader.doc_count_all()
+                to_docnum = [-1] * len(self.text)
+                for docnum, i in pairs:
+                    if i in by_id:
+                        to_pos[docnum], to_docnum[by_id[i]] = by_id[i], docnum
+                maps = to_pos, to_docnum
+            self._position_maps = maps
+        return self._position_maps
 
     def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,
                sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:

@@ -234,11 +234,12 @@ def test_a_page_ranked_from_whooshs_top_k_is_the_page_of_the_full_ranking(search
         node, found = searcher.find(q)
         words = [w for ph in phrases(node) for w in searcher.segmenter.cut(matching_form(ph.text))]
         terms = [wq.Term(f, w) for w in words for f in ("body", "title")]
-        by_docnum = searcher._docnums()
+        reader, by_id = searcher.whoosh.reader(), searcher.text.by_id
         scores = {}
         for score, docnum in searcher.whoosh.search(wq.Or(terms), limit=None).top_n:
-            if by_docnum.get(docnum) in found:
-                scores[by_docnum[docnum]] = score
+            n = by_id.get(reader.stored_fields(docnum)["id"])
+            if n in found:
+                scores[n] = score
         ids = searcher.text.ids
         scored = sorted(scores, key=lambda n: (-scores[n], ids[n]))
         return [ids[n] for n in scored]
@@ -380,10 +381,36 @@ def test_an_incremental_ngram_index_finds_what_a_fresh_one_finds(tmp_path, corpu
         titles = {s.text.ids[n] for n in s.text.containing("政府工作报告", "title")}
     assert patched == scanned
     assert patched["变革"] and len(patched["改革"]) == 5  # the changed report lost every 改革
+    _assert_positions_are_whooshs(home)
     run(home, "index", "--rebuild")
     with Searcher(load_settings(home)) as s:
         assert {t: {s.text.ids[n] for n in s.text.containing(t)} for t in terms} == patched
         assert {s.text.ids[n] for n in s.text.containing("政府工作报告", "title")} == titles
+
+
+def _assert_positions_are_whooshs(home: Path) -> None:
+    """The saved docnum <-> position arrays say what whoosh's stored ids say; a file that
+    describes another whoosh generation is not used."""
+    from speechkit.index.manifest import POSITIONS
+
+    with Searcher(load_settings(home)) as s:
+        reader = s.whoosh.reader()
+        want_pos = [-1] * reader.doc_count_all()
+        for docnum, fields in reader.iter_docs():  # live documents only
+            want_pos[docnum] = s.text.by_id[fields["id"]]
+        assert reader.has_deletions()  # the update left deleted documents in whoosh's segments
+        to_pos, to_docnum = s._positions()
+        assert list(to_pos) == want_pos
+        assert sorted(to_docnum) == sorted(d for d, n in enumerate(want_pos) if n >= 0)
+        assert all(want_pos[d] == n for n, d in enumerate(to_docnum))
+        first = s.search("改革", limit=20, passages=0).hits
+    saved = s.paths.whoosh / POSITIONS
+    data = saved.read_bytes()
+    head, rest = data.split(b"\n", 1)
+    saved.write_bytes(head.replace(b'"generation": ', b'"generation": 9') + b"\n" + rest)
+    with Searcher(load_settings(home)) as s:
+        assert list(s._positions()[0]) == want_pos  # rebuilt from whoosh's ids, not read
+        assert s.search("改革", limit=20, passages=0).hits == first
 
 
 def test_reindexing_never_resegments_unchanged_documents(home):

@@ -19,5 +19,7 @@ package loads none of them (import the module you need): a query imports `manife
 from __future__ import annotations
 
 from ..safe_pickle import harden_whoosh
+from .mapped import patch as _read_segments_in_place
 
 harden_whoosh()  # an index folder from elsewhere must not run code when it is opened
+_read_segments_in_place()  # whoosh copied every posting list of a segment into memory when opened

@@ -29,7 +29,7 @@ from ..segment import Segmenter, segment_batch
 from ..settings import Settings
 from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema
-from .manifest import _locked, _read_hashes, expected_manifest, read_manifest
+from .manifest import _locked, _read_hashes, expected_manifest, read_manifest, save_positions
 from .text import META_COLUMNS, _Spool, _write_text_index, text_index_intact
 from .writer import _Writer, save_docnum_ids
 
@@ -133,7 +133,7 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
             if progress:
                 progress(len(changed), len(changed), "writing the index")
             writer.commit()
-            save_docnum_ids(target)
+            docnum_ids = save_docnum_ids(target)
             crash_point("index:after-whoosh-commit")
         except BaseException:
             writer.cancel()
@@ -149,6 +149,8 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
             manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress)
         finally:
             fresh.close()
+        save_positions(paths.whoosh, manifest["whoosh_generation"], docnum_ids,
+                       (paths.text / "ids.txt").read_bytes())
         # what each speech was indexed as, in its own file: every command reads the manifest,
         # only a build needs these (4.5 MB for 35,000 speeches)
         write_json(paths.hashes, {i: key(r) for i, r in docs.items()})

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
+import sys
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..atomic import write_bytes
 from ..errors import IndexError_
 from ..layout import Paths
 from ..segment import Segmenter
@@ -24,6 +28,7 @@ from ..store import DocumentStore
 # speechkit.index.analysis
 INDEX_REV = 4
 DOCNUM_IDS = "speechkit-ids.json"
+POSITIONS = "speechkit-positions.bin"
 
 
 @contextlib.contextmanager
@@ -54,6 +59,48 @@ def read_docnum_ids(folder: Path, reader: Any) -> list[str | None] | None:
     if saved.get("generation") != reader.generation() or len(saved.get("ids", ())) != reader.doc_count_all():
         return None
     return saved["ids"]
+
+
+def ids_digest(ids: bytes) -> str:
+    """What ties a positions file to the exact-match index's order of documents (`ids.txt`)."""
+    return hashlib.blake2b(ids, digest_size=16).hexdigest()
+
+
+def save_positions(folder: Path, generation: int, docnum_ids: list[str | None], ids: bytes) -> None:
+    """Write, beside whoosh's segments, each whoosh document number's position in the exact-match
+    index and each position's document number (-1: none), as two int32 arrays after a header
+    naming what they describe. A query reads them as they are: the id list and the two dicts a
+    query built from it grew with the corpus (about 30 ms at 35,000 speeches, most of a second
+    at a million)."""
+    order = ids.decode("utf-8").split("\n") if ids else []
+    at = {doc_id: n for n, doc_id in enumerate(order)}
+    to_pos = array("i", (at.get(i, -1) if i is not None else -1 for i in docnum_ids))
+    to_docnum = array("i", [-1]) * len(order)
+    for docnum, n in enumerate(to_pos):
+        if n >= 0:
+            to_docnum[n] = docnum
+    header = json.dumps({"generation": generation, "ids": ids_digest(ids), "docnums": len(to_pos),
+                         "positions": len(to_docnum), "byteorder": sys.byteorder}).encode() + b"\n"
+    write_bytes(folder / POSITIONS, header + to_pos.tobytes() + to_docnum.tobytes())
+
+
+def read_positions(folder: Path, generation: int, ids: bytes) -> tuple[array, array] | None:
+    """(position of each docnum, docnum of each position) if the saved file describes whoosh's
+    `generation` and this order of documents, else None (the caller maps them the slow way)."""
+    try:
+        data = (folder / POSITIONS).read_bytes()
+        cut = data.index(b"\n")
+        head = json.loads(data[:cut])
+        if (head["generation"] != generation or head["ids"] != ids_digest(ids)
+                or head["byteorder"] != sys.byteorder):
+            return None
+        to_pos, to_docnum = array("i"), array("i")
+        split = cut + 1 + 4 * head["docnums"]
+        to_pos.frombytes(data[cut + 1:split])
+        to_docnum.frombytes(data[split:])
+    except (OSError, ValueError, KeyError):
+        return None
+    return (to_pos, to_docnum) if len(to_docnum) == head["positions"] else None
 
 
 def expected_manifest(store: DocumentStore, seg: Segmenter, have: dict[str, Any] | None = None) -> dict[str, Any]:

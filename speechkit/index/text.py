@@ -56,7 +56,8 @@ class TextIndex:
         try:
             self.bounds = array("q")
             self.bounds.frombytes((paths.text / "offsets.bin").read_bytes())
-            ids = (paths.text / "ids.txt").read_text("utf-8")
+            self.ids_bytes = (paths.text / "ids.txt").read_bytes()
+            ids = self.ids_bytes.decode("utf-8")
         except (OSError, ValueError):
             raise self._damaged from None
         self.ids: list[str] = ids.split("\n") if ids else []
