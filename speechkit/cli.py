@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._version import __version__
+from .csvsafe import spreadsheet_safe
 from .errors import SpeechkitError
 from .settings import Settings, load_settings
 
@@ -89,19 +90,6 @@ def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, 
     ctx.obj = {"home": home, "store": store, "raw_csv": raw_csv}
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula gets a leading ' (OWASP's advice
-    for CSV injection); numbers and other text are unchanged.
-
-    >>> spreadsheet_safe("=HYPERLINK(A1)"), spreadsheet_safe("-5%的增长"), spreadsheet_safe(-5)
-    ("'=HYPERLINK(A1)", "'-5%的增长", -5)
-    """
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
-
-
 class _CsvOut:
     """csv.writer / DictWriter with every cell passed through `spreadsheet_safe`, unless the
     user asked for --raw-csv."""
@@ -156,6 +144,16 @@ def _workspace(ctx: click.Context, lexicon: str | None = None, **overrides: Any)
     return Workspace(_settings(ctx, **overrides), lexicon=lexicon)
 
 
+def _engine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--engine and --scheduler: where the heavy steps run (speechkit/engine.py)."""
+    fn = click.option("--scheduler", metavar="ADDRESS", envvar="SPEECHKIT_SCHEDULER", default=None,
+                      help="A running Dask scheduler (tcp://HOST:8786); implies --engine dask. "
+                           "Default: $SPEECHKIT_SCHEDULER or the scheduler setting.")(fn)
+    return click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
+                        help="local: a process pool on this machine (default); dask: a Dask cluster "
+                             "(--scheduler, or a local one of --workers processes).")(fn)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS",
@@ -166,10 +164,12 @@ def _workspace(ctx: click.Context, lexicon: str | None = None, **overrides: Any)
               help="Exit non-zero if any file or record was skipped (also records skipped in an earlier run).")
 @click.option("--force", is_flag=True, help="Re-process unchanged files too (after a change of the cleaning rules).")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")
+@_engine_options
 @click.pass_context
 @_fail_cleanly
 def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], prune: bool,
-           strict: bool, force: bool, workers: int | None) -> None:
+           strict: bool, force: bool, workers: int | None, engine: str | None = None,
+           scheduler: str | None = None) -> None:
     """Ingest files, folders, globs or .gz into the corpus store.
 
     Reads .txt/.md (front matter as metadata), .html (visible main text) and .jsonl/.csv
@@ -180,7 +180,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], 
     from .ingest import ingest as run
     from .sources import parse_field_map
 
-    ws = _workspace(ctx, workers=workers)
+    ws = _workspace(ctx, workers=workers, engine=engine, scheduler=scheduler)
     settings = ws.settings
     field_map = parse_field_map(fields)
     with _progress("ingest") as progress, ws:
@@ -251,6 +251,30 @@ def clean(file: Path, explain: bool, fields: tuple[str, ...]) -> None:
             if not result.steps:
                 err.print("no step changed the text")
         click.echo(result.text)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback lets other machines read the corpus.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.pass_context
+@_fail_cleanly
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Open the research workbench in the browser: search with filters, documents with their
+    evidence, KWIC, trends, with CSV/JSON downloads and a JSON API under /api/ (read-only).
+
+    \b
+      speechkit serve            # then open http://127.0.0.1:8765/
+      curl 'http://127.0.0.1:8765/api/search?q=营商环境&year_from=2015'
+    """
+    from .serve import serve as run
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[bold yellow]warning:[/] listening on {host}: anyone who can reach this machine can read "
+                  "the corpus (there is no login)")
+    err.print(f"speechkit workbench on http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/ "
+              "(Ctrl-C stops it)")
+    run(_settings(ctx), host=host, port=port)
 
 
 @cli.command()
@@ -422,9 +446,11 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
 @click.option("--rebuild", is_flag=True, help="Build from scratch instead of adding what changed.")
 @_LEXICON
 @click.option("--workers", type=click.IntRange(0), default=None, help="Segmentation processes (0 = one per core).")
+@_engine_options
 @click.pass_context
 @_fail_cleanly
-def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int | None) -> None:
+def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int | None,
+          engine: str | None = None, scheduler: str | None = None) -> None:
     """Build or update the search index from the store's canonical speeches.
 
     Only new, changed and removed speeches are written; tokens are cached in the store, so
@@ -435,7 +461,8 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     """
     from .index.build import build_index
 
-    with _progress("index") as progress, _workspace(ctx, lexicon, workers=workers) as ws:
+    with _progress("index") as progress, _workspace(ctx, lexicon, workers=workers, engine=engine,
+                                                    scheduler=scheduler) as ws:
         report = build_index(ws, rebuild=rebuild, progress=progress)
     err.print(f"index {'rebuilt' if report.rebuilt else 'updated'} in {report.seconds:.1f}s: "
               f"{report.added} added, {report.updated} updated, {report.removed} removed, "
@@ -448,13 +475,15 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
 @click.option("--prune", is_flag=True, help="Remove speeches whose files are gone.")
 @_LEXICON
 @click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")
+@_engine_options
 @click.pass_context
 @_fail_cleanly
 def update(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], prune: bool,
-           lexicon: str | None, workers: int | None) -> None:
+           lexicon: str | None, workers: int | None, engine: str | None, scheduler: str | None) -> None:
     """Ingest PATHS and bring the index up to date: the bulk re-indexing path."""
-    ctx.invoke(ingest, paths=paths, fields=fields, prune=prune, strict=False, force=False, workers=workers)
-    ctx.invoke(index, rebuild=False, lexicon=lexicon, workers=workers)
+    ctx.invoke(ingest, paths=paths, fields=fields, prune=prune, strict=False, force=False, workers=workers,
+               engine=engine, scheduler=scheduler)
+    ctx.invoke(index, rebuild=False, lexicon=lexicon, workers=workers, engine=engine, scheduler=scheduler)
 
 
 def _render_passage(passage: Any) -> str:

@@ -21,11 +21,11 @@ from . import sources
 from .clean import template
 from .dedup import update_groups
 from .documents import Document, Progress, RawDocument, content_hash
+from .engine import executor
 from .errors import DocumentProblem
 from .faults import crash_point
 from .home import Home
 from .pipeline import Templates, process_raw
-from .pool import stop_pool, worker_pool
 from .settings import Settings
 from .storage import open_store
 from .store import DocumentStore
@@ -128,6 +128,7 @@ class _Pending:
     chunks: int
     docs: list[Document] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    lost: bool = False  # a batch of it was lost with its worker: stored as an error, retried next run
 
 
 def ingest(paths: Sequence[str], home: Home | Settings, *, field_map: dict[str, str] | None = None,
@@ -239,7 +240,7 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
 
     def finish(p: _Pending) -> None:
         nonlocal done
-        failed = not p.docs and p.problems
+        failed = (not p.docs and p.problems) or p.lost
         reason = "; ".join(r for _, r in p.problems[:3]) if failed else None
         store.replace_file(p.path, p.hash, p.size, p.docs, [] if failed else p.problems,
                            status="error" if failed else "ok", reason=reason)
@@ -254,7 +255,8 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
             progress(done, total, p.path)
 
     workers = settings.worker_count
-    if workers <= 1 or (total <= 1 and not any(sources.is_dump(t[0]) for t in todo)):
+    local = settings.engine == "local" and not settings.scheduler
+    if not todo or (local and (workers <= 1 or (total <= 1 and not any(sources.is_dump(t[0]) for t in todo)))):
         for path, key, h in todo:
             units, problems, size = _load(path, key, field_map, settings.max_file_mb)
             docs, more = _work(units, settings, templates)
@@ -262,8 +264,7 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
         return new_ids
     pending: dict[str, _Pending] = {}
     futures: dict[Future, str] = {}
-    pool = worker_pool(workers)
-    try:
+    with executor(settings) as pool:
         for path, key, h in todo:
             units, problems, size = _load(path, key, field_map, settings.max_file_mb)
             step = settings.chunk_size if len(units) > 1 else 1
@@ -279,10 +280,6 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
                 _drain(futures, pending, finish)
         while futures:
             _drain(futures, pending, finish)
-    except BaseException:
-        stop_pool(pool)  # an interrupt or an error: end the workers, never wait on them
-        raise
-    pool.shutdown()
     return new_ids
 
 
@@ -292,7 +289,12 @@ def _drain(futures: dict[Future, str], pending: dict[str, _Pending],
     for fut in finished:
         key = futures.pop(fut)
         p = pending[key]
-        docs, problems = fut.result()
+        try:
+            docs, problems = fut.result()
+        except Exception as exc:  # the engine lost the batch (a Dask task that killed its workers)
+            p.lost = True
+            docs, problems = [], [("", f"the worker processing it was lost ({type(exc).__name__}: "
+                                       f"{str(exc)[:200]}); run ingest again to retry it")]
         p.docs.extend(docs)
         p.problems.extend(problems)
         p.chunks -= 1

@@ -194,6 +194,10 @@ class PgStore(_Connected):
                 f"SELECT {', '.join(self.META)} FROM documents WHERE id = ANY(%s)", (chunk,)))
         return out
 
+    def group_members(self, group: str) -> list[dict[str, Any]]:
+        return self._rows(f"SELECT {', '.join(self.META)}, canonical FROM documents WHERE dup_group=%s "
+                          'ORDER BY canonical DESC, id COLLATE "C"', (group,))
+
     def regions(self) -> list[str]:
         return [r["region"] for r in self._rows("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL")]
 

@@ -42,6 +42,9 @@ class Settings:
     home: Path = field(default_factory=default_home)
     store: str = _D["store"]
     workers: int = int(_D["workers"])
+    engine: str = _D["engine"]
+    scheduler: str = _D["scheduler"]
+    scheduler_timeout: int = int(_D["scheduler_timeout"])
     chunk_size: int = int(_D["chunk_size"])
     minhash_perm: int = int(_D["minhash_perm"])
     shingle_size: int = int(_D["shingle_size"])
@@ -125,5 +128,7 @@ def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) 
         values.update(_read_cfg(cfg_text, str(user_cfg)))
     if os.environ.get("SPEECHKIT_STORE"):
         values["store"] = os.environ["SPEECHKIT_STORE"]
+    if os.environ.get("SPEECHKIT_SCHEDULER"):
+        values["scheduler"] = os.environ["SPEECHKIT_SCHEDULER"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(home=home_path, **values)

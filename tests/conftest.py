@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -58,54 +59,18 @@ def seeds_home(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_server() -> str:
     """A throwaway PostgreSQL cluster on a free loopback port, started for the session and
-    stopped by its pid; its base URL (append a database name). Skipped, with the reason, when
-    PostgreSQL's server programs are not installed (`bash .ci/install` installs them)."""
-    import glob
-    import shutil
-    import signal
-    import socket
-    import subprocess
-    import tempfile
-    import time
+    stopped by its pid (speechkit.testing); its base URL (append a database name). Skipped,
+    with the reason, when PostgreSQL's server programs are not installed."""
+    from speechkit.testing import Unavailable, postgres_cluster
 
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        pytest.skip("PostgreSQL server programs not found (/usr/lib/postgresql/*/bin); "
-                    "`bash .ci/install` installs postgresql-15")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed; `bash .ci/install` installs the test extras")
-    bindir = Path(found[-1]).parent
-    # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user
-    root = Path(tempfile.mkdtemp(prefix="speechkit-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = root / "data"
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "speechkit",
-                    "-E", "UTF8", "--locale", "C", "--no-sync"], check=True, capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                    f"-h 127.0.0.1 -p {port} -k {root} -F -c max_connections=60", "start"],
-                   check=True, capture_output=True)
-    pid = int((data / "postmaster.pid").read_text().split()[0])
-    try:
-        yield f"postgresql://speechkit@127.0.0.1:{port}"
-    finally:
-        os.kill(pid, signal.SIGINT)  # fast shutdown
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        shutil.rmtree(root, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_cluster())
+        except Unavailable as exc:
+            pytest.skip(str(exc))
+        yield url
 
 
 @pytest.fixture
@@ -113,9 +78,6 @@ def pg_url(pg_server: str) -> str:
     """A new, empty database on the session's PostgreSQL server."""
     import uuid
 
-    import psycopg
+    from speechkit.testing import new_database
 
-    name = "t" + uuid.uuid4().hex[:12]
-    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as db:
-        db.execute(f"CREATE DATABASE {name}")
-    return f"{pg_server}/{name}"
+    return new_database(pg_server, "t" + uuid.uuid4().hex[:12])

@@ -12,8 +12,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "speechkit"
 
 # lowest first
 LAYERS: list[set[str]] = [
-    {"_version", "errors", "faults", "matching", "settings", "documents", "safe_pickle", "pool", "atomic",
-     "layout", "lexicon"},
+    {"_version", "errors", "faults", "matching", "settings", "documents", "safe_pickle", "pool", "engine",
+     "testing", "csvsafe", "atomic", "layout", "lexicon"},
     {"clean", "decode", "segment", "query"},
     {"sources", "metadata", "store", "pgstore", "storage", "dedup"},
     {"pipeline"},
@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"search", "corpus"},
     {"trends", "keyness", "topics", "themes", "diff", "plots", "report"},
     {"workspace"},
-    {"cli", "__main__", "__init__"},
+    {"cli", "serve", "__main__", "__init__"},
 ]
 
 

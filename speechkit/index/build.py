@@ -9,7 +9,6 @@ and a lock file stops a second writer.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import shutil
 import time
@@ -21,10 +20,10 @@ from whoosh import index as whoosh_index
 
 from ..atomic import recover_dir, replace_dir, write_json
 from ..documents import Progress
+from ..engine import executor
 from ..faults import crash_point
 from ..home import Home, as_home
 from ..matching import matching_form
-from ..pool import stop_pool, worker_pool
 from ..segment import Segmenter, segment_batch
 from ..settings import Settings
 from ..store import DocumentStore
@@ -177,17 +176,17 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
     report.segmented = len(todo)
     if not todo:
         return
-    parallel = settings.worker_count > 1 and len(todo) >= 20
-    pool = worker_pool(settings.worker_count) if parallel else None
-    done = 0
-    try:
+    dask = settings.engine == "dask" or bool(settings.scheduler)
+    parallel = dask or (settings.worker_count > 1 and len(todo) >= 20)
+    with executor(settings) if parallel else contextlib.nullcontext() as pool:
+        done = 0
         # a window of texts at a time keeps memory bounded; within it the workers segment
         # batches while this process writes the index
         window, size = settings.index_window, settings.index_batch
         for start in range(0, len(todo), window):
             texts = list(store.texts(todo[start:start + window]))
             batches = [texts[k:k + size] for k in range(0, len(texts), size)]
-            results = pool.map(segment_batch, batches, itertools.repeat(lexicon)) if pool \
+            results = pool.map(segment_batch, batches, [lexicon] * len(batches)) if pool \
                 else (segment_batch(b, lexicon) for b in batches)
             for rows in results:
                 store.save_tokens([(i, data) for i, _, data in rows], version)
@@ -195,9 +194,3 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
                 done += len(rows)
                 if progress:
                     progress(done, len(todo), "segment")
-    except BaseException:
-        if pool is not None:
-            stop_pool(pool)
-        raise
-    if pool is not None:
-        pool.shutdown()

@@ -1,0 +1,391 @@
+"""`speechkit serve`: a local, read-only research workbench in the browser, on the library.
+
+The workspace and its indexes are opened once per process, so a query costs what it costs in
+process, not a command's start-up. Every page keeps its state in its URL; every download
+carries the corpus digest and segmenter version. Scraped text is hostile: every value reaches
+the page through Jinja2's autoescaping (highlights are built as escaped segments, never as
+HTML strings), and query input goes only to speechkit's own query parser.
+
+Endpoints run on the event loop's one thread, one at a time: the SQLite store and the
+segmenter are not shared across threads, and a query takes tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .csvsafe import spreadsheet_safe
+from .errors import NotFoundError, SpeechkitError
+from .query import selection_filters
+from .search import Searcher, _spans
+from .settings import Settings
+from .workspace import Workspace
+
+FILTERS = ("year_from", "year_to", "level", "speaker", "region", "site")
+PAGE = 20
+
+
+def selection(params: Any) -> str:
+    """The filter text of a page's form fields (year range, level, speaker role, region, site).
+
+    >>> selection({"year_from": "2015", "year_to": "2020", "level": "province", "site": ""})
+    'year:2015..2020 level:province'
+    """
+    parts = []
+    lo, hi = (params.get("year_from") or "").strip(), (params.get("year_to") or "").strip()
+    if lo or hi:
+        parts.append(f"year:{lo}..{hi}" if lo != hi else f"year:{lo}")
+    for name in ("level", "speaker", "region", "site"):
+        value = (params.get(name) or "").strip()
+        if value:
+            # a value with a space would end the filter: quote it as the query language does
+            parts.append(f'{name}:"{value}"' if any(c.isspace() for c in value) else f"{name}:{value}")
+    return " ".join(parts)
+
+
+def marked(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """`text` cut into (segment, highlighted) pairs at `spans` (overlaps merged), for a template
+    to escape and wrap: no HTML is ever built from the text.
+
+    >>> marked("优化营商环境", [(2, 6)])
+    [('优化', False), ('营商环境', True)]
+    """
+    out, last = [], 0
+    for s, e in sorted(spans):
+        if e <= last:
+            continue
+        s = max(s, last)
+        if s > last:
+            out.append((text[last:s], False))
+        out.append((text[s:e], True))
+        last = e
+    if last < len(text):
+        out.append((text[last:], False))
+    return out
+
+
+def _csv(rows: list[list[Any]], filename: str) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for row in rows:
+        writer.writerow([spreadsheet_safe(v) for v in row])
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def trend_svg(years: list[int], series: dict[str, list[float | None]], *, width: int = 720,
+              height: int = 300) -> dict[str, Any]:
+    """Coordinates for a line chart of rates by year: a point per year that has speeches, a gap
+    (a new line) where a year has none. Returned as numbers for the template to draw."""
+    pad_l, pad_r, pad_t, pad_b = 56, 110, 16, 36  # the legend sits right of the plot
+    top = max((v for vals in series.values() for v in vals if v is not None), default=0.0) or 1.0
+    span = max(1, (years[-1] - years[0]) if years else 1)
+
+    def x(year: int) -> float:
+        return round(pad_l + (year - years[0]) * (width - pad_l - pad_r) / span, 1)
+
+    def y(value: float) -> float:
+        return round(height - pad_b - value * (height - pad_t - pad_b) / top, 1)
+
+    lines = []
+    for n, (term, vals) in enumerate(series.items()):
+        runs, run, points = [], [], []
+        for year, v in zip(years, vals, strict=True):
+            if v is None:
+                if run:
+                    runs.append(run)
+                run = []
+                continue
+            run.append((x(year), y(v)))
+            points.append({"x": x(year), "y": y(v), "year": year, "value": v})
+        if run:
+            runs.append(run)
+        lines.append({"term": term, "colour": n % 6,
+                      "paths": [" ".join(f"{px},{py}" for px, py in r) for r in runs], "points": points})
+    ticks_y = [{"y": y(top * k / 4), "label": f"{top * k / 4:.2f}"} for k in range(5)]
+    step = max(1, len(years) // 10)
+    ticks_x = [{"x": x(yr), "label": yr} for yr in years[::step]]
+    return {"width": width, "height": height, "lines": lines, "ticks_x": ticks_x, "ticks_y": ticks_y,
+            "left": pad_l, "bottom": height - pad_b, "right": width - pad_r, "legend": width - pad_r + 8}
+
+
+class Workbench:
+    """The app's state: one workspace and its searcher, opened lazily and kept."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ws = Workspace(settings)
+        self._searcher: Searcher | None = None
+        self.templates = Environment(loader=PackageLoader("speechkit", "templates"),
+                                     autoescape=select_autoescape(default=True, default_for_string=True))
+
+    def searcher(self) -> Searcher:
+        # reopened when the store has changed since (the index is then refused as stale, with the fix)
+        if self._searcher is None or self._searcher.manifest.get("generation") != self.ws.store.generation():
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+            self._searcher = Searcher(self.ws)
+        return self._searcher
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+        self.ws.close()
+
+    def page(self, name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.templates.get_template(name).render(request=request, params=request.query_params,
+                                                        home=str(self.settings.home), **context)
+        return HTMLResponse(html, status_code=status)
+
+    def provenance(self, s: Searcher) -> dict[str, Any]:
+        return {"corpus": s.manifest.get("store"), "segmenter": s.manifest.get("segmenter")}
+
+
+Handler = Callable[[Workbench, Request], Awaitable[Response]]
+
+
+def _page(fn: Handler, api: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """A route: speechkit's one-line errors become a page (or JSON) that says the fix, never a 500."""
+    async def endpoint(request: Request) -> Response:
+        bench: Workbench = request.app.state.bench
+        try:
+            return await fn(bench, request)
+        except NotFoundError as exc:
+            status, message = 404, str(exc)
+        except SpeechkitError as exc:
+            status, message = 400, str(exc)
+            if "speechkit index" in message or "speechkit ingest" in message:
+                status = 503  # a missing or stale index: the message names the command
+        if api or request.url.path.endswith(".csv"):
+            return JSONResponse({"error": message}, status_code=status)
+        return bench.page("error.html", request, status=status, message=message)
+    return endpoint
+
+
+def _int(params: Any, name: str, default: int, lo: int = 0, hi: int = 10**6) -> int:
+    try:
+        return min(hi, max(lo, int(params.get(name, default))))
+    except ValueError:
+        raise SpeechkitError(f"{name} must be a whole number") from None
+
+
+# --- search ------------------------------------------------------------------------------------
+def _search(bench: Workbench, params: Any) -> tuple[Searcher, Any, str]:
+    q = (params.get("q") or "").strip()
+    sel = selection(params)
+    s = bench.searcher()
+    if not q:
+        return s, None, sel
+    page = _int(params, "page", 1, 1)
+    sort = params.get("sort") if params.get("sort") in ("score", "date") else "score"
+    result = s.search(q, filters=selection_filters(sel), limit=PAGE, offset=(page - 1) * PAGE, sort=sort,
+                      passages=_int(params, "passages", 3, 0, 10))
+    return s, result, sel
+
+
+async def search_page(bench: Workbench, request: Request) -> Response:
+    s, result, sel = _search(bench, request.query_params)
+    hits = []
+    for h in (result.hits if result else []):
+        hits.append({"hit": h, "passages": [marked(p.text, [(a, b) for a, b in p.highlights]) for p in h.passages]})
+    page = _int(request.query_params, "page", 1, 1)
+    pages = (result.total + PAGE - 1) // PAGE if result else 0
+    return bench.page("search.html", request, result=result, hits=hits, selection=sel, page=page, pages=pages,
+                      prov=bench.provenance(s), facets=_facets(s))
+
+
+def _facets(s: Searcher) -> dict[str, list[str]]:
+    """The values the filter controls offer, from the index's metadata columns."""
+    cols = s.text.columns
+    out = {}
+    for name, column in (("level", "level"), ("speaker", "speaker_role"), ("region", "region"), ("site", "site")):
+        out[name] = sorted({v for v in cols.get(column, []) if v})[:500]
+    years = [y for y in cols.get("year", []) if y]
+    out["years"] = [min(years), max(years)] if years else []
+    return out
+
+
+async def api_search(bench: Workbench, request: Request) -> Response:
+    _, result, _ = _search(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give a query: /api/search?q=…")
+    return JSONResponse(result.to_json())
+
+
+async def search_csv(bench: Workbench, request: Request) -> Response:
+    s, result, _ = _search(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give a query: /search.csv?q=…")
+    prov = bench.provenance(s)
+    offset = (_int(request.query_params, "page", 1, 1) - 1) * PAGE
+    rows = [["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site", "score",
+             "occurrences", "total", "query", "corpus", "segmenter"]]
+    for rank, h in enumerate(result.hits, start=offset + 1):
+        rows.append([rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level, h.site,
+                     h.score, h.occurrences, result.total, result.parsed, prov["corpus"], prov["segmenter"]])
+    return _csv(rows, "search.csv")
+
+
+# --- one document ------------------------------------------------------------------------------
+async def document_page(bench: Workbench, request: Request) -> Response:
+    doc = _document(bench, request)
+    q = (request.query_params.get("q") or "").strip()
+    needles = _needles(bench, q)
+    group = []
+    if doc.dup_group:
+        group = [d for d in bench.ws.store.group_members(doc.dup_group) if d["id"] != doc.id]
+    text = doc.text
+    segments = marked(text, _spans(text, needles)) if needles else [(text, False)]
+    return bench.page("document.html", request, doc=doc, segments=segments, q=q, group=group,
+                      hits=sum(1 for _, m in segments if m),
+                      original=request.query_params.get("original") == "1")
+
+
+def _document(bench: Workbench, request: Request) -> Any:
+    return bench.ws.store.get(request.path_params["doc_id"])
+
+
+def _needles(bench: Workbench, q: str) -> list[str]:
+    if not q:
+        return []
+    from .matching import matching_form
+    from .query import parse, phrases
+
+    try:
+        return [matching_form(p.text.strip()) for p in phrases(parse(q)) if p.field == "body"]
+    except SpeechkitError:
+        return []
+
+
+async def api_document(bench: Workbench, request: Request) -> Response:
+    record = _document(bench, request).to_record()
+    if request.query_params.get("original") != "1":
+        record.pop("original", None)
+    return JSONResponse(record)
+
+
+async def similar_page(bench: Workbench, request: Request) -> Response:
+    doc = _document(bench, request)
+    result = bench.ws.similar(doc.id, limit=_int(request.query_params, "limit", 10, 1, 50))
+    return bench.page("similar.html", request, doc=doc, result=result)
+
+
+# --- concordance -------------------------------------------------------------------------------
+def _kwic(bench: Workbench, params: Any) -> tuple[Searcher, Any]:
+    term = (params.get("term") or "").strip()
+    s = bench.searcher()
+    if not term:
+        return s, None
+    sort = params.get("sort") if params.get("sort") in ("left", "right", "date") else "date"
+    return s, s.kwic(term, width=_int(params, "width", 20, 1, 200), sort=sort,
+                     filters=selection_filters(selection(params)), limit=_int(params, "limit", 500, 1, 100000))
+
+
+async def kwic_page(bench: Workbench, request: Request) -> Response:
+    s, result = _kwic(bench, request.query_params)
+    return bench.page("kwic.html", request, result=result, selection=selection(request.query_params),
+                      prov=bench.provenance(s), facets=_facets(s))
+
+
+async def api_kwic(bench: Workbench, request: Request) -> Response:
+    _, result = _kwic(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give a term: /api/kwic?term=…")
+    return JSONResponse(result.to_json())
+
+
+async def kwic_csv(bench: Workbench, request: Request) -> Response:
+    s, result = _kwic(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give a term: /kwic.csv?term=…")
+    names = ["left", "keyword", "right", "id", "date", "title", "offset"]
+    prov = bench.provenance(s)
+    rows = [[*names, "total", "corpus", "segmenter"]]
+    rows += [[line[n] for n in names] + [result.total, prov["corpus"], prov["segmenter"]] for line in result.lines]
+    return _csv(rows, "kwic.csv")
+
+
+# --- trends ------------------------------------------------------------------------------------
+def _trend(bench: Workbench, params: Any) -> Any:
+    terms = [t for t in (params.get("terms") or "").replace("，", ",").replace(",", " ").split() if t]
+    if not terms:
+        return None
+    by = params.get("by") if params.get("by") in ("year", "level", "speaker_role") else "year"
+    return bench.ws.trend(terms, filters=selection(params) or None, by=by)
+
+
+async def trend_page(bench: Workbench, request: Request) -> Response:
+    result = _trend(bench, request.query_params)
+    chart = None
+    if result is not None and result.by == "year":
+        dated = [r for r in result.rows if str(r.bucket).isdigit()]  # not "(unknown)"
+        years = sorted({int(r.bucket) for r in dated})
+        rate = {(r.term, int(r.bucket)): r for r in dated}
+        series = {t: [rate[(t, y)].rate_per_10k if rate[(t, y)].total_documents else None for y in years]
+                  for t in result.terms}
+        chart = trend_svg(years, series) if years else None
+    s = bench.searcher()
+    return bench.page("trend.html", request, result=result, chart=chart, selection=selection(request.query_params),
+                      facets=_facets(s))
+
+
+async def api_trend(bench: Workbench, request: Request) -> Response:
+    result = _trend(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give terms: /api/trend?terms=营商环境,放管服")
+    return JSONResponse(result.to_json())
+
+
+async def trend_csv(bench: Workbench, request: Request) -> Response:
+    result = _trend(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give terms: /trend.csv?terms=…")
+    prov = result.provenance
+    rows = [["bucket", "term", "occurrences", "documents", "total_chars", "total_documents", "rate_per_10k",
+             "corpus", "segmenter"]]
+    rows += [[r.bucket, r.term, r.occurrences, r.documents, r.total_chars, r.total_documents, r.rate_per_10k,
+              prov.get("corpus"), prov.get("segmenter")] for r in result.rows]
+    return _csv(rows, "trend.csv")
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The workbench for the workspace of `settings` (read-only)."""
+    routes = [
+        Route("/", _page(search_page)),
+        Route("/search.csv", _page(search_csv)),
+        Route("/doc/{doc_id}", _page(document_page)),
+        Route("/doc/{doc_id}/similar", _page(similar_page)),
+        Route("/kwic", _page(kwic_page)),
+        Route("/kwic.csv", _page(kwic_csv)),
+        Route("/trend", _page(trend_page)),
+        Route("/trend.csv", _page(trend_csv)),
+        Route("/api/search", _page(api_search, api=True)),
+        Route("/api/kwic", _page(api_kwic, api=True)),
+        Route("/api/trend", _page(api_trend, api=True)),
+        Route("/api/doc/{doc_id}", _page(api_document, api=True)),
+    ]
+    app = Starlette(routes=routes)
+    app.state.bench = Workbench(settings)
+    return app
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765) -> None:
+    import uvicorn
+
+    app = create_app(settings)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        app.state.bench.close()
+
+

@@ -1,0 +1,115 @@
+"""The Dask engine: ingest and the index build run as tasks on a Dask cluster and give what the
+local process pool gives (documents, groups, digest, problems, search), resume like it, and
+lose nothing when a worker is killed mid-ingest. One test uses an in-process LocalCluster; the
+other starts `dask scheduler` and two `dask worker` processes on 127.0.0.1 and stops them by pid."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from speechkit.index.build import build_index
+from speechkit.ingest import ingest
+from speechkit.search import Searcher
+from speechkit.settings import load_settings
+from speechkit.testing import dask_processes
+
+from .test_pg import TERMS, _inputs, _state
+
+distributed = pytest.importorskip("distributed", reason="Dask is not installed; `bash .ci/install` installs it")
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    """An in-process LocalCluster of two single-threaded worker processes; its address."""
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+def test_dask_ingests_indexes_and_resumes_like_the_local_pool(tmp_path, corpus, local_cluster):
+    src = _inputs(corpus, tmp_path / "src")
+    pool = load_settings(tmp_path / "pool", workers=2)
+    dask = load_settings(tmp_path / "dask", workers=2, engine="dask", scheduler=local_cluster)
+    a = ingest([str(src)], pool)
+    b = ingest([str(src)], dask)
+    assert a.speeches == b.speeches > 20 and a.skipped == b.skipped and len(b.skipped) == 1  # the broken gzip
+    assert _state(dask) == _state(pool)
+    a, b = build_index(pool), build_index(dask)
+    assert a.segmented == b.segmented == a.added
+    with Searcher(pool) as s1, Searcher(dask) as s2:
+        for q in TERMS:
+            r1, r2 = s1.search(q, limit=20), s2.search(q, limit=20)
+            assert r1.total == r2.total and [h.id for h in r1.hits] == [h.id for h in r2.hits], q
+            assert r1.index["store"] == r2.index["store"]
+    # resume: one changed file, one new, the rest unchanged; then the index catches up
+    report = sorted((src / "reports").glob("*.md"))[0]
+    report.write_text(report.read_text("utf-8").replace("改革", "变革"), "utf-8")
+    shutil.copy(sorted((corpus / "seeds").iterdir())[0], src / "again.txt")
+    a, b = ingest([str(src)], pool), ingest([str(src)], dask)
+    assert (b.files_changed, b.files_new) == (a.files_changed, a.files_new) == (1, 1)
+    assert b.files_unchanged == a.files_unchanged >= 19
+    assert _state(dask) == _state(pool)
+    assert build_index(dask).segmented == build_index(pool).segmented >= 1
+
+
+def _stored_files(home: Path) -> int:
+    db = home / "corpus" / "speechkit.db"
+    if not db.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as con:
+            return con.execute("SELECT count(*) FROM files WHERE status='ok'").fetchone()[0]
+    except sqlite3.Error:  # created but not yet set up
+        return 0
+
+
+def test_a_worker_killed_mid_ingest_loses_nothing(tmp_path, corpus):
+    """`dask scheduler` and two `dask worker` processes (no nanny, so a killed worker stays
+    dead); `speechkit ingest --scheduler` of 150 provincial reports; kill -9 of one worker once
+    files are landing. The ingest finishes on the other worker with every file stored, and the
+    store equals one filled by the local pool."""
+    src = tmp_path / "src"
+    src.mkdir()
+    files = sorted((corpus / "gov-reports" / "政府工作报告-省自治区").rglob("*.md"))[:150]
+    for path in files:
+        shutil.copy(path, src / f"{path.parent.name}-{path.name}")
+    exe = Path(sys.executable).with_name("speechkit")
+    with dask_processes(2, tmp_path / "logs") as cluster:
+        home = tmp_path / "home"
+        env = {**os.environ, "SPEECHKIT_SCHEDULER": cluster.address}
+        run = subprocess.Popen([str(exe), "--home", str(home), "ingest", str(src)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 120
+            while _stored_files(home) < 5 and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stored_at_kill = _stored_files(home)
+            assert run.poll() is None and 5 <= stored_at_kill < len(files), "the ingest ended before the kill"
+            os.kill(cluster.workers[0].pid, signal.SIGKILL)
+            _, err = run.communicate(timeout=300)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        assert run.returncode == 0, err.decode()
+        assert cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
+        with distributed.Client(cluster.address, timeout=30) as client:
+            assert len(client.scheduler_info()["workers"]) == 1  # the rest ran on the survivor
+    assert "150 seen: 150 new" in err.decode()
+    reference = load_settings(tmp_path / "reference", workers=2)
+    ingest([str(src)], reference)
+    lost = _state(load_settings(home))
+    assert len(lost["files"]) == len(files) and not lost["problems"]
+    assert lost == _state(reference)

@@ -1,0 +1,199 @@
+"""`speechkit serve` in a real browser: Playwright drives Debian's chromium (Playwright's own
+browser download is not available offline) against a server started on a free 127.0.0.1 port
+and stopped by pid. Every figure a page shows is checked against the CLI's JSON/CSV for the
+same query; screenshots of each view are saved under the test's tmp folder (artifacts)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from speechkit.testing import free_port
+
+from .conftest import NATIONAL, run_cli
+
+playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed; `bash .ci/install`")
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
+HOSTILE = ("<p>营商环境 测试 <script>window.__pwned = 1</script> "
+           "<img src=x onerror=\"window.__pwned = 2\"> 结束</p>")
+
+
+def _serve(home: Path, tmp: Path):
+    port = free_port()
+    log = open(tmp / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed with the server
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("speechkit")), "--home", str(home), "serve",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(base + "/", timeout=2).read()
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None:
+                raise AssertionError((tmp / f"serve-{port}.log").read_text()) from None
+            time.sleep(0.1)
+    return proc, base, log
+
+
+def _stop(proc: subprocess.Popen, log) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def workbench(tmp_path_factory, corpus):
+    """The national reports, the seeds and a hostile scraped page, indexed and served."""
+    home = tmp_path_factory.mktemp("serve")
+    src = home / "src"
+    src.mkdir()
+    for path in sorted((corpus / NATIONAL).glob("*.md")):
+        shutil.copy(path, src)
+    shutil.copytree(corpus / "seeds", src / "seeds")
+    (src / "hostile.html").write_text(
+        "<html><head><title>优化营商环境<script>window.__pwned=3</script></title></head><body><article>"
+        + HOSTILE * 30 + "</article></body></html>", "utf-8")
+    run_cli(home, "ingest", str(src))
+    run_cli(home, "index")
+    proc, base, log = _serve(home, home)
+    try:
+        yield home, base
+    finally:
+        _stop(proc, log)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed; `bash .ci/install` installs Debian's chromium")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.dialogs = dialogs
+    yield pg
+    context.close()
+
+
+def _shot(page, name: str) -> None:
+    out = Path(os.environ.get("SPEECHKIT_ARTIFACTS", Path(__file__).resolve().parent.parent / "indexes" / "artifacts"))
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / f"{name}.png"), full_page=False)
+
+
+def test_search_with_a_year_filter_then_a_document(workbench, page):
+    home, base = workbench
+    page.goto(base + "/")
+    page.fill("input[name=q]", "营商环境")
+    page.fill("input[name=year_from]", "2015")
+    page.fill("input[name=year_to]", "2024")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#total")
+    want = json.loads(run_cli(home, "search", "营商环境", "--year", "2015..2024", "--limit", "20", "--json"))
+    assert int(page.inner_text("#total")) == want["total"] > 3
+    titles = page.locator(".hit a.title").all_inner_texts()
+    assert titles == [h["title"] or "(untitled)" for h in want["hits"]]
+    assert set(page.locator(".passage mark").all_inner_texts()) == {"营商环境"}
+    assert "year_from=2015" in page.url and "q=" in page.url  # the state is in the URL
+    _shot(page, "search")
+    page.locator(".hit a.title").first.click()
+    page.wait_for_selector("#metadata")
+    first = want["hits"][0]
+    assert page.inner_text("#doc-title") == (first["title"] or "(untitled)")
+    assert first["id"] in page.inner_text("#metadata") and str(first["year"]) in page.inner_text("#metadata")
+    marks = page.locator("#text mark").all_inner_texts()
+    assert marks and set(marks) == {"营商环境"} and len(marks) == first["occurrences"]
+    _shot(page, "document")
+
+
+def test_kwic_sorts_and_its_csv_is_the_clis(workbench, page, tmp_path):
+    home, base = workbench
+    page.goto(base + "/kwic?" + urllib.parse.urlencode({"term": "改革开放", "year_from": "1990"}))
+    page.wait_for_selector("#kwic")
+    page.click("#sort-left")
+    page.wait_for_url("**sort=left**")
+    want = json.loads(run_cli(home, "kwic", "改革开放", "--year", "1990..", "--sort", "left", "--json"))
+    assert int(page.inner_text("#total")) == want["total"] > 20
+    lefts = page.locator("#kwic td.left").all_inner_texts()
+    assert lefts == [line["left"].strip() for line in want["lines"]][:len(lefts)]
+    _shot(page, "kwic")
+    with page.expect_download() as got:
+        page.click("#csv")
+    downloaded = Path(got.value.path()).read_text("utf-8")
+    cli = run_cli(home, "kwic", "改革开放", "--year", "1990..", "--sort", "left", "--limit", "500", "--csv")
+    assert list(csv.reader(io.StringIO(downloaded))) == list(csv.reader(io.StringIO(cli)))
+
+
+def test_trend_chart_has_a_point_per_year_with_speeches(workbench, page):
+    home, base = workbench
+    page.goto(base + "/trend?" + urllib.parse.urlencode({"terms": "改革 小康"}))
+    page.wait_for_selector("#chart")
+    want = json.loads(run_cli(home, "trend", "改革", "小康", "--json"))
+    for term in ("改革", "小康"):
+        rows = {int(r["bucket"]): r["rate_per_10k"] for r in want["rows"]
+                if r["term"] == term and str(r["bucket"]).isdigit() and r["total_documents"]}
+        points = page.locator(f"g.series[data-term='{term}'] circle.point")
+        got = {int(points.nth(i).get_attribute("data-year")): float(points.nth(i).get_attribute("data-value"))
+               for i in range(points.count())}
+        assert got == pytest.approx(rows) and len(got) > 40
+    _shot(page, "trend")
+
+
+def test_hostile_text_is_shown_never_run(workbench, page):
+    _, base = workbench
+    page.goto(base + "/?q=" + urllib.parse.quote("测试"))
+    page.wait_for_selector(".hit")
+    page.locator(".hit a.title").first.click()
+    page.wait_for_selector("#text")
+    assert page.evaluate("window.__pwned") is None and not page.dialogs
+    assert page.locator("#text script, #text img, .hit img").count() == 0
+    with urllib.request.urlopen(base + "/?q=" + urllib.parse.quote("<script>alert(1)</script>")) as r:
+        assert b"<script>alert(1)" not in r.read()
+
+
+def test_api_and_errors(workbench, seeds_home, tmp_path):
+    home, base = workbench
+    q = urllib.parse.urlencode({"q": "营商环境", "year_from": "2015"})
+    with urllib.request.urlopen(f"{base}/api/search?{q}") as r:
+        got = json.load(r)
+    want = json.loads(run_cli(home, "search", "营商环境", "--year", "2015..", "--limit", "20", "--json"))
+    assert got["total"] == want["total"] and [h["id"] for h in got["hits"]] == [h["id"] for h in want["hits"]]
+    for path, status in (("/api/search?q=" + urllib.parse.quote("(营商"), 400), ("/doc/nosuchid", 404)):
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(base + path)
+        assert exc.value.code == status
+    # a workspace whose index is missing: a page naming the command that fixes it, not a 500
+    proc, base2, log = _serve(seeds_home, tmp_path)  # ingested, never indexed
+    try:
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(base2 + "/?q=" + urllib.parse.quote("营商环境"))
+        assert exc.value.code == 503 and b"speechkit index" in exc.value.read()
+    finally:
+        _stop(proc, log)
