@@ -267,8 +267,11 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
       speechkit serve            # then open http://127.0.0.1:8765/
       curl 'http://127.0.0.1:8765/api/search?q=营商环境&year_from=2015'
     """
-    from .serve import serve as run
-
+    try:
+        from .serve import serve as run
+    except ImportError as exc:
+        raise SpeechkitError(f"speechkit serve needs the serve extra ({exc.name} is missing): "
+                             "pip install 'speechkit[serve]'") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[bold yellow]warning:[/] listening on {host}: anyone who can reach this machine can read "
                   "the corpus (there is no login)")
