@@ -3,7 +3,7 @@
 pages with filters. Prints requests, errors, p50/p95/max latency per kind of request. The
 baseline in the same run is one client alone, so the ratio shows what queueing costs.
 
-    python bench/serve_load.py HOME [--clients 20] [--seconds 30]
+    python bench/serve_load.py HOME [--clients 20] [--seconds 30] [--workers 1]
 """
 
 from __future__ import annotations
@@ -80,11 +80,13 @@ def main() -> None:
     ap.add_argument("home", type=Path)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--workers", type=int, default=1, help="server processes (speechkit serve --workers)")
     args = ap.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([str(Path(sys.executable).with_name("speechkit")), "--home", str(args.home), "serve",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port", str(port), "--workers", str(args.workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
             try:

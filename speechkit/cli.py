@@ -257,9 +257,11 @@ def clean(file: Path, explain: bool, fields: tuple[str, ...]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback lets other machines read the corpus.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes, each answering one request at a time with its own open indexes.")
 @click.pass_context
 @_fail_cleanly
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Open the research workbench in the browser: search with filters, documents with their
     evidence, KWIC, trends, with CSV/JSON downloads and a JSON API under /api/ (read-only).
 
@@ -277,7 +279,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
                   "the corpus (there is no login)")
     err.print(f"speechkit workbench on http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/ "
               "(Ctrl-C stops it)")
-    run(_settings(ctx), host=host, port=port)
+    run(_settings(ctx), host=host, port=port, workers=workers)
 
 
 @cli.command()

@@ -238,18 +238,29 @@ class Searcher:
             hit = Hit(d["id"], d["title"], d["date"], d["year"], d["speaker_role"], d["speaker_name"],
                       d["level"], d["site"], round(scores.get(n, 0.0), 4), occurrences(n))
             if passages and positive:
-                hit.passages = self.passages(d["id"], positive, limit=passages, width=width)
+                hit.passages = self.passages(d["id"], positive, limit=passages, width=width, position=n)
             hits.append(hit)
         return SearchResult(query, describe(node), len(found), hits, self.manifest)
 
     # --- text around matches ------------------------------------------------------------------
-    def offsets(self, doc_id: str, needles: list[str]) -> tuple[str, list[tuple[int, int]]]:
-        """The display text of a document and the (start, end) of every needle in it."""
+    def offsets(self, doc_id: str, needles: list[str], position: int | None = None
+                ) -> tuple[str, list[tuple[int, int]]]:
+        """The display text of a document and the (start, end) of every needle in it.
+        `position`: the document's place in the exact-match index, whose matching form is
+        then read instead of being computed again."""
         (_, text), = self.store.texts([doc_id])
-        return text, _spans(text, needles)
+        return text, _spans(text, needles, self._matching(text, position))
 
-    def passages(self, doc_id: str, needles: list[str], *, limit: int = 3, width: int = 40) -> list[Passage]:
-        text, spans = self.offsets(doc_id, needles)
+    def _matching(self, text: str, position: int | None) -> str | None:
+        """The stored matching form of the document at `position`, if it is `text`'s (same length)."""
+        if position is None:
+            return None
+        match = self.text.text(position)
+        return match if len(match) == len(text) else None
+
+    def passages(self, doc_id: str, needles: list[str], *, limit: int = 3, width: int = 40,
+                 position: int | None = None) -> list[Passage]:
+        text, spans = self.offsets(doc_id, needles, position)
         windows: list[list[int]] = []
         for s, e in spans:
             lo, hi = max(0, s - width), min(len(text), e + width)
@@ -278,7 +289,7 @@ class Searcher:
         docs = {ids[n]: n for n in found}
         for doc_id, text in self.store.texts(sorted(docs)):  # only the texts, in batches
             n = docs[doc_id]
-            for s, e in _spans(text, [needle]):
+            for s, e in _spans(text, [needle], self._matching(text, n)):
                 lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
                               "right": text[e:e + width].replace("\n", " "), "id": doc_id, "date": dates[n],
                               "title": titles[n], "offset": s})
@@ -329,10 +340,11 @@ class Searcher:
         return out
 
 
-def _spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
-    """(start, end) of every needle in the matching form of `text`; the matching form has the
-    text's length, so these are offsets into the display text too."""
-    match = matching_form(text)
+def _spans(text: str, needles: list[str], match: str | None = None) -> list[tuple[int, int]]:
+    """(start, end) of every needle in the matching form of `text` (`match`, when the caller
+    has it); the matching form has the text's length, so these are offsets into the display
+    text too."""
+    match = matching_form(text) if match is None else match
     spans = []
     for needle in needles:
         start = match.find(needle)

@@ -12,9 +12,12 @@ segmenter are not shared across threads, and a query takes tens of milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Awaitable, Callable
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -125,6 +128,7 @@ class Workbench:
         self.settings = settings
         self.ws = Workspace(settings)
         self._searcher: Searcher | None = None
+        self._cache: dict[tuple[Any, ...], Any] = {}  # the last analyses: a page, then its CSV, costs one run
         self.templates = Environment(loader=PackageLoader("speechkit", "templates"),
                                      autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -136,6 +140,15 @@ class Workbench:
                 self._searcher = None
             self._searcher = Searcher(self.ws)
         return self._searcher
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """`compute()`, remembered for the same key while the store is unchanged (16 at most)."""
+        key = (self.ws.store.generation(), *key)
+        if key not in self._cache:
+            if len(self._cache) >= 16:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -321,7 +334,8 @@ def _trend(bench: Workbench, params: Any) -> Any:
     if not terms:
         return None
     by = params.get("by") if params.get("by") in ("year", "level", "speaker_role") else "year"
-    return bench.ws.trend(terms, filters=selection(params) or None, by=by)
+    sel = selection(params) or None
+    return bench.cached(("trend", tuple(terms), sel, by), lambda: bench.ws.trend(terms, filters=sel, by=by))
 
 
 async def trend_page(bench: Workbench, request: Request) -> Response:
@@ -358,6 +372,108 @@ async def trend_csv(bench: Workbench, request: Request) -> Response:
     return _csv(rows, "trend.csv")
 
 
+# --- keyness ------------------------------------------------------------------------------------
+def _compare(bench: Workbench, params: Any) -> Any:
+    a, b = (params.get("a") or "").strip(), (params.get("b") or "").strip()
+    if not (a and b):
+        return None
+    top, min_freq = _int(params, "top", 30, 1, 500), _int(params, "min_freq", 5, 1)
+    return bench.cached(("compare", a, b, top, min_freq),
+                        lambda: bench.ws.compare(a, b, top=top, min_freq=min_freq))
+
+
+async def compare_page(bench: Workbench, request: Request) -> Response:
+    result = _compare(bench, request.query_params)
+    sides = {}
+    if result is not None:
+        sides = {label: [w for w in result.words if w.side == label] for label in (result.a, result.b)}
+    return bench.page("compare.html", request, result=result, sides=sides)
+
+
+async def api_compare(bench: Workbench, request: Request) -> Response:
+    result = _compare(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give two selections: /api/compare?a=year:2008..2012&b=year:2019..2023")
+    return JSONResponse(result.to_json())
+
+
+async def compare_csv(bench: Workbench, request: Request) -> Response:
+    result = _compare(bench, request.query_params)
+    if result is None:
+        raise SpeechkitError("give two selections: /compare.csv?a=…&b=…")
+    prov = result.provenance
+    rows = [["word", "side", "freq_a", "freq_b", "docs_a", "docs_b", "g2", "log_ratio", "lexicon", "a", "b",
+             "corpus", "segmenter"]]
+    rows += [[w.word, w.side, w.freq_a, w.freq_b, w.docs_a, w.docs_b, w.g2, w.log_ratio, w.lexicon, result.a,
+              result.b, prov.get("corpus"), prov.get("segmenter")] for w in result.words]
+    return _csv(rows, "compare.csv")
+
+
+# --- themes (saved by `speechkit topics`) --------------------------------------------------------
+def _theme_models(bench: Workbench) -> list[dict[str, Any]]:
+    folder = bench.settings.index_dir / "topics"
+    out = []
+    for manifest in sorted(folder.glob("*/manifest.json")) if folder.is_dir() else []:
+        try:
+            info = json.loads(manifest.read_text("utf-8"))
+        except ValueError:
+            continue
+        if info.get("kind") == "themes":
+            out.append(info)
+    return out
+
+
+def _themes(bench: Workbench, params: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[int]]:
+    from .themes import load_themes
+
+    models = _theme_models(bench)
+    name = params.get("name") or (models[0]["name"] if models else "")
+    if not name:
+        return models, None, []
+    model = load_themes(bench.settings, name)
+    by_share = sorted(range(len(model["themes"])), key=lambda c: -model["themes"][c]["share"])
+    chosen = [int(c) for c in params.getlist("show") if c.isdigit() and int(c) < len(model["themes"])] \
+        if hasattr(params, "getlist") else []
+    return models, model, chosen or by_share[:3]
+
+
+async def topics_page(bench: Workbench, request: Request) -> Response:
+    models, model, chosen = _themes(bench, request.query_params)
+    chart, stale = None, None
+    if model is not None:
+        dated = [int(y) for y in model["share_by"]["year"] if str(y).isdigit()]
+        years = list(range(min(dated), max(dated) + 1)) if dated else []  # a year without speeches is a gap
+        by_year = {y: v for y, v in model["share_by"]["year"].items()}
+        series = {" ".join(model["themes"][c]["labels"][:3]) + f" ({c})":
+                  [by_year[str(y)].get(str(c)) if str(y) in by_year else None for y in years] for c in chosen}
+        chart = trend_svg(years, series) if years else None
+        now = bench.ws.provenance()
+        if (model.get("corpus"), model.get("segmenter")) != (now["corpus"], now["segmenter"]):
+            stale = (f"these themes were built from corpus {model.get('corpus')} with segmenter "
+                     f"{model.get('segmenter')}; the workspace is now corpus {now['corpus']}, segmenter "
+                     f"{now['segmenter']}: run `speechkit topics --name {model['name']}` again for current shares")
+    return bench.page("topics.html", request, models=models, model=model, chosen=chosen, chart=chart, stale=stale)
+
+
+async def api_topics(bench: Workbench, request: Request) -> Response:
+    _, model, _ = _themes(bench, request.query_params)
+    if model is None:
+        raise SpeechkitError("no themes saved in this workspace; run `speechkit topics --name NAME` first")
+    return JSONResponse(model)
+
+
+async def topics_csv(bench: Workbench, request: Request) -> Response:
+    _, model, _ = _themes(bench, request.query_params)
+    if model is None:
+        raise SpeechkitError("no themes saved in this workspace; run `speechkit topics --name NAME` first")
+    rows = [["by", "value", "topic", "labels", "share", "themes", "corpus", "segmenter"]]
+    for by, table in model["share_by"].items():
+        for value, shares in table.items():
+            rows += [[by, value, c, " ".join(model["themes"][int(c)]["labels"][:4]), share, model["name"],
+                      model.get("corpus"), model.get("segmenter")] for c, share in shares.items()]
+    return _csv(rows, "topics.csv")
+
+
 def create_app(settings: Settings) -> Starlette:
     """The workbench for the workspace of `settings` (read-only)."""
     routes = [
@@ -369,23 +485,49 @@ def create_app(settings: Settings) -> Starlette:
         Route("/kwic.csv", _page(kwic_csv)),
         Route("/trend", _page(trend_page)),
         Route("/trend.csv", _page(trend_csv)),
+        Route("/compare", _page(compare_page)),
+        Route("/compare.csv", _page(compare_csv)),
+        Route("/topics", _page(topics_page)),
+        Route("/topics.csv", _page(topics_csv)),
         Route("/api/search", _page(api_search, api=True)),
+        Route("/api/compare", _page(api_compare, api=True)),
+        Route("/api/topics", _page(api_topics, api=True)),
         Route("/api/kwic", _page(api_kwic, api=True)),
         Route("/api/trend", _page(api_trend, api=True)),
         Route("/api/doc/{doc_id}", _page(api_document, api=True)),
     ]
-    app = Starlette(routes=routes)
-    app.state.bench = Workbench(settings)
+    bench = Workbench(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        bench.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.bench = bench
     return app
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765) -> None:
+def app_from_environment() -> Starlette:
+    """The app of the workspace in $SPEECHKIT_HOME (and $SPEECHKIT_STORE): what each of
+    several server processes builds for itself."""
+    from .settings import load_settings
+
+    return create_app(load_settings())
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, workers: int = 1) -> None:
+    """Serve the workbench. With `workers` > 1, that many processes, each with the indexes
+    opened once, answer requests side by side (one process answers one request at a time)."""
     import uvicorn
 
-    app = create_app(settings)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        app.state.bench.close()
+    if workers <= 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    os.environ["SPEECHKIT_HOME"] = str(settings.home)
+    if settings.store:
+        os.environ["SPEECHKIT_STORE"] = settings.store
+    uvicorn.run("speechkit.serve:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                log_level="warning")
 
 

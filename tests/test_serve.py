@@ -31,15 +31,17 @@ HOSTILE = ("<p>营商环境 测试 <script>window.__pwned = 1</script> "
            "<img src=x onerror=\"window.__pwned = 2\"> 结束</p>")
 
 
-def _serve(home: Path, tmp: Path):
+def _serve(home: Path, tmp: Path, *extra: str):
     port = free_port()
     log = open(tmp / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed with the server
     proc = subprocess.Popen([str(Path(sys.executable).with_name("speechkit")), "--home", str(home), "serve",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+                             "--port", str(port), *extra], stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
             urllib.request.urlopen(base + "/", timeout=2).read()
+            break
+        except urllib.error.HTTPError:  # it answers (a workspace without an index answers 503)
             break
         except (urllib.error.URLError, ConnectionError):
             if proc.poll() is not None:
@@ -166,6 +168,30 @@ def test_trend_chart_has_a_point_per_year_with_speeches(workbench, page):
     _shot(page, "trend")
 
 
+def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
+    home, base = workbench
+    a, b = "year:1978..1995", "year:2013..2026"
+    page.goto(base + "/compare?" + urllib.parse.urlencode({"a": a, "b": b, "top": "15"}))
+    page.wait_for_selector("#side-1")
+    want = json.loads(run_cli(home, "compare", a, b, "--top", "15", "--json"))
+    for n, side in ((1, a), (2, b)):
+        words = page.locator(f"#side-{n} td:first-child a").all_inner_texts()
+        assert words == [w["word"] for w in want["words"] if w["side"] == side] and len(words) == 15
+    _shot(page, "compare")
+    run_cli(home, "topics", "--name", "t", "-k", "4")
+    model = json.loads((home / "indexes" / "topics" / "t" / "themes.json").read_text("utf-8"))
+    page.goto(base + "/topics?" + urllib.parse.urlencode({"name": "t", "show": "1"}))
+    page.wait_for_selector("#themes")
+    cells = page.locator("#themes tr td:nth-child(5)").all_inner_texts()
+    assert cells == ["、".join(t["labels"]) for t in model["themes"]]
+    points = page.locator("#chart circle.point")
+    got = {int(points.nth(i).get_attribute("data-year")): float(points.nth(i).get_attribute("data-value"))
+           for i in range(points.count())}
+    assert got == pytest.approx({int(y): v["1"] for y, v in model["share_by"]["year"].items()}) and len(got) > 40
+    assert page.locator("#stale").count() == 0  # built from the corpus the page reads
+    _shot(page, "topics")
+
+
 def test_hostile_text_is_shown_never_run(workbench, page):
     _, base = workbench
     page.goto(base + "/?q=" + urllib.parse.quote("测试"))
@@ -189,6 +215,14 @@ def test_api_and_errors(workbench, seeds_home, tmp_path):
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(base + path)
         assert exc.value.code == status
+    # two server processes answer alike (each opens the indexes itself)
+    proc, base2, log = _serve(home, tmp_path, "--workers", "2")
+    try:
+        for _ in range(4):
+            with urllib.request.urlopen(f"{base2}/api/search?{q}") as r:
+                assert json.load(r)["hits"] == got["hits"]
+    finally:
+        _stop(proc, log)
     # a workspace whose index is missing: a page naming the command that fixes it, not a 500
     proc, base2, log = _serve(seeds_home, tmp_path)  # ingested, never indexed
     try:
