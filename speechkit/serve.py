@@ -288,8 +288,13 @@ async def api_document(bench: Workbench, request: Request) -> Response:
 
 
 async def similar_page(bench: Workbench, request: Request) -> Response:
+    from .topics import similar, tfidf
+
     doc = _document(bench, request)
-    result = bench.ws.similar(doc.id, limit=_int(request.query_params, "limit", 10, 1, 50))
+    with bench.ws.corpus() as corpus:
+        # the TF-IDF matrix is kept for the next speech; the server never writes indexes/tfidf/
+        model = bench.cached(("tfidf",), lambda: tfidf(corpus, save=False))
+        result = similar(corpus, doc.id, limit=_int(request.query_params, "limit", 10, 1, 50), model=model)
     return bench.page("similar.html", request, doc=doc, result=result)
 
 
@@ -345,8 +350,11 @@ async def trend_page(bench: Workbench, request: Request) -> Response:
         dated = [r for r in result.rows if str(r.bucket).isdigit()]  # not "(unknown)"
         years = sorted({int(r.bucket) for r in dated})
         rate = {(r.term, int(r.bucket)): r for r in dated}
-        series = {t: [rate[(t, y)].rate_per_10k if rate[(t, y)].total_documents else None for y in years]
-                  for t in result.terms}
+        count = request.query_params.get("measure") == "count"  # raw occurrences instead of the rate
+        series = {t: [(rate[(t, y)].occurrences if count else rate[(t, y)].rate_per_10k)
+                      if (t, y) in rate and rate[(t, y)].total_documents else None
+                      for y in range(years[0], years[-1] + 1)] for t in result.terms} if years else {}
+        years = list(range(years[0], years[-1] + 1)) if years else []
         chart = trend_svg(years, series) if years else None
     s = bench.searcher()
     return bench.page("trend.html", request, result=result, chart=chart, selection=selection(request.query_params),

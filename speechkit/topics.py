@@ -51,13 +51,14 @@ TFIDF_CACHES = 4  # count matrices kept under indexes/tfidf/, newest first
 
 
 def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: bool = False, min_df: int = 2,
-          progress: Progress | None = None):
+          progress: Progress | None = None, save: bool = True):
     """(documents, vectorizer, TF-IDF matrix, raw count matrix) with our segmenter's words as
     the features, so lexicon terms stay whole and one-character words (党, 税) count.
 
     The count matrix and vocabulary are cached under `indexes/tfidf/`, keyed by the store
     digest, the segmenter version and the selection, so a second `similar` or `cluster` on
-    the same corpus skips re-reading every token."""
+    the same corpus skips re-reading every token. `save=False` reads a cache but never writes
+    one (the read-only workbench)."""
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
@@ -74,11 +75,13 @@ def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: boo
         vec = CountVectorizer(analyzer=_identity, vocabulary={w: n for n, w in enumerate(vocabulary)},
                               dtype=np.int32)
         counts = sparse.load_npz(cache / "counts.npz")
-        os.utime(cache)  # recently used: kept when older caches are pruned
+        if save:
+            os.utime(cache)  # recently used: kept when older caches are pruned
     else:
         vec = CountVectorizer(analyzer=_identity, min_df=min_df, max_df=0.95, dtype=np.int32)
         counts = vec.fit_transform(_content_streams(corpus, ids, progress))
-        _save_counts(root, key, counts, list(vec.get_feature_names_out()))
+        if save:
+            _save_counts(root, key, counts, list(vec.get_feature_names_out()))
     # kept on the vectorizer so `similar` can weight a document outside the matrix the same way
     vec.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
     matrix = vec.tfidf_.transform(counts)
@@ -262,13 +265,15 @@ class SimilarResult:
         return {"id": self.id, "title": self.title, **self.provenance, "similar": self.similar}
 
 
-def similar(corpus: Corpus, doc_id: str, *, limit: int = 10, filters: list[Filter] = ()) -> SimilarResult:
+def similar(corpus: Corpus, doc_id: str, *, limit: int = 10, filters: list[Filter] = (),
+            model: tuple[Any, ...] | None = None) -> SimilarResult:
     """Most similar canonical speeches (within `filters`) by cosine on TF-IDF, leaving out the
-    speech's own near-duplicate group."""
+    speech's own near-duplicate group. `model`: what `tfidf(corpus, filters)` returned, when the
+    caller keeps it for many speeches."""
     from sklearn.metrics.pairwise import linear_kernel
 
     target = corpus.store.get(doc_id)
-    docs, vec, matrix, _ = tfidf(corpus, filters)
+    docs, vec, matrix, _ = model if model is not None else tfidf(corpus, filters)
     index = {d.id: n for n, d in enumerate(docs)}
     if target.id in index:
         row = matrix[index[target.id]]

@@ -130,6 +130,15 @@ def test_search_with_a_year_filter_then_a_document(workbench, page):
     first = want["hits"][0]
     assert page.inner_text("#doc-title") == (first["title"] or "(untitled)")
     assert first["id"] in page.inner_text("#metadata") and str(first["year"]) in page.inner_text("#metadata")
+    tfidf = home / "indexes" / "tfidf"
+    before = sorted(tfidf.rglob("*")) if tfidf.exists() else []
+    page.click("text=similar speeches")
+    page.wait_for_selector("#similar")
+    assert (sorted(tfidf.rglob("*")) if tfidf.exists() else []) == before  # read-only: no cache written
+    want_similar = json.loads(run_cli(home, "similar", first["id"], "--json"))["similar"]
+    assert page.locator("#similar a").all_inner_texts()[:5] == [d["title"] or d["id"] for d in want_similar][:5]
+    page.go_back()
+    page.wait_for_selector("#metadata")
     marks = page.locator("#text mark").all_inner_texts()
     assert marks and set(marks) == {"营商环境"} and len(marks) == first["occurrences"]
     _shot(page, "document")
@@ -166,6 +175,13 @@ def test_trend_chart_has_a_point_per_year_with_speeches(workbench, page):
                for i in range(points.count())}
         assert got == pytest.approx(rows) and len(got) > 40
     _shot(page, "trend")
+    page.click("#measure-count")
+    page.wait_for_url("**measure=count**")
+    points = page.locator("g.series[data-term='小康'] circle.point")
+    counts = {int(r["bucket"]): r["occurrences"] for r in want["rows"]
+              if r["term"] == "小康" and str(r["bucket"]).isdigit() and r["total_documents"]}
+    assert {int(points.nth(i).get_attribute("data-year")): float(points.nth(i).get_attribute("data-value"))
+            for i in range(points.count())} == counts
 
 
 def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
