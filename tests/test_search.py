@@ -413,6 +413,17 @@ def _assert_positions_are_whooshs(home: Path) -> None:
         assert s.search("改革", limit=20, passages=0).hits == first
 
 
+def test_an_index_with_nothing_to_do_rewrites_nothing(tmp_path, corpus):
+    """`speechkit index` on a current index leaves the exact-match files as they are (it used
+    to copy and hash all of them). The incremental tests above show changes still land."""
+    home = tmp_path / "home"
+    run(home, "update", str(corpus / "seeds"))
+    text = home / "indexes" / "text"
+    before = {p.name: p.stat().st_ino for p in text.iterdir()}
+    assert "0 added, 0 updated" in run(home, "index")
+    assert {p.name: p.stat().st_ino for p in text.iterdir()} == before
+
+
 def test_reindexing_never_resegments_unchanged_documents(home):
     out = CliRunner().invoke(cli, ["--home", str(home), "index", "--rebuild"]).output
     assert "(0 segmented)" in out

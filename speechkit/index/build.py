@@ -145,7 +145,8 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         if progress:
             progress(len(changed), len(changed), "writing the exact-match index")
         try:
-            manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress)
+            manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress,
+                                                 unchanged=old.get("text") if text_ok else None)
         finally:
             fresh.close()
         save_positions(paths.whoosh, manifest["whoosh_generation"], docnum_ids,
