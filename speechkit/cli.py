@@ -528,11 +528,12 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
     means 优化营商环境 OR (放管服 AND level:province).
 
     An unquoted Chinese word is a phrase, never split into its parts. The hits are exactly
-    the speeches containing it (the total is exact); they are ranked by BM25F.
+    the speeches containing it (the total is exact); they are ranked by BM25F (with
+    search = server in speechkit.cfg: on the PostgreSQL server, by ts_rank_cd).
     """
-    from .search import Searcher
+    from .search import open_searcher
 
-    with _workspace(ctx, lexicon) as ws, Searcher(ws) as s:
+    with _workspace(ctx, lexicon) as ws, open_searcher(ws) as s:
         result = s.search(query, filters=filters, limit=limit,
                           offset=offset, sort=sort, passages=0 if as_csv else passages)
     if as_json:
@@ -574,9 +575,9 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
 def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any], selection: str,
          limit: int | None, as_csv: bool, as_json: bool, lexicon: str | None) -> None:
     """Concordance: every occurrence of TERM in the canonical speeches, with context."""
-    from .search import Searcher
+    from .search import open_searcher
 
-    with _workspace(ctx, lexicon) as ws, Searcher(ws) as s:
+    with _workspace(ctx, lexicon) as ws, open_searcher(ws) as s:
         result = s.kwic(term, width=width, sort=sort, filters=filters, limit=limit)
     lines = result.lines
     if as_json:

@@ -261,21 +261,7 @@ class Searcher:
     def passages(self, doc_id: str, needles: list[str], *, limit: int = 3, width: int = 40,
                  position: int | None = None) -> list[Passage]:
         text, spans = self.offsets(doc_id, needles, position)
-        windows: list[list[int]] = []
-        for s, e in spans:
-            lo, hi = max(0, s - width), min(len(text), e + width)
-            # merge neighbouring hits, but keep a passage a passage (at most ~4 widths long)
-            if windows and lo <= windows[-1][1] and hi - windows[-1][0] <= 4 * width:
-                windows[-1][1] = max(windows[-1][1], hi)
-                windows[-1][2] += 1
-            else:
-                windows.append([lo, hi, 1])
-        best = sorted(sorted(windows, key=lambda w: -w[2])[:limit])
-        out = []
-        for lo, hi, _ in best:
-            inside = [(s - lo, e - lo) for s, e in spans if s >= lo and e <= hi]
-            out.append(Passage(lo, hi, text[lo:hi], inside))
-        return out
+        return _passages(text, spans, limit, width)
 
     def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
              limit: int | None = None) -> Concordance:
@@ -283,23 +269,12 @@ class Searcher:
         `total` counts them all)."""
         needle = matching_form(term.strip())
         _, found = self.find(f'"{term.strip()}"', filters=filters)
-        lines = []
         # the found documents' rows only: building every document's row cost O(corpus) a query
         ids, dates, titles = self.text.ids, self.text.columns["date"], self.text.titles["title"]
         docs = {ids[n]: n for n in found}
-        for doc_id, text in self.store.texts(sorted(docs)):  # only the texts, in batches
-            n = docs[doc_id]
-            for s, e in _spans(text, [needle], self._matching(text, n)):
-                lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
-                              "right": text[e:e + width].replace("\n", " "), "id": doc_id, "date": dates[n],
-                              "title": titles[n], "offset": s})
-        keyfn = {
-            "left": lambda x: (x["left"][::-1], x["date"] or "", x["id"], x["offset"]),
-            "right": lambda x: (x["right"], x["date"] or "", x["id"], x["offset"]),
-            "date": lambda x: (x["date"] or "", x["id"], x["offset"]),
-        }[sort]
-        lines.sort(key=keyfn)
-        return Concordance(term, len(lines), lines[:limit] if limit else lines, self.manifest)
+        rows = ((doc_id, text, self._matching(text, docs[doc_id]), dates[docs[doc_id]], titles[docs[doc_id]])
+                for doc_id, text in self.store.texts(sorted(docs)))  # only the texts, in batches
+        return _concordance(term, rows, needle, width, sort, limit, self.manifest)
 
     def explain(self, query: str, *, doc_id: str | None = None, sample: int = 1) -> dict[str, Any]:
         node, found = self.find(query)
@@ -340,6 +315,43 @@ class Searcher:
         return out
 
 
+def _passages(text: str, spans: list[tuple[int, int]], limit: int, width: int) -> list[Passage]:
+    """The `limit` windows of `text` with the most hits, neighbouring hits merged."""
+    windows: list[list[int]] = []
+    for s, e in spans:
+        lo, hi = max(0, s - width), min(len(text), e + width)
+        # merge neighbouring hits, but keep a passage a passage (at most ~4 widths long)
+        if windows and lo <= windows[-1][1] and hi - windows[-1][0] <= 4 * width:
+            windows[-1][1] = max(windows[-1][1], hi)
+            windows[-1][2] += 1
+        else:
+            windows.append([lo, hi, 1])
+    best = sorted(sorted(windows, key=lambda w: -w[2])[:limit])
+    out = []
+    for lo, hi, _ in best:
+        inside = [(s - lo, e - lo) for s, e in spans if s >= lo and e <= hi]
+        out.append(Passage(lo, hi, text[lo:hi], inside))
+    return out
+
+
+def _concordance(term: str, rows: Iterable[tuple[str, str, str | None, str | None, str | None]], needle: str,
+                 width: int, sort: str, limit: int | None, index: dict[str, Any]) -> Concordance:
+    """KWIC lines of `needle` in (id, display text, matching form or None, date, title) rows."""
+    lines = []
+    for doc_id, text, match, date, title in rows:
+        for s, e in _spans(text, [needle], match):
+            lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
+                          "right": text[e:e + width].replace("\n", " "), "id": doc_id, "date": date,
+                          "title": title, "offset": s})
+    keyfn = {
+        "left": lambda x: (x["left"][::-1], x["date"] or "", x["id"], x["offset"]),
+        "right": lambda x: (x["right"], x["date"] or "", x["id"], x["offset"]),
+        "date": lambda x: (x["date"] or "", x["id"], x["offset"]),
+    }[sort]
+    lines.sort(key=keyfn)
+    return Concordance(term, len(lines), lines[:limit] if limit else lines, index)
+
+
 def _spans(text: str, needles: list[str], match: str | None = None) -> list[tuple[int, int]]:
     """(start, end) of every needle in the matching form of `text` (`match`, when the caller
     has it); the matching form has the text's length, so these are offsets into the display
@@ -352,3 +364,76 @@ def _spans(text: str, needles: list[str], match: str | None = None) -> list[tupl
             spans.append((start, start + len(needle)))
             start = match.find(needle, start + len(needle))
     return sorted(spans)
+
+
+class ServerSearcher:
+    """The same `search` and `kwic` on the PostgreSQL server's search table (speechkit.pgsearch):
+    the same query language, the same sets and totals; ranked by ts_rank_cd, not BM25F."""
+
+    def __init__(self, home: Home | Settings, *, user_lexicon: str | None = None) -> None:
+        from .pgsearch import ServerSearch
+
+        self.home, self._owns_home = as_home(home, user_lexicon)
+        self.settings, self.store, self.segmenter = self.home.settings, self.home.store, self.home.segmenter
+        try:
+            self.server = ServerSearch(self.settings)
+            want = self.home.expected_manifest()
+            self.server.check(want["store"], want["segmenter"])
+        except BaseException:
+            if self._owns_home:
+                self.home.close()
+            raise
+        self.manifest = {"store": want["store"], "segmenter": want["segmenter"], "backend": "postgresql"}
+
+    def __enter__(self) -> ServerSearcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.server.close()
+        if self._owns_home:
+            self.home.close()
+
+    def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[str]]:
+        """The parsed query and the ids of the speeches it finds."""
+        return self.server.find(query, filters)
+
+    def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,
+               sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:
+        node = parse(query)
+        filters = list(filters)
+        if filters:
+            node = And((node, *filters))
+        positive = [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
+        words = [w for ph in phrases(node) for w in self.segmenter.cut(matching_form(ph.text))]
+        total, rows = self.server.ranked(node, words, limit=limit, offset=offset, sort=sort)
+        texts = dict(self.store.texts([r["id"] for r in rows])) if passages and positive else {}
+        hits = []
+        for r in rows:
+            hit = Hit(r["id"], r["title"], r["date"], r["year"], r["speaker_role"], r["speaker_name"], r["level"],
+                      r["site"], round(float(r["score"]), 4), sum(r["match"].count(p) for p in positive))
+            if r["id"] in texts:
+                text = texts[r["id"]]
+                hit.passages = _passages(text, _spans(text, positive, r["match"]), passages, width)
+            hits.append(hit)
+        return SearchResult(query, describe(node), total, hits, self.manifest)
+
+    def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
+             limit: int | None = None) -> Concordance:
+        node = parse(f'"{term.strip()}"')
+        filters = list(filters)
+        if filters:
+            node = And((node, *filters))
+        rows = list(self.server.matching_rows(node))
+        texts = dict(self.store.texts([r["id"] for r in rows]))
+        return _concordance(term, ((r["id"], texts[r["id"]], r["match"], r["date"], r["title"]) for r in rows),
+                            matching_form(term.strip()), width, sort, limit, self.manifest)
+
+
+def open_searcher(home: Home | Settings) -> Searcher | ServerSearcher:
+    """The searcher the workspace's `search` setting names: the embedded indexes (local), or
+    the PostgreSQL server's search table (server)."""
+    settings = home.settings if isinstance(home, Home) else home
+    return ServerSearcher(home) if settings.search == "server" else Searcher(home)

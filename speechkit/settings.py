@@ -41,6 +41,7 @@ class Settings:
 
     home: Path = field(default_factory=default_home)
     store: str = _D["store"]
+    search: str = _D["search"]
     workers: int = int(_D["workers"])
     engine: str = _D["engine"]
     scheduler: str = _D["scheduler"]

@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"_version", "errors", "faults", "matching", "settings", "documents", "safe_pickle", "pool", "engine",
      "testing", "csvsafe", "atomic", "layout", "lexicon"},
     {"clean", "decode", "segment", "query"},
-    {"sources", "metadata", "store", "pgstore", "storage", "dedup"},
+    {"sources", "metadata", "store", "pgstore", "pgsearch", "storage", "dedup"},
     {"pipeline"},
     {"ingest", "index", "home"},
     {"search", "corpus"},

@@ -5,10 +5,13 @@ ingest processes writing one store at once. A throwaway cluster is started for t
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from speechkit.index.build import build_index
 from speechkit.ingest import ingest
@@ -94,3 +97,58 @@ def test_two_ingest_processes_write_one_postgresql_store_at_once(tmp_path, corpu
     ingest([str(src / "seeds")], alone)
     assert together["docs"].keys() == _state(alone)["docs"].keys()
     assert together["digest"] == _state(alone)["digest"] and together["ungrouped"] == []
+
+
+def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_path, corpus, pg_url):
+    """search = server: the same query language on the PostgreSQL search table; the found sets,
+    totals and KWIC are the embedded index's and a brute-force scan's; a stale table is refused."""
+    import random
+
+    from speechkit.errors import IndexError_
+    from speechkit.matching import matching_form
+    from speechkit.search import ServerSearcher
+
+    src = _inputs(corpus, tmp_path / "src")
+    home = tmp_path / "home"
+    (home).mkdir()
+    (home / "speechkit.cfg").write_text("[speechkit]\nsearch = server\n", "utf-8")
+    settings = load_settings(home, store=pg_url, workers=2)
+    ingest([str(src)], settings)
+    build_index(settings)
+    with open_store(settings, create=False) as store:
+        docs = {d.id: d for d in store.documents()}
+    rng = random.Random(3)
+    texts = [matching_form(d.text) for d in docs.values()]
+    samples = []
+    for _ in range(40):  # random substrings of real text, 1 to 6 characters, punctuation included
+        t = rng.choice(texts)
+        start = rng.randrange(len(t) - 6)
+        samples.append(t[start:start + rng.randint(1, 6)].strip() or "党")
+    queries = [*TERMS, "改革 NOT 开放", "(脱贫攻坚 OR 精准扶贫) year:2016..2020", "NOT year:2000..2030",
+               'speaker:李克强 "稳中求进"', "level:national 100%", "title:政府工作报告 NOT 改革"]
+    with Searcher(settings) as local, ServerSearcher(settings) as server:
+        for q in queries:
+            _, found = local.find(q)
+            assert server.find(q)[1] == {local.text.ids[n] for n in found}, q
+        for phrase in samples:
+            want = {i for i, d in docs.items() if matching_form(phrase) in matching_form(d.text)}
+            assert server.find(f'"{phrase}"')[1] == want, phrase
+        for q in ("营商环境", "改革 year:2015..", "党"):
+            r1, r2 = local.search(q, limit=5), server.search(q, limit=5)
+            assert r1.total == r2.total and len(r2.hits) == min(5, r1.total), q
+            assert all(h.occurrences > 0 and h.passages for h in r2.hits), q
+            assert local.kwic(q.split()[0]).lines == server.kwic(q.split()[0]).lines
+        want_total = local.search("营商环境 year:2015..").total
+    out = json.loads(run(home, "--store", pg_url, "search", "营商环境 year:2015..", "--json"))
+    assert out["total"] == want_total and out["corpus"] == settings_digest(settings)
+    # a new speech in the store and no `index`: the table is stale, and says which command fixes it
+    shutil.copy(sorted((corpus / NATIONAL).glob("*.md"))[0], src / "reports" / "new.md")
+    ingest([str(src)], settings)
+    with pytest.raises(IndexError_, match="speechkit index"):
+        ServerSearcher(settings)
+    assert "speechkit index" in run(home, "--store", pg_url, "search", "营商环境", code=1)
+
+
+def settings_digest(settings) -> str:
+    with open_store(settings, create=False) as store:
+        return store.canonical_digest()[0]

@@ -158,8 +158,24 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         seg.save_dictionary(paths.dictionary)  # only written when missing or from another version
         crash_point("index:before-manifest")
         write_json(paths.manifest, manifest)
+        if settings.search == "server":
+            _sync_server(store, seg, docs, manifest, settings, progress)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _sync_server(store: DocumentStore, seg: Segmenter, docs: dict[str, Any], manifest: dict[str, Any],
+                 settings: Settings, progress: Progress | None) -> None:
+    """Bring the PostgreSQL server's search table (speechkit.pgsearch) up to date with the
+    store: rows of new and changed speeches written (tokens from the cache), others removed."""
+    from ..pgsearch import ServerSearch
+
+    with ServerSearch(settings) as server:
+        todo, gone = server.stale(docs)
+        if progress:
+            progress(0, len(todo), "the server's search table")
+        server.write(docs, gone, _segmented(store, seg, todo, settings, IndexReport(), progress))
+        server.mark(manifest["store"], manifest["segmenter"])
 
 
 def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: Settings, report: IndexReport,

@@ -1,0 +1,215 @@
+"""Search on the PostgreSQL server itself (`search = server` with a PostgreSQL store).
+
+`speechkit index` keeps a table `search_docs` on the server beside the store: each canonical
+speech's matching form and title (pg_trgm GIN indexes), its jieba tokens as a `tsvector`
+(the 'simple' configuration keeps pre-segmented words as they are) and its metadata as
+indexed columns. A query in speechkit's query language becomes one SQL condition:
+
+- a phrase is `match LIKE '%phrase%'` on the matching form: exactly the speeches containing
+  it, the same set the embedded index finds (pg_trgm's index narrows the rows for phrases of
+  three characters or more; shorter ones are checked row by row, still exactly);
+- filters are the same tests as `Filter.select`, on columns; NOT keeps speeches whose
+  metadata is missing, as the embedded backend does;
+- ranking is `ts_rank_cd` over the tokens with the query's words (OR), then id: the order
+  differs from whoosh's BM25F, the set and the total do not.
+
+Several workspaces and machines search the same table; the workspace's own indexes are not
+needed. The table records the corpus digest and segmenter it was built from, and a query on
+a stale table is refused with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .errors import IndexError_, SpeechkitError
+from .matching import matching_form
+from .query import And, Filter, Not, Or, Phrase, parse
+from .settings import Settings
+
+_SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE IF NOT EXISTS search_docs (
+    id text PRIMARY KEY, key text NOT NULL, match text NOT NULL, title text, title_match text NOT NULL,
+    tokens tsvector NOT NULL, year integer, date text, level text, region text, site text,
+    speaker_role text, speaker_name text);
+CREATE INDEX IF NOT EXISTS search_docs_match ON search_docs USING gin (match gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS search_docs_title ON search_docs USING gin (title_match gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS search_docs_tokens ON search_docs USING gin (tokens);
+CREATE INDEX IF NOT EXISTS search_docs_year ON search_docs (year);
+CREATE INDEX IF NOT EXISTS search_docs_level ON search_docs (level);
+CREATE TABLE IF NOT EXISTS search_state (key text PRIMARY KEY, value text NOT NULL);
+"""
+META = ("year", "date", "level", "region", "site", "speaker_role", "speaker_name")
+
+
+def row_key(row: Any) -> str:
+    """What a speech was put into the table as: a change re-writes its row."""
+    return "\x1f".join(str(row[c]) for c in ("text_hash", "title", *META))
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def condition(node: object, params: list[Any]) -> str:
+    """The SQL condition of a parsed query (parameters appended to `params`).
+
+    >>> p = []; condition(parse('营商环境 year:2019..2020'), p), p
+    ("((match LIKE %s ESCAPE '\\\\') AND COALESCE((year >= %s AND year <= %s), false))", ['%营商环境%', 2019, 2020])
+    """
+    if isinstance(node, Phrase):
+        params.append(_like(matching_form(node.text.strip())))
+        return f"({'title_match' if node.field == 'title' else 'match'} LIKE %s ESCAPE '\\')"
+    if isinstance(node, Filter):
+        return f"COALESCE({_filter(node, params)}, false)"
+    if isinstance(node, Not):
+        return f"(NOT {condition(node.node, params)})"
+    if isinstance(node, And | Or):
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return "(" + joiner.join(condition(n, params) for n in node.nodes) + ")"
+    raise SpeechkitError(f"cannot evaluate {node!r}")
+
+
+def _filter(f: Filter, params: list[Any]) -> str:
+    """`Filter.select` as SQL (substrings with strpos: no pattern characters to escape)."""
+    if f.field == "year":
+        parts = []
+        if f.low is not None:
+            parts.append("year >= %s")
+            params.append(f.low)
+        if f.high is not None:
+            parts.append("year <= %s")
+            params.append(f.high)
+        return "(" + " AND ".join(parts or ["year IS NOT NULL"]) + ")"
+    if f.field == "speaker":
+        params.extend([f.value, f.value])
+        return "(strpos(COALESCE(speaker_role, ''), %s) > 0 OR strpos(COALESCE(speaker_name, ''), %s) > 0)"
+    if f.field == "level":
+        params.append(f.value)
+        return "(level = %s)"
+    if f.field in ("site", "region"):
+        params.append(f.value)
+        return f"(strpos(COALESCE({f.field}, ''), %s) > 0)"
+    return "false"
+
+
+class ServerSearch:
+    """The search table on the PostgreSQL server of `settings.store`; use as a context manager."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.store_url:
+            raise SpeechkitError("search = server needs a PostgreSQL store (--store postgresql://…)")
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self.settings = settings
+        try:
+            self.db = psycopg.connect(settings.store_url, autocommit=True, row_factory=dict_row)
+        except psycopg.OperationalError as exc:
+            raise SpeechkitError(f"cannot reach PostgreSQL at {settings.store_label} ({str(exc).strip()[:200]})"
+                                 ) from None
+        with self.db.transaction():
+            self.db.execute("SELECT pg_advisory_xact_lock(728191)")
+            self.db.execute(_SCHEMA)
+
+    def __enter__(self) -> ServerSearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- keeping the table current (speechkit index) ----------------------------------------
+    def stale(self, rows: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """(ids whose row is missing or out of date, ids no longer canonical) for the store's
+        canonical `rows` (id -> metadata with text_hash)."""
+        have = {r["id"]: r["key"] for r in self.db.execute("SELECT id, key FROM search_docs")}
+        todo = [i for i, r in rows.items() if have.get(i) != row_key(r)]
+        return todo, [i for i in have if i not in rows]
+
+    def write(self, rows: dict[str, Any], gone: list[str], segmented: Iterable[tuple[str, str, str]]) -> int:
+        """Remove `gone` and write (id, matching form, serialized tokens) rows, in batches of
+        one transaction each."""
+        written = 0
+        with self.db.transaction():
+            self.db.execute("DELETE FROM search_docs WHERE id = ANY(%s)", (gone,))
+        batch: list[tuple[Any, ...]] = []
+        for i, match, tokens in segmented:
+            r = rows[i]
+            words = tokens.replace("|", " ")  # a lexicon term and its parts are all words
+            batch.append((i, row_key(r), match, r["title"], matching_form(r["title"] or ""), words,
+                          *(r[c] for c in META)))
+            if len(batch) >= 500:
+                written += self._upsert(batch)
+                batch = []
+        return written + self._upsert(batch)
+
+    def _upsert(self, batch: list[tuple[Any, ...]]) -> int:
+        if not batch:
+            return 0
+        columns = ("id", "key", "match", "title", "title_match", "tokens", *META)
+        values = ", ".join("%s" if c != "tokens" else "to_tsvector('simple', %s)" for c in columns)
+        updates = ", ".join(f"{c}=EXCLUDED.{c}" for c in columns[1:])
+        with self.db.transaction(), self.db.cursor() as cur:
+            cur.executemany(f"INSERT INTO search_docs ({', '.join(columns)}) VALUES ({values}) "
+                            f"ON CONFLICT (id) DO UPDATE SET {updates}", batch)
+        return len(batch)
+
+    def mark(self, corpus: str, segmenter: str) -> None:
+        with self.db.transaction():
+            for key, value in (("corpus", corpus), ("segmenter", segmenter)):
+                self.db.execute("INSERT INTO search_state VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                                "SET value=EXCLUDED.value", (key, value))
+
+    def state(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.db.execute("SELECT key, value FROM search_state")}
+
+    def check(self, corpus: str, segmenter: str) -> dict[str, str]:
+        """The table's state if it was built from this corpus and segmenter, else a one-line error."""
+        state = self.state()
+        if state.get("corpus") != corpus or state.get("segmenter") != segmenter:
+            raise IndexError_("the search table on the server is not current with the store; run "
+                              "`speechkit index` (with search = server)")
+        return state
+
+    # --- finding -----------------------------------------------------------------------------
+    def find(self, query: str, filters: Iterable[Filter] = ()) -> tuple[object, set[str]]:
+        node = parse(query)
+        filters = list(filters)
+        if filters:
+            node = And((node, *filters))
+        params: list[Any] = []
+        where = condition(node, params)
+        return node, {r["id"] for r in self.db.execute(f"SELECT id FROM search_docs WHERE {where}", params)}
+
+    def ranked(self, node: object, words: list[str], *, limit: int, offset: int, sort: str
+               ) -> tuple[int, list[dict[str, Any]]]:
+        """The total and one page of the speeches matching `node`, by rank (ts_rank_cd over
+        `words`, OR) or by date, ties by id."""
+        params: list[Any] = []
+        where = condition(node, params)
+        total = self.db.execute(f"SELECT count(*) AS n FROM search_docs WHERE {where}", params).fetchone()["n"]
+        if words:  # the query's words, any of them (whoosh's OR); a filter-only query ranks all alike
+            score = "ts_rank_cd(tokens, to_tsquery('simple', %s))"
+            score_params = [" | ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)]
+        else:
+            score, score_params = "0::real", []
+        order = 'date DESC NULLS LAST, id COLLATE "C" DESC' if sort == "date" else 'score DESC, id COLLATE "C"'
+        rows = self.db.execute(
+            f"SELECT id, title, date, year, speaker_role, speaker_name, level, site, match, {score} AS score "
+            f"FROM search_docs WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+            [*score_params, *params, limit, offset]).fetchall()
+        return total, rows
+
+    def matching_rows(self, node: object, columns: str = "id, date, title, match") -> Iterator[dict[str, Any]]:
+        params: list[Any] = []
+        where = condition(node, params)
+        # a server-side cursor streams the rows (the matching forms of a frequent word's speeches)
+        with self.db.transaction(), self.db.cursor(name=f"rows_{id(self)}") as cur:
+            cur.execute(f"SELECT {columns} FROM search_docs WHERE {where} ORDER BY id COLLATE \"C\"", params)
+            yield from cur
+
