@@ -5,7 +5,9 @@ baseline of the same run; every other line prints its ratio to it.
 
 Each run is `speechkit ingest` then `speechkit index` in a fresh workspace, as a user runs
 them. Reported: wall time of each step, input MB/s of ingest, the peak memory of the command
-(with its local workers) and of the Dask worker processes.
+(with its local workers) and of the Dask worker processes. On PostgreSQL the workspace
+searches on the server (`search = server`), and the latency of the same queries on the
+embedded indexes and on the server's search table is printed (p50/p95, in process).
 
     python bench/scale.py [--corpus DIR] [--quick] [--workers 2] [--engines local,dask-local,dask]
                           [--stores sqlite,postgresql]
@@ -45,6 +47,34 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - t0, int(out.split()[-1]) / 1024
 
 
+QUERIES = ["营商环境", "改革", "党", '"优化营商环境"', "营商环境 OR 放管服", "改革 NOT 开放",
+           "营商环境 year:2015..2020", "扶贫 year:2013..2018 level:province"]
+
+
+def latency(home: Path, store_url: str, runs: int) -> None:
+    """p50/p95 of the same queries (exact total, first page of 10 with 3 passages) on the
+    embedded indexes and on the PostgreSQL search table, in this process, after a warm-up."""
+    from speechkit.search import Searcher, ServerSearcher
+    from speechkit.settings import load_settings
+
+    settings = load_settings(home, store=store_url)
+    print(f"{'query':<36}{'hits':>7}{'embedded p50':>14}{'p95':>7}{'server p50':>12}{'p95':>7}  ms")
+    with Searcher(settings) as local, ServerSearcher(settings) as server:
+        for q in QUERIES:
+            timings = []
+            for s in (local, server):
+                total = s.search(q, limit=10, passages=3).total  # warm-up
+                t = []
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    s.search(q, limit=10, passages=3)
+                    t.append((time.perf_counter() - t0) * 1000)
+                t.sort()
+                timings += [t[len(t) // 2], t[int(0.95 * (len(t) - 1))]]
+            print(f"{q:<36}{total:>7}{timings[0]:>14.0f}{timings[1]:>7.0f}{timings[2]:>12.0f}{timings[3]:>7.0f}",
+                  flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -52,6 +82,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--engines", default="local,dask-local,dask")
     ap.add_argument("--stores", default="sqlite,postgresql")
+    ap.add_argument("--runs", type=int, default=20, help="runs of each query for the search latencies")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="speechkit-scale-"))
     exe = str(Path(sys.executable).with_name("speechkit"))
@@ -88,6 +119,9 @@ def main() -> None:
                         flags += ["--engine", "dask"]
                     elif engine == "dask":
                         flags += ["--scheduler", cluster.address]
+                    if store == "postgresql":  # the server's search table is built too, and timed below
+                        home.mkdir(parents=True, exist_ok=True)
+                        (home / "speechkit.cfg").write_text("[speechkit]\nsearch = server\n", "utf-8")
                     ing, ing_mb = run([exe, "ingest", *inputs, *fields, *flags], env)
                     idx, idx_mb = run([exe, "index", *flags], env)
                     workers_mb = (max(peak_mb(w.pid) for w in cluster.workers)
@@ -97,6 +131,8 @@ def main() -> None:
                     print(f"{engine:<12}{store:<12}{ing:>9.1f}{mb / ing:>7.2f}{ing_mb:>9.0f}{idx:>9.1f}"
                           f"{idx_mb:>9.0f}{workers_mb:>11.0f}  {ing / base['ingest']:.2f}x, "
                           f"{idx / base['index']:.2f}x", flush=True)
+                    if store == "postgresql" and engine == args.engines.split(",")[0]:
+                        latency(home, env["SPEECHKIT_STORE"], args.runs)
                     shutil.rmtree(home, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -64,6 +64,13 @@ def test_postgresql_stores_groups_and_searches_what_sqlite_does(tmp_path, corpus
             r1, r2 = s1.search(q, limit=20, passages=0), s2.search(q, limit=20, passages=0)
             assert r1.total == r2.total and [h.id for h in r1.hits] == [h.id for h in r2.hits], q
         assert s2.kwic("营商环境").total == s1.kwic("营商环境").total > 0
+    # the analyses read either store alike
+    from speechkit import Workspace
+
+    with Workspace(lite) as w1, Workspace(pg) as w2:
+        assert w1.trend(["改革", "营商环境"]).rows == w2.trend(["改革", "营商环境"]).rows
+        c1, c2 = w1.compare("year:..2019", "year:2020..", top=10), w2.compare("year:..2019", "year:2020..", top=10)
+        assert c1.words == c2.words and len(c1.words) == 20
 
 
 def test_postgresql_resumes_prunes_and_reports_through_the_command_line(tmp_path, corpus, pg_url):
