@@ -7,7 +7,8 @@ indexed columns. A query in speechkit's query language becomes one SQL condition
 
 - a phrase is `match LIKE '%phrase%'` on the matching form: exactly the speeches containing
   it, the same set the embedded index finds (pg_trgm's index narrows the rows for phrases of
-  three characters or more; shorter ones are checked row by row, still exactly);
+  three characters or more, in a database whose LC_CTYPE classes Chinese characters as
+  letters, such as C.UTF-8; otherwise the rows are checked one by one, still exactly);
 - filters are the same tests as `Filter.select`, on columns; NOT keeps speeches whose
   metadata is missing, as the embedded backend does;
 - ranking is `ts_rank_cd` over the tokens with the query's words (OR), then id: the order
@@ -20,6 +21,7 @@ a stale table is refused with the command that fixes it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -41,6 +43,7 @@ CREATE INDEX IF NOT EXISTS search_docs_year ON search_docs (year);
 CREATE INDEX IF NOT EXISTS search_docs_level ON search_docs (level);
 CREATE TABLE IF NOT EXISTS search_state (key text PRIMARY KEY, value text NOT NULL);
 """
+log = logging.getLogger(__name__)
 META = ("year", "date", "level", "region", "site", "speaker_role", "speaker_name")
 
 
@@ -113,6 +116,13 @@ class ServerSearch:
         with self.db.transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(728191)")
             self.db.execute(_SCHEMA)
+        ctype = self.db.execute("SELECT current_setting('lc_ctype') AS c").fetchone()["c"]
+        if ctype in ("C", "POSIX"):
+            # pg_trgm takes no trigrams from characters the locale does not call letters: under
+            # LC_CTYPE C none of Chinese, so every phrase is found by reading every row (still exactly)
+            log.warning("the database's LC_CTYPE is %s: pg_trgm cannot index Chinese and every search reads "
+                        "the whole table; create the database with LC_CTYPE C.UTF-8 (createdb --template "
+                        "template0 --lc-ctype C.UTF-8 …)", ctype)
 
     def __enter__(self) -> ServerSearch:
         return self
