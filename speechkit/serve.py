@@ -185,6 +185,13 @@ def _page(fn: Handler, api: bool = False) -> Callable[[Request], Awaitable[Respo
     return endpoint
 
 
+def _given(result: Any, usage: str) -> Any:
+    """`result`, or the one-line error that says what the endpoint needs."""
+    if result is None:
+        raise SpeechkitError(f"give {usage}")
+    return result
+
+
 def _int(params: Any, name: str, default: int, lo: int = 0, hi: int = 10**6) -> int:
     try:
         return min(hi, max(lo, int(params.get(name, default))))
@@ -230,15 +237,12 @@ def _facets(s: Searcher) -> dict[str, list[str]]:
 
 async def api_search(bench: Workbench, request: Request) -> Response:
     _, result, _ = _search(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give a query: /api/search?q=…")
-    return JSONResponse(result.to_json())
+    return JSONResponse(_given(result, "a query: /api/search?q=…").to_json())
 
 
 async def search_csv(bench: Workbench, request: Request) -> Response:
     s, result, _ = _search(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give a query: /search.csv?q=…")
+    _given(result, "a query: /search.csv?q=…")
     prov = bench.provenance(s)
     offset = (_int(request.query_params, "page", 1, 1) - 1) * PAGE
     rows = [["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site", "score",
@@ -317,15 +321,12 @@ async def kwic_page(bench: Workbench, request: Request) -> Response:
 
 async def api_kwic(bench: Workbench, request: Request) -> Response:
     _, result = _kwic(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give a term: /api/kwic?term=…")
-    return JSONResponse(result.to_json())
+    return JSONResponse(_given(result, "a term: /api/kwic?term=…").to_json())
 
 
 async def kwic_csv(bench: Workbench, request: Request) -> Response:
     s, result = _kwic(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give a term: /kwic.csv?term=…")
+    _given(result, "a term: /kwic.csv?term=…")
     names = ["left", "keyword", "right", "id", "date", "title", "offset"]
     prov = bench.provenance(s)
     rows = [[*names, "total", "corpus", "segmenter"]]
@@ -362,16 +363,12 @@ async def trend_page(bench: Workbench, request: Request) -> Response:
 
 
 async def api_trend(bench: Workbench, request: Request) -> Response:
-    result = _trend(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give terms: /api/trend?terms=营商环境,放管服")
+    result = _given(_trend(bench, request.query_params), "terms: /api/trend?terms=营商环境,放管服")
     return JSONResponse(result.to_json())
 
 
 async def trend_csv(bench: Workbench, request: Request) -> Response:
-    result = _trend(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give terms: /trend.csv?terms=…")
+    result = _given(_trend(bench, request.query_params), "terms: /trend.csv?terms=…")
     prov = result.provenance
     rows = [["bucket", "term", "occurrences", "documents", "total_chars", "total_documents", "rate_per_10k",
              "corpus", "segmenter"]]
@@ -399,16 +396,13 @@ async def compare_page(bench: Workbench, request: Request) -> Response:
 
 
 async def api_compare(bench: Workbench, request: Request) -> Response:
-    result = _compare(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give two selections: /api/compare?a=year:2008..2012&b=year:2019..2023")
+    result = _given(_compare(bench, request.query_params),
+                    "two selections: /api/compare?a=year:2008..2012&b=year:2019..2023")
     return JSONResponse(result.to_json())
 
 
 async def compare_csv(bench: Workbench, request: Request) -> Response:
-    result = _compare(bench, request.query_params)
-    if result is None:
-        raise SpeechkitError("give two selections: /compare.csv?a=…&b=…")
+    result = _given(_compare(bench, request.query_params), "two selections: /compare.csv?a=…&b=…")
     prov = result.provenance
     rows = [["word", "side", "freq_a", "freq_b", "docs_a", "docs_b", "g2", "log_ratio", "lexicon", "a", "b",
              "corpus", "segmenter"]]
@@ -418,6 +412,9 @@ async def compare_csv(bench: Workbench, request: Request) -> Response:
 
 
 # --- themes (saved by `speechkit topics`) --------------------------------------------------------
+_NO_THEMES = "a workspace with saved themes: run `speechkit topics --name NAME` first"
+
+
 def _theme_models(bench: Workbench) -> list[dict[str, Any]]:
     folder = bench.settings.index_dir / "topics"
     out = []
@@ -464,16 +461,11 @@ async def topics_page(bench: Workbench, request: Request) -> Response:
 
 
 async def api_topics(bench: Workbench, request: Request) -> Response:
-    _, model, _ = _themes(bench, request.query_params)
-    if model is None:
-        raise SpeechkitError("no themes saved in this workspace; run `speechkit topics --name NAME` first")
-    return JSONResponse(model)
+    return JSONResponse(_given(_themes(bench, request.query_params)[1], _NO_THEMES))
 
 
 async def topics_csv(bench: Workbench, request: Request) -> Response:
-    _, model, _ = _themes(bench, request.query_params)
-    if model is None:
-        raise SpeechkitError("no themes saved in this workspace; run `speechkit topics --name NAME` first")
+    model = _given(_themes(bench, request.query_params)[1], _NO_THEMES)
     rows = [["by", "value", "topic", "labels", "share", "themes", "corpus", "segmenter"]]
     for by, table in model["share_by"].items():
         for value, shares in table.items():
