@@ -20,9 +20,12 @@ POINTS = (
     "index:before-manifest",       # everything written but the manifest
     "cluster:after-assignments",   # one of a clustering's files written
     "cache:after-write",           # a TF-IDF cache entry written, not yet renamed into place
+    "worker:unit",                 # a worker about to process an input unit (SPEECHKIT_FAULT_AT: which)
 )
 
 
-def crash_point(name: str) -> None:
-    if os.environ.get("SPEECHKIT_FAULT") == name:
+def crash_point(name: str, where: str = "") -> None:
+    """End the process here if SPEECHKIT_FAULT names this point (and, when SPEECHKIT_FAULT_AT
+    is set, `where` contains it: one file can be made to kill every worker that takes it)."""
+    if os.environ.get("SPEECHKIT_FAULT") == name and os.environ.get("SPEECHKIT_FAULT_AT", "") in where:
         os._exit(86)

@@ -82,6 +82,7 @@ def _work(units: list[RawDocument], settings: Settings, templates: Templates | N
     docs: list[Document] = []
     problems: list[tuple[str, str]] = []
     for raw in units:
+        crash_point("worker:unit", str(raw.source_path))
         try:
             with _time_budget(settings.max_file_seconds):
                 docs.extend(process_raw(raw, settings, templates))

@@ -21,6 +21,7 @@ from speechkit.index.build import build_index
 from speechkit.ingest import ingest
 from speechkit.search import Searcher
 from speechkit.settings import load_settings
+from speechkit.storage import open_store
 from speechkit.testing import dask_processes
 
 from .test_pg import TERMS, _inputs, _state
@@ -113,3 +114,35 @@ def test_a_worker_killed_mid_ingest_loses_nothing(tmp_path, corpus):
     lost = _state(load_settings(home))
     assert len(lost["files"]) == len(files) and not lost["problems"]
     assert lost == _state(reference)
+
+
+def test_a_file_that_kills_every_worker_is_reported_then_retried(tmp_path, corpus, monkeypatch):
+    """A unit whose processing kills its worker each time: Dask gives up on it (KilledWorker,
+    allowed-failures 1); ingest reports the file, stores the rest, and keeps the file as an
+    error, so the next run processes it again."""
+    import dask
+
+    src = tmp_path / "src"
+    src.mkdir()
+    seeds = sorted((corpus / "seeds").iterdir())
+    for path in seeds[:3]:
+        shutil.copy(path, src)
+    shutil.copy(seeds[3], src / f"poison-{seeds[3].name}")
+    monkeypatch.setenv("SPEECHKIT_FAULT", "worker:unit")
+    monkeypatch.setenv("SPEECHKIT_FAULT_AT", "poison-")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                           dashboard_address=None)  # with nannies: a killed worker restarts
+        try:
+            settings = load_settings(tmp_path / "home", workers=2, scheduler=cluster.scheduler_address)
+            first = ingest([str(src)], settings)
+        finally:
+            cluster.close()
+    lost = [(where, why) for where, why in first.skipped if "poison-" in where]
+    assert len(lost) == 1 and "was lost" in lost[0][1] and "run ingest again" in lost[0][1]
+    assert first.speeches >= 3 and first.files_new == 4
+    monkeypatch.delenv("SPEECHKIT_FAULT")
+    again = ingest([str(src)], load_settings(tmp_path / "home", workers=1))
+    assert again.files_changed == 1 and again.files_unchanged == 3 and not again.skipped
+    with open_store(load_settings(tmp_path / "home"), create=False) as store:
+        assert any("poison-" in d.source_path for d in store.documents(canonical_only=False))
