@@ -63,7 +63,7 @@ def _dask(settings: Settings) -> Iterator[Executor]:
         else:
             # one thread per worker process: cleaning and jieba are pure Python (the GIL)
             cluster = LocalCluster(n_workers=settings.worker_count, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+                                   host="127.0.0.1", dashboard_address=":0")  # any free port
             client = Client(cluster, set_as_default=False)
     except OSError as exc:  # a timeout or a refused connection
         if cluster is not None:

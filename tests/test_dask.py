@@ -33,7 +33,7 @@ distributed = pytest.importorskip("distributed", reason="Dask is not installed; 
 def local_cluster():
     """An in-process LocalCluster of two single-threaded worker processes; its address."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     try:
         yield cluster.scheduler_address
     finally:
@@ -132,7 +132,7 @@ def test_a_file_that_kills_every_worker_is_reported_then_retried(tmp_path, corpu
     monkeypatch.setenv("SPEECHKIT_FAULT_AT", "poison-")
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address=None)  # with nannies: a killed worker restarts
+                                           dashboard_address=":0")  # with nannies: a killed worker restarts
         try:
             settings = load_settings(tmp_path / "home", workers=2, scheduler=cluster.scheduler_address)
             first = ingest([str(src)], settings)
