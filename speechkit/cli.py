@@ -541,12 +541,8 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
         return
     if as_csv:
         writer = _CsvOut(sys.stdout)
-        writer.writerow(["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site",
-                         "score", "occurrences", "total", "query", "corpus", "segmenter"])
-        prov = [result.index.get("store"), result.index.get("segmenter")]
-        for rank, h in enumerate(result.hits, start=offset + 1):
-            writer.writerow([rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level,
-                             h.site, h.score, h.occurrences, result.total, result.parsed, *prov])
+        for row in result.csv_rows(offset + 1):
+            writer.writerow(row)
         return
     table = Table(title=f"{result.total} speeches match {result.parsed}"
                         + (f" — showing {offset + 1}–{offset + len(result.hits)}" if result.hits else ""))
@@ -584,11 +580,9 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
     if as_csv:
-        writer = _CsvOut(sys.stdout, ["left", "keyword", "right", "id", "date", "title", "offset", "total",
-                                      "corpus", "segmenter"])
-        writer.writeheader()
-        prov = {"total": result.total, "corpus": result.index.get("store"), "segmenter": result.index.get("segmenter")}
-        writer.writerows({**line, **prov} for line in lines)
+        writer = _CsvOut(sys.stdout)
+        for row in result.csv_rows():
+            writer.writerow(row)
         return
     # the keyword, id and date always show whole; the contexts get what the terminal has left,
     # cut where they meet the terminal's edge (the left context keeps its end, next to the keyword)

@@ -33,7 +33,7 @@ ENGINES = ("local", "dask")
 def executor(settings: Settings) -> Iterator[Executor]:
     """An executor for `settings.engine`; an error or interrupt inside stops it without waiting
     for its running tasks."""
-    if settings.engine == "dask" or settings.scheduler:  # a scheduler's address means Dask
+    if settings.uses_dask:
         with _dask(settings) as ex:
             yield ex
         return

@@ -256,8 +256,8 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
             progress(done, total, p.path)
 
     workers = settings.worker_count
-    local = settings.engine == "local" and not settings.scheduler
-    if not todo or (local and (workers <= 1 or (total <= 1 and not any(sources.is_dump(t[0]) for t in todo)))):
+    one_unit = total <= 1 and not any(sources.is_dump(t[0]) for t in todo)
+    if not todo or (not settings.uses_dask and (workers <= 1 or one_unit)):
         for path, key, h in todo:
             units, problems, size = _load(path, key, field_map, settings.max_file_mb)
             docs, more = _work(units, settings, templates)

@@ -63,6 +63,15 @@ class SearchResult:
                 "corpus": self.index.get("store"), "segmenter": self.index.get("segmenter"),
                 "hits": [asdict(h) for h in self.hits]}
 
+    def csv_rows(self, first_rank: int = 1) -> list[list[Any]]:
+        """A header and one row per hit, with the total, the query and the provenance (what
+        `search --csv` and the workbench's download write)."""
+        prov = [self.index.get("store"), self.index.get("segmenter")]
+        return [["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site", "score",
+                 "occurrences", "total", "query", "corpus", "segmenter"]] + [
+            [rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level, h.site, h.score,
+             h.occurrences, self.total, self.parsed, *prov] for rank, h in enumerate(self.hits, start=first_rank)]
+
 
 @dataclass
 class Concordance:
@@ -75,6 +84,12 @@ class Concordance:
         return {"term": self.term, "total": self.total, "shown": len(self.lines),
                 "corpus": self.index.get("store"), "segmenter": self.index.get("segmenter"),
                 "lines": self.lines}
+
+    def csv_rows(self) -> list[list[Any]]:
+        """A header and one row per line, with the total and the provenance (`kwic --csv`)."""
+        names = ["left", "keyword", "right", "id", "date", "title", "offset"]
+        tail = [self.total, self.index.get("store"), self.index.get("segmenter")]
+        return [[*names, "total", "corpus", "segmenter"]] + [[line[n] for n in names] + tail for line in self.lines]
 
 
 class Searcher:
@@ -212,7 +227,7 @@ class Searcher:
     def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,
                sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:
         node, found = self.find(query, filters=filters)
-        positive = [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
+        positive = body_needles(node)
         ids = self.text.ids
         scores: dict[int, float] = {}
 
@@ -315,6 +330,11 @@ class Searcher:
         return out
 
 
+def body_needles(node: object) -> list[str]:
+    """The matching forms of a parsed query's body phrases: what is highlighted and counted."""
+    return [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
+
+
 def _passages(text: str, spans: list[tuple[int, int]], limit: int, width: int) -> list[Passage]:
     """The `limit` windows of `text` with the most hits, neighbouring hits merged."""
     windows: list[list[int]] = []
@@ -406,7 +426,7 @@ class ServerSearcher:
         filters = list(filters)
         if filters:
             node = And((node, *filters))
-        positive = [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
+        positive = body_needles(node)
         words = [w for ph in phrases(node) for w in self.segmenter.cut(matching_form(ph.text))]
         total, rows = self.server.ranked(node, words, limit=limit, offset=offset, sort=sort)
         texts = dict(self.store.texts([r["id"] for r in rows])) if passages and positive else {}

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -29,7 +29,7 @@ from starlette.routing import Route
 from .csvsafe import spreadsheet_safe
 from .errors import NotFoundError, SpeechkitError
 from .query import selection_filters
-from .search import Searcher, _spans
+from .search import Searcher, _spans, body_needles
 from .settings import Settings
 from .workspace import Workspace
 
@@ -83,6 +83,20 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
         writer.writerow([spreadsheet_safe(v) for v in row])
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def year_chart(values: dict[str, dict[int, float]], span: Iterable[int] = ()) -> dict[str, Any] | None:
+    """`trend_svg` of series given as {label: {year: value}}, over every year from the first to
+    the last (of the values and of `span`): a year a series has no value for is a gap, never a zero.
+
+    >>> [p["year"] for p in year_chart({"a": {2001: 1.0, 2003: 2.0}})["lines"][0]["points"]]
+    [2001, 2003]
+    """
+    known = [y for points in values.values() for y in points] + list(span)
+    if not known:
+        return None
+    years = list(range(min(known), max(known) + 1))
+    return trend_svg(years, {label: [points.get(y) for y in years] for label, points in values.items()})
 
 
 def trend_svg(years: list[int], series: dict[str, list[float | None]], *, width: int = 720,
@@ -241,16 +255,9 @@ async def api_search(bench: Workbench, request: Request) -> Response:
 
 
 async def search_csv(bench: Workbench, request: Request) -> Response:
-    s, result, _ = _search(bench, request.query_params)
-    _given(result, "a query: /search.csv?q=…")
-    prov = bench.provenance(s)
-    offset = (_int(request.query_params, "page", 1, 1) - 1) * PAGE
-    rows = [["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site", "score",
-             "occurrences", "total", "query", "corpus", "segmenter"]]
-    for rank, h in enumerate(result.hits, start=offset + 1):
-        rows.append([rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level, h.site,
-                     h.score, h.occurrences, result.total, result.parsed, prov["corpus"], prov["segmenter"]])
-    return _csv(rows, "search.csv")
+    _, result, _ = _search(bench, request.query_params)
+    first = (_int(request.query_params, "page", 1, 1) - 1) * PAGE + 1
+    return _csv(_given(result, "a query: /search.csv?q=…").csv_rows(first), "search.csv")
 
 
 # --- one document ------------------------------------------------------------------------------
@@ -273,13 +280,11 @@ def _document(bench: Workbench, request: Request) -> Any:
 
 
 def _needles(bench: Workbench, q: str) -> list[str]:
-    if not q:
-        return []
-    from .matching import matching_form
-    from .query import parse, phrases
+    """What to highlight in a document opened from a query (nothing for a malformed one)."""
+    from .query import parse
 
     try:
-        return [matching_form(p.text.strip()) for p in phrases(parse(q)) if p.field == "body"]
+        return body_needles(parse(q)) if q else []
     except SpeechkitError:
         return []
 
@@ -325,13 +330,8 @@ async def api_kwic(bench: Workbench, request: Request) -> Response:
 
 
 async def kwic_csv(bench: Workbench, request: Request) -> Response:
-    s, result = _kwic(bench, request.query_params)
-    _given(result, "a term: /kwic.csv?term=…")
-    names = ["left", "keyword", "right", "id", "date", "title", "offset"]
-    prov = bench.provenance(s)
-    rows = [[*names, "total", "corpus", "segmenter"]]
-    rows += [[line[n] for n in names] + [result.total, prov["corpus"], prov["segmenter"]] for line in result.lines]
-    return _csv(rows, "kwic.csv")
+    _, result = _kwic(bench, request.query_params)
+    return _csv(_given(result, "a term: /kwic.csv?term=…").csv_rows(), "kwic.csv")
 
 
 # --- trends ------------------------------------------------------------------------------------
@@ -348,15 +348,13 @@ async def trend_page(bench: Workbench, request: Request) -> Response:
     result = _trend(bench, request.query_params)
     chart = None
     if result is not None and result.by == "year":
-        dated = [r for r in result.rows if str(r.bucket).isdigit()]  # not "(unknown)"
-        years = sorted({int(r.bucket) for r in dated})
-        rate = {(r.term, int(r.bucket)): r for r in dated}
         count = request.query_params.get("measure") == "count"  # raw occurrences instead of the rate
-        series = {t: [(rate[(t, y)].occurrences if count else rate[(t, y)].rate_per_10k)
-                      if (t, y) in rate and rate[(t, y)].total_documents else None
-                      for y in range(years[0], years[-1] + 1)] for t in result.terms} if years else {}
-        years = list(range(years[0], years[-1] + 1)) if years else []
-        chart = trend_svg(years, series) if years else None
+        values: dict[str, dict[int, float]] = {t: {} for t in result.terms}
+        dated = [r for r in result.rows if str(r.bucket).isdigit()]  # not "(unknown)"
+        for r in dated:
+            if r.total_documents:  # a year without speeches in the selection stays a gap
+                values[r.term][int(r.bucket)] = r.occurrences if count else r.rate_per_10k
+        chart = year_chart(values, (int(r.bucket) for r in dated))
     s = bench.searcher()
     return bench.page("trend.html", request, result=result, chart=chart, selection=selection(request.query_params),
                       facets=_facets(s))
@@ -437,8 +435,7 @@ def _themes(bench: Workbench, params: Any) -> tuple[list[dict[str, Any]], dict[s
         return models, None, []
     model = load_themes(bench.settings, name)
     by_share = sorted(range(len(model["themes"])), key=lambda c: -model["themes"][c]["share"])
-    chosen = [int(c) for c in params.getlist("show") if c.isdigit() and int(c) < len(model["themes"])] \
-        if hasattr(params, "getlist") else []
+    chosen = [int(c) for c in params.getlist("show") if c.isdigit() and int(c) < len(model["themes"])]
     return models, model, chosen or by_share[:3]
 
 
@@ -446,12 +443,10 @@ async def topics_page(bench: Workbench, request: Request) -> Response:
     models, model, chosen = _themes(bench, request.query_params)
     chart, stale = None, None
     if model is not None:
-        dated = [int(y) for y in model["share_by"]["year"] if str(y).isdigit()]
-        years = list(range(min(dated), max(dated) + 1)) if dated else []  # a year without speeches is a gap
-        by_year = {y: v for y, v in model["share_by"]["year"].items()}
-        series = {" ".join(model["themes"][c]["labels"][:3]) + f" ({c})":
-                  [by_year[str(y)].get(str(c)) if str(y) in by_year else None for y in years] for c in chosen}
-        chart = trend_svg(years, series) if years else None
+        by_year = {int(y): shares for y, shares in model["share_by"]["year"].items() if str(y).isdigit()}
+        chart = year_chart({" ".join(model["themes"][c]["labels"][:3]) + f" ({c})":
+                            {y: shares[str(c)] for y, shares in by_year.items() if str(c) in shares}
+                            for c in chosen})
         now = bench.ws.provenance()
         if (model.get("corpus"), model.get("segmenter")) != (now["corpus"], now["segmenter"]):
             stale = (f"these themes were built from corpus {model.get('corpus')} with segmenter "

@@ -83,6 +83,11 @@ class Settings:
         return self.home / "indexes"
 
     @property
+    def uses_dask(self) -> bool:
+        """Whether ingest and the index build run on Dask: `engine = dask`, or a scheduler's address."""
+        return self.engine == "dask" or bool(self.scheduler)
+
+    @property
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
 

@@ -193,8 +193,7 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
     report.segmented = len(todo)
     if not todo:
         return
-    dask = settings.engine == "dask" or bool(settings.scheduler)
-    parallel = dask or (settings.worker_count > 1 and len(todo) >= 20)
+    parallel = settings.uses_dask or (settings.worker_count > 1 and len(todo) >= 20)
     with executor(settings) if parallel else contextlib.nullcontext() as pool:
         done = 0
         # a window of texts at a time keeps memory bounded; within it the workers segment
