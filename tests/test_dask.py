@@ -138,11 +138,13 @@ def test_a_file_that_kills_every_worker_is_reported_then_retried(tmp_path, corpu
             first = ingest([str(src)], settings)
         finally:
             cluster.close()
-    lost = [(where, why) for where, why in first.skipped if "poison-" in where]
-    assert len(lost) == 1 and "was lost" in lost[0][1] and "run ingest again" in lost[0][1]
-    assert first.speeches >= 3 and first.files_new == 4
+    # a task queued on a worker the poison kills is suspected too and may be given up with it:
+    # every file given up is reported, and only those are processed again
+    lost = {where for where, why in first.skipped if "was lost" in why and "run ingest again" in why}
+    assert any("poison-" in where for where in lost) and len(first.skipped) == len(lost)
+    assert first.files_new == 4
     monkeypatch.delenv("SPEECHKIT_FAULT")
     again = ingest([str(src)], load_settings(tmp_path / "home", workers=1))
-    assert again.files_changed == 1 and again.files_unchanged == 3 and not again.skipped
+    assert again.files_changed == len(lost) and again.files_unchanged == 4 - len(lost) and not again.skipped
     with open_store(load_settings(tmp_path / "home"), create=False) as store:
         assert any("poison-" in d.source_path for d in store.documents(canonical_only=False))
