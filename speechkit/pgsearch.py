@@ -5,10 +5,14 @@ speech's matching form and title (pg_trgm GIN indexes), its jieba tokens as a `t
 (the 'simple' configuration keeps pre-segmented words as they are) and its metadata as
 indexed columns. A query in speechkit's query language becomes one SQL condition:
 
-- a phrase is `match LIKE '%phrase%'` on the matching form: exactly the speeches containing
-  it, the same set the embedded index finds (pg_trgm's index narrows the rows for phrases of
-  three characters or more, in a database whose LC_CTYPE classes Chinese characters as
-  letters, such as C.UTF-8; otherwise the rows are checked one by one, still exactly);
+- a phrase of three characters or more is `match LIKE '%phrase%'` on the matching form:
+  exactly the speeches containing it, the same set the embedded index finds (pg_trgm's index
+  narrows the rows, in a database whose LC_CTYPE classes Chinese characters as letters, such
+  as C.UTF-8; otherwise the rows are checked one by one, still exactly);
+- a phrase of one or two characters is `grams @> ARRAY[phrase]`: `grams` holds each distinct
+  character and pair of adjacent characters of the matching form, under a GIN index, so the
+  test is exact and indexed (pg_trgm cannot narrow a pattern shorter than a trigram, and
+  those phrases, 党, 改革, are the most frequent);
 - filters are the same tests as `Filter.select`, on columns; NOT keeps speeches whose
   metadata is missing, as the embedded backend does;
 - ranking is `ts_rank_cd` over the tokens with the query's words (OR), then id: the order
@@ -35,21 +39,34 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE TABLE IF NOT EXISTS search_docs (
     id text PRIMARY KEY, key text NOT NULL, match text NOT NULL, title text, title_match text NOT NULL,
     tokens tsvector NOT NULL, year integer, date text, level text, region text, site text,
-    speaker_role text, speaker_name text);
+    speaker_role text, speaker_name text, grams text[] NOT NULL DEFAULT '{}');
+ALTER TABLE search_docs ADD COLUMN IF NOT EXISTS grams text[] NOT NULL DEFAULT '{}';
 CREATE INDEX IF NOT EXISTS search_docs_match ON search_docs USING gin (match gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS search_docs_title ON search_docs USING gin (title_match gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS search_docs_tokens ON search_docs USING gin (tokens);
+CREATE INDEX IF NOT EXISTS search_docs_grams ON search_docs USING gin (grams);
 CREATE INDEX IF NOT EXISTS search_docs_year ON search_docs (year);
 CREATE INDEX IF NOT EXISTS search_docs_level ON search_docs (level);
 CREATE TABLE IF NOT EXISTS search_state (key text PRIMARY KEY, value text NOT NULL);
 """
 log = logging.getLogger(__name__)
 META = ("year", "date", "level", "region", "site", "speaker_role", "speaker_name")
+LAYOUT = "2"    # the table's columns; rows written under another layout are re-written by `index`
 
 
 def row_key(row: Any) -> str:
     """What a speech was put into the table as: a change re-writes its row."""
-    return "\x1f".join(str(row[c]) for c in ("text_hash", "title", *META))
+    return "\x1f".join([LAYOUT, *(str(row[c]) for c in ("text_hash", "title", *META))])
+
+
+def grams(match: str) -> list[str]:
+    """Each distinct character and pair of adjacent characters: a phrase of one or two
+    characters occurs in the text exactly when it is one of these.
+
+    >>> grams("改革开放")
+    ['开', '开放', '改', '改革', '放', '革', '革开']
+    """
+    return sorted(set(match).union(map(str.__add__, match, match[1:])))
 
 
 def _like(text: str) -> str:
@@ -63,7 +80,11 @@ def condition(node: object, params: list[Any]) -> str:
     ("((match LIKE %s ESCAPE '\\\\') AND COALESCE((year >= %s AND year <= %s), false))", ['%营商环境%', 2019, 2020])
     """
     if isinstance(node, Phrase):
-        params.append(_like(matching_form(node.text.strip())))
+        phrase = matching_form(node.text.strip())
+        if node.field != "title" and 0 < len(phrase) <= 2:
+            params.append([phrase])
+            return "(grams @> %s::text[])"
+        params.append(_like(phrase))
         return f"({'title_match' if node.field == 'title' else 'match'} LIKE %s ESCAPE '\\')"
     if isinstance(node, Filter):
         return f"COALESCE({_filter(node, params)}, false)"
@@ -152,7 +173,7 @@ class ServerSearch:
             r = rows[i]
             words = tokens.replace("|", " ")  # a lexicon term and its parts are all words
             batch.append((i, row_key(r), match, r["title"], matching_form(r["title"] or ""), words,
-                          *(r[c] for c in META)))
+                          *(r[c] for c in META), grams(match)))
             if len(batch) >= 500:
                 written += self._upsert(batch)
                 batch = []
@@ -161,7 +182,7 @@ class ServerSearch:
     def _upsert(self, batch: list[tuple[Any, ...]]) -> int:
         if not batch:
             return 0
-        columns = ("id", "key", "match", "title", "title_match", "tokens", *META)
+        columns = ("id", "key", "match", "title", "title_match", "tokens", *META, "grams")
         values = ", ".join("%s" if c != "tokens" else "to_tsvector('simple', %s)" for c in columns)
         updates = ", ".join(f"{c}=EXCLUDED.{c}" for c in columns[1:])
         with self.db.transaction(), self.db.cursor() as cur:
@@ -171,7 +192,7 @@ class ServerSearch:
 
     def mark(self, corpus: str, segmenter: str) -> None:
         with self.db.transaction():
-            for key, value in (("corpus", corpus), ("segmenter", segmenter)):
+            for key, value in (("corpus", corpus), ("segmenter", segmenter), ("layout", LAYOUT)):
                 self.db.execute("INSERT INTO search_state VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
                                 "SET value=EXCLUDED.value", (key, value))
 
@@ -181,7 +202,7 @@ class ServerSearch:
     def check(self, corpus: str, segmenter: str) -> dict[str, str]:
         """The table's state if it was built from this corpus and segmenter, else a one-line error."""
         state = self.state()
-        if state.get("corpus") != corpus or state.get("segmenter") != segmenter:
+        if (state.get("corpus"), state.get("segmenter"), state.get("layout")) != (corpus, segmenter, LAYOUT):
             raise IndexError_("the search table on the server is not current with the store; run "
                               "`speechkit index` (with search = server)")
         return state
@@ -202,17 +223,23 @@ class ServerSearch:
         `words`, OR) or by date, ties by id."""
         params: list[Any] = []
         where = condition(node, params)
-        total = self.db.execute(f"SELECT count(*) AS n FROM search_docs WHERE {where}", params).fetchone()["n"]
         if words:  # the query's words, any of them (whoosh's OR); a filter-only query ranks all alike
             score = "ts_rank_cd(tokens, to_tsquery('simple', %s))"
             score_params = [" | ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)]
         else:
             score, score_params = "0::real", []
         order = 'date DESC NULLS LAST, id COLLATE "C" DESC' if sort == "date" else 'score DESC, id COLLATE "C"'
+        # the total comes with the page (one pass over the matching rows, not two)
         rows = self.db.execute(
-            f"SELECT id, title, date, year, speaker_role, speaker_name, level, site, match, {score} AS score "
-            f"FROM search_docs WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+            f"SELECT id, title, date, year, speaker_role, speaker_name, level, site, match, {score} AS score, "
+            f"count(*) OVER () AS total FROM search_docs WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
             [*score_params, *params, limit, offset]).fetchall()
+        if rows:
+            total = rows[0]["total"]
+        elif offset:  # a page past the end: count on its own
+            total = self.db.execute(f"SELECT count(*) AS n FROM search_docs WHERE {where}", params).fetchone()["n"]
+        else:
+            total = 0
         return total, rows
 
     def matching_rows(self, node: object, columns: str = "id, date, title, match") -> Iterator[dict[str, Any]]:

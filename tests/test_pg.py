@@ -145,7 +145,19 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
             assert r1.total == r2.total and len(r2.hits) == min(5, r1.total), q
             assert all(h.occurrences > 0 and h.passages for h in r2.hits), q
             assert local.kwic(q.split()[0]).lines == server.kwic(q.split()[0]).lines
+        # the total comes with the page; a page past the end still has it
+        for q in ("党", "改革 NOT 开放", '"政府" year:2015..'):
+            total = local.search(q).total
+            assert server.search(q, offset=total + 5).total == total, q
         want_total = local.search("营商环境 year:2015..").total
+    # a table written under the previous layout (no `grams`) is refused until `index` re-writes it
+    with ServerSearcher(settings) as server:
+        server.server.db.execute("UPDATE search_state SET value = '1' WHERE key = 'layout'")
+    with pytest.raises(IndexError_, match="speechkit index"):
+        ServerSearcher(settings)
+    build_index(settings)
+    with ServerSearcher(settings) as server:
+        assert server.search("营商环境 year:2015..").total == want_total
     out = json.loads(run(home, "--store", pg_url, "search", "营商环境 year:2015..", "--json"))
     assert out["total"] == want_total and out["corpus"] == settings_digest(settings)
     # a new speech in the store and no `index`: the table is stale, and says which command fixes it
