@@ -77,6 +77,7 @@ class Segmenter:
             raise InputError(f"lexicon file {self.user_lexicon} not found; pass a text file with one term per line")
         self._tok = None
         self._terms: dict[str, tuple[str, ...]] = {}
+        self._is_term: dict[str, bool] = {}
         # a saved copy of the dictionary (`save_dictionary`): a short text such as a query is
         # segmented from the few entries it needs instead of loading all 350,000 (0.7 s)
         self.dictionary = Path(dictionary) if dictionary else None
@@ -156,11 +157,20 @@ class Segmenter:
         return out
 
     def is_term(self, word: str) -> bool:
-        small = self._small(word)
-        if small:
-            return word in small[1]
-        self._tokenizer()
-        return word in self._terms
+        """Whether `word` is a lexicon term. Analyses ask this of every token part, so the
+        answer is kept, and read from the saved dictionary while the full tokenizer is not
+        loaded (one row, not a tokenizer per word: it was a third of `topics`)."""
+        known = self._is_term.get(word)
+        if known is None:
+            db = self._saved() if self._tok is None and self.dictionary is not None else None
+            if db:
+                row = db["conn"].execute("SELECT term FROM words WHERE word = ?", (word,)).fetchone()
+                known = bool(row and row[0])
+            else:
+                self._tokenizer()
+                known = word in self._terms
+            self._is_term[word] = known
+        return known
 
     # --- the saved dictionary ----------------------------------------------------------------
 

@@ -73,6 +73,9 @@ def test_the_saved_dictionary_segments_exactly_as_the_full_one(home, canonical):
         assert saved._small(text) is not None
         assert saved.cut(text) == full.cut(text), text
         assert saved.positions(text) == full.positions(text), text
+    words = {w for text in samples for p in full.positions(text) for w in p} | {"营商环境", "放管服", "", "x"}
+    assert {w for w in words if saved.is_term(w)} == {w for w in words if full.is_term(w)}
+    assert any(saved.is_term(w) for w in words) and not all(saved.is_term(w) for w in words)
     assert saved._tok is None  # jieba's own dictionary was never loaded
     assert saved._small("营" * (SMALL_TEXT + 1)) is None
 
