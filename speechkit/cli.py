@@ -791,14 +791,15 @@ def collocates(ctx: click.Context, term: str, window: int, measure: str, top: in
 
 
 def _clustering(ctx: click.Context, run: Callable[..., Any], label: str, k: str, k_range: str, name: str,
-                lexicon: str | None, **kwargs: Any) -> Any:
-    """`cluster` and `topics`: check -k, --k-range and --name, then run with a progress bar."""
+                lexicon: str | None, settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """`cluster` and `topics`: check -k, --k-range and --name, then run with a progress bar
+    (`settings`: overrides such as the engine)."""
     from .corpus import Corpus
     from .topics import check_name
 
     lo_hi = _k_range(k, k_range)
     check_name(name)
-    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus, _progress(label) as progress:
+    with _workspace(ctx, lexicon, **(settings or {})) as ws, Corpus(ws) as corpus, _progress(label) as progress:
         return run(corpus, k=k if k == "auto" else int(k), name=name, k_range=lo_hi, progress=progress, **kwargs)
 
 
@@ -928,11 +929,15 @@ def _print_themes(data: dict[str, Any], by: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON: themes, shares, choice of k, provenance.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per (year or level, theme) with its share.")
 @_LEXICON
+@click.option("--workers", type=click.IntRange(0), default=None,
+              help="Processes that read the passages (0 = one per core).")
+@_engine_options
 @click.pass_context
 @_fail_cleanly
 def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selection: str, name: str, seed: int,
            by: str, plot: Path | None, probes: tuple[str, ...], as_json: bool, as_csv: bool,
-           lexicon: str | None) -> None:
+           lexicon: str | None, workers: int | None = None, engine: str | None = None,
+           scheduler: str | None = None) -> None:
     """Themes over passages: speeches are cut into passages (paragraphs, a heading joined to
     what it heads), passages are clustered (TF-IDF, LSA, seeded k-means), and each speech gets
     its theme shares. Place names, words nearly every speech uses, numbers, years and
@@ -946,13 +951,15 @@ def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selecti
       speechkit topics show prov --by year --csv > shares.csv
 
     Saved under indexes/topics/NAME/ (themes.json, speech_shares.csv, share_by_year.csv);
-    `speechkit topics show NAME` prints a saved result."""
+    `speechkit topics show NAME` prints a saved result. Passages are read by --workers
+    processes, or on Dask with --engine dask / --scheduler; the themes are the same."""
     if ctx.invoked_subcommand is not None:
         return
     from .themes import themes as run
 
     result = _clustering(ctx, run, "topics", k, k_range, name, lexicon, filters=filters, seed=seed,
-                         selection=selection, probes=list(probes))
+                         selection=selection, probes=list(probes),
+                         settings={"workers": workers, "engine": engine, "scheduler": scheduler})
     _show_themes(result.to_json(), by, plot, as_json, as_csv)
 
 

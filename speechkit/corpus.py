@@ -125,7 +125,7 @@ class Corpus:
 
     def positions(self, ids: list[str]) -> dict[str, list[tuple[str, ...]]]:
         """Token positions (a word, then a lexicon term's parts) of each document."""
-        return {i: deserialize(data) for i, data in self._serialized(ids).items()}
+        return {i: deserialize(data) for i, data in self.serialized_tokens(ids).items()}
 
     def tokens(self, ids: list[str]) -> dict[str, list[str]]:
         """Word tokens of each document: the word at each position, and where the word is a
@@ -142,7 +142,8 @@ class Corpus:
             out[i] = words
         return out
 
-    def _serialized(self, ids: list[str]) -> dict[str, str]:
+    def serialized_tokens(self, ids: list[str]) -> dict[str, str]:
+        """The cached token form of each document (segmented and cached where missing)."""
         version = self.segmenter.version
         cached = self.store.cached_tokens(ids, version)
         missing = [i for i in ids if i not in cached]

@@ -15,10 +15,12 @@ against its file (and retries on the next run).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
+from typing import Any
 
 from .errors import InputError
 from .pool import stop_pool, worker_pool
@@ -46,6 +48,20 @@ def executor(settings: Settings) -> Iterator[Executor]:
         stop_pool(pool)  # an interrupt or an error: end the workers, never wait on them
         raise
     pool.shutdown()
+
+
+def bounded_map(pool: Executor, fn: Callable[..., Any], items: Iterable[Any], *args: Any,
+                ahead: int = 4) -> Iterator[Any]:
+    """`fn(item, *args)` for each item on `pool`, in order, with at most `ahead` submitted and
+    not yet taken: `Executor.map` submits every item at once, which holds all their inputs
+    (the texts of a whole corpus) in memory."""
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append(pool.submit(fn, item, *args))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 @contextlib.contextmanager

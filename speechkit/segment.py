@@ -270,19 +270,25 @@ def deserialize(data: str) -> list[tuple[str, ...]]:
     return [tuple(p.split("|")) for p in data.split(" ") if p]
 
 
-_WORKER: Segmenter | None = None
+_WORKER: dict[tuple[str, str], Segmenter] = {}
+
+
+def worker_segmenter(user_lexicon: str | None, dictionary: str | None = None) -> Segmenter:
+    """One Segmenter per worker process and lexicon (loading jieba's dictionary takes a second)."""
+    key = (str(user_lexicon or ""), str(dictionary or ""))
+    if key not in _WORKER:
+        _WORKER.clear()
+        _WORKER[key] = Segmenter(user_lexicon, dictionary=dictionary)
+    return _WORKER[key]
 
 
 def segment_batch(items: list[tuple[str, str]], user_lexicon: str | None) -> list[tuple[str, str, str]]:
-    """Worker entry point: (id, display text) -> (id, matching form, serialized tokens), with
-    one Segmenter per process."""
+    """Worker entry point: (id, display text) -> (id, matching form, serialized tokens)."""
     from .matching import matching_form
 
-    global _WORKER
-    if _WORKER is None or str(_WORKER.user_lexicon or "") != str(user_lexicon or ""):
-        _WORKER = Segmenter(user_lexicon)
+    seg = worker_segmenter(user_lexicon)
     out = []
     for doc_id, text in items:
         match = matching_form(text)
-        out.append((doc_id, match, serialize(_WORKER.positions(match))))
+        out.append((doc_id, match, serialize(seg.positions(match))))
     return out

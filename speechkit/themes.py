@@ -24,6 +24,7 @@ import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,11 @@ from .atomic import new_folder, write_json
 from .clean import resources as R
 from .corpus import Corpus, is_content_word
 from .documents import Progress
+from .engine import bounded_map, executor
 from .errors import NotFoundError, SpeechkitError
 from .matching import matching_form
 from .query import Filter
+from .segment import deserialize, worker_segmenter
 from .topics import check_name
 
 PASSAGE_MIN_CHARS = 80   # shorter paragraphs join the next one (a heading joins what it heads)
@@ -45,6 +48,8 @@ COMMON_DF = 0.4          # a word in more than this share of the speeches carrie
 REGIONAL_SHARE = 0.6     # a word whose speeches come this much from one region is a place word
 REGIONAL_MIN_DF = 4
 REGIONAL_LIFT = 3.0      # … and this many times the region's share of all speeches
+READ_BATCH = 500         # speeches read from the store at a time
+READ_CHARS = 2_000_000   # characters of text and tokens per task when passages are read in parallel
 SAMPLE_FOR_K = 20_000    # passages used to choose k (the final model sees all)
 
 _SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "）", ")")
@@ -177,62 +182,123 @@ class _Passages:
 
 
 def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress | None,
-          probes: list[str] = ()) -> tuple[_Passages, list[str], np.ndarray, dict[int, Counter[str]], list[array]]:
+          probes: list[str] = (), pool: Executor | None = None
+          ) -> tuple[_Passages, list[str], np.ndarray, dict[int, Counter[str]], list[array]]:
     """Passages as rows of word ids, the vocabulary, each word's document frequency and, per
     word, the regions of the speeches it occurs in. Words are ids from the start: the tokens of
-    35,000 speeches as Python strings were several GB."""
+    35,000 speeches as Python strings were several GB.
+
+    Batches of speeches are read by `pool`'s workers (the local pool or Dask) when given, and
+    merged here in order, so the result is the same as reading them one by one."""
+    seg = corpus.segmenter
+    spec = (str(seg.user_lexicon) if seg.user_lexicon else None, str(seg.dictionary) if seg.dictionary else None)
+    needles = [matching_form(t) for t in probes]
+    ids = [d.id for d in docs]
+
+    def batches() -> Iterator[list[tuple[int, str, str, str | None]]]:
+        for chunk_start in range(0, len(ids), READ_BATCH):
+            chunk = ids[chunk_start:chunk_start + READ_BATCH]
+            tokens = corpus.serialized_tokens(chunk)
+            texts = dict(corpus.texts(chunk))
+            batch, size = [], 0
+            for k, i in enumerate(chunk):
+                batch.append((chunk_start + k, texts[i], tokens[i], _region(docs[chunk_start + k])))
+                size += len(texts[i]) + len(tokens[i])
+                if size >= READ_CHARS:  # a task's input stays a few MB (500 work reports are 50)
+                    yield batch
+                    batch, size = [], 0
+            if batch:
+                yield batch
+
+    results = bounded_map(pool, _read_batch, batches(), places, needles, *spec) if pool else \
+        (_read_batch(b, places, needles, *spec) for b in batches())
+    vocab: dict[str, int] = {}
+    words: list[str] = []
+    dropped: set[str] = set()
+    df = np.zeros(0, dtype=np.int64)
+    regions: dict[int, Counter[str]] = defaultdict(Counter)
+    p = _Passages()
+    probed: list[array] = [array("i") for _ in probes]  # passages containing each probe term
+    done = 0
+    for part in results:
+        # the batch's own word ids become the corpus's, in the order words were first seen
+        for w in part["words"]:
+            if w not in vocab:
+                vocab[w] = len(words)
+                words.append(w)
+        mapping = np.fromiter((vocab[w] for w in part["words"]), dtype=np.int64, count=len(part["words"]))
+        df = np.concatenate([df, np.zeros(len(words) - len(df), dtype=np.int64)])
+        np.add.at(df, mapping, np.frombuffer(part["df"], dtype=np.int32))
+        for j, counts in part["regions"].items():
+            regions[int(mapping[j])].update(counts)
+        dropped |= part["dropped"]
+        for found, more in zip(probed, part["probed"], strict=True):
+            found.extend(len(p.doc) + k for k in more)
+        p.doc.extend(part["doc"])
+        p.start.extend(part["start"])
+        p.end.extend(part["end"])
+        offset = p.indptr[-1]
+        p.indptr.extend(offset + k for k in part["indptr"][1:])
+        local = np.frombuffer(part["indices"], dtype=np.int32)
+        p.indices.extend(array("i", mapping[local].astype(np.int32).tobytes()) if len(local) else ())
+        done += part["speeches"]
+        if progress:
+            progress(done, len(ids), "passages")
+    p.dropped = len(dropped)
+    return p, words, df.astype(np.int32), regions, probed
+
+
+def _region(doc: Any) -> str | None:
+    return doc.region if doc.region not in ("全国", "中华人民共和国") else None
+
+
+def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str], needles: list[str],
+                user_lexicon: str | None, dictionary: str | None) -> dict[str, Any]:
+    """Worker entry point: the passages of a batch of (speech number, text, serialized tokens,
+    region) as rows of the batch's own word ids, with each word's document frequency and
+    regions, the words left out, and the passages containing each probe."""
+    is_term = worker_segmenter(user_lexicon, dictionary).is_term
     vocab: dict[str, int] = {}
     words: list[str] = []
     dropped: set[str] = set()
     df = array("i")
     regions: dict[int, Counter[str]] = defaultdict(Counter)
     p = _Passages()
-    needles = [matching_form(t) for t in probes]
-    probed: list[array] = [array("i") for _ in probes]  # passages containing each probe term
-    ids = [d.id for d in docs]
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start:chunk_start + 500]
-        positions = corpus.positions(chunk)
-        texts = dict(corpus.texts(chunk))
-        for offset, doc_id in enumerate(chunk):
-            n = chunk_start + offset
-            text = texts[doc_id]
-            spans = split_passages(text)
-            if not spans:
-                continue
-            rows: list[list[int]] = [[] for _ in spans]
-            match = matching_form(text)
-            for t, needle in enumerate(needles):
-                if needle in match:
-                    probed[t].extend(len(p.doc) + k for k, (a, b) in enumerate(spans) if needle in match[a:b])
-            for k, w in _placed(positions[doc_id], match, spans, corpus.segmenter.is_term):
-                j = vocab.get(w)
-                if j is None:
-                    if w in dropped:
-                        continue
-                    if _static_drop(w, places):
-                        dropped.add(w)
-                        continue
-                    j = vocab[w] = len(words)
-                    words.append(w)
-                    df.append(0)
-                rows[k].append(j)
-            seen = {j for row in rows for j in row}
-            region = docs[n].region if docs[n].region not in ("全国", "中华人民共和国") else None
-            for j in seen:
-                df[j] += 1
-                if region:
-                    regions[j][region] += 1
-            for (a, b), row in zip(spans, rows, strict=True):
-                p.doc.append(n)
-                p.start.append(a)
-                p.end.append(b)
-                p.indices.extend(row)
-                p.indptr.append(len(p.indices))
-        if progress:
-            progress(min(chunk_start + 500, len(ids)), len(ids), "passages")
-    p.dropped = len(dropped)
-    return p, words, np.frombuffer(df, dtype=np.int32).copy(), regions, probed
+    probed: list[list[int]] = [[] for _ in needles]
+    for n, text, tokens, region in items:
+        spans = split_passages(text)
+        if not spans:
+            continue
+        rows: list[list[int]] = [[] for _ in spans]
+        match = matching_form(text)
+        for t, needle in enumerate(needles):
+            if needle in match:
+                probed[t].extend(len(p.doc) + k for k, (a, b) in enumerate(spans) if needle in match[a:b])
+        for k, w in _placed(deserialize(tokens), match, spans, is_term):
+            j = vocab.get(w)
+            if j is None:
+                if w in dropped:
+                    continue
+                if _static_drop(w, places):
+                    dropped.add(w)
+                    continue
+                j = vocab[w] = len(words)
+                words.append(w)
+                df.append(0)
+            rows[k].append(j)
+        for j in {j for row in rows for j in row}:
+            df[j] += 1
+            if region:
+                regions[j][region] += 1
+        for (a, b), row in zip(spans, rows, strict=True):
+            p.doc.append(n)
+            p.start.append(a)
+            p.end.append(b)
+            p.indices.extend(row)
+            p.indptr.append(len(p.indices))
+    return {"speeches": len(items), "words": words, "df": df.tobytes(), "regions": dict(regions),
+            "dropped": dropped, "probed": probed, "doc": p.doc, "start": p.start, "end": p.end,
+            "indptr": p.indptr, "indices": p.indices.tobytes()}
 
 
 def _theme_columns(words: list[str], df: np.ndarray, regions: dict[int, Counter[str]], n_docs: int,
@@ -276,7 +342,12 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     if len(docs) < 2:
         raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
     places = gazetteer(corpus.regions())
-    p, words, df, regions, probed = _read(corpus, docs, places, progress, list(probes))
+    settings = corpus.settings
+    # reading passages is most of the time: batches of speeches go to the workers (the local
+    # pool, or Dask with --engine dask), and the result is the same as reading them here
+    parallel = settings.uses_dask or (settings.worker_count > 1 and len(docs) >= 2 * READ_BATCH)
+    with executor(settings) if parallel else contextlib.nullcontext() as pool:
+        p, words, df, regions, probed = _read(corpus, docs, places, progress, list(probes), pool)
     region_docs = Counter(d.region for d in docs if d.region and d.region not in ("全国", "中华人民共和国"))
     keep, excluded = _theme_columns(words, df, regions, len(docs), region_docs)
     excluded["places, numbers, stopwords, self-references"] = p.dropped

@@ -241,6 +241,22 @@ def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
     assert again.speech_shares == themes_result.speech_shares
 
 
+def test_passages_read_by_the_worker_pool_give_the_same_themes(themes_result, home, monkeypatch):
+    """Batches of speeches read by two worker processes and merged in order give the themes,
+    shares and probes of reading them one by one (small batches, so there are many)."""
+    import speechkit.themes as T
+
+    monkeypatch.setattr(T, "READ_BATCH", 7)
+    monkeypatch.setattr(T, "READ_CHARS", 20_000)
+    with Corpus(load_settings(home, workers=2)) as c:
+        assert len(c.docs([])) >= 2 * T.READ_BATCH  # the pool is used
+        pooled = T.themes(c, k=8, seed=3, probes=["营商环境"], save=False)
+    assert [t.labels for t in pooled.themes] == [t.labels for t in themes_result.themes]
+    assert pooled.speech_shares == themes_result.speech_shares and pooled.probes == themes_result.probes
+    assert (pooled.passages, pooled.features, pooled.excluded) == \
+        (themes_result.passages, themes_result.features, themes_result.excluded)
+
+
 def test_passages_of_a_term_are_followed(themes_result, corpus_):
     from speechkit.themes import split_passages
     # brute force: the passages of every speech that contain the term; the themes place those

@@ -66,6 +66,26 @@ def test_dask_ingests_indexes_and_resumes_like_the_local_pool(tmp_path, corpus, 
     assert build_index(dask).segmented == build_index(pool).segmented >= 1
 
 
+def test_topics_read_on_dask_equal_the_local_reading(tmp_path, corpus, local_cluster, monkeypatch):
+    """Passages read in batches by Dask's workers give the themes read in this process."""
+    import speechkit.themes as T
+    from speechkit.corpus import Corpus
+
+    src = _inputs(corpus, tmp_path / "src")
+    here = load_settings(tmp_path / "home", workers=1)
+    ingest([str(src)], here)
+    build_index(here)
+    monkeypatch.setattr(T, "READ_BATCH", 5)
+    monkeypatch.setattr(T, "READ_CHARS", 20_000)
+    results = []
+    for settings in (here, load_settings(tmp_path / "home", workers=2, engine="dask", scheduler=local_cluster)):
+        with Corpus(settings) as c:
+            results.append(T.themes(c, k=4, seed=1, probes=["改革"], save=False))
+    a, b = results
+    assert a.passages > 100 and [t.labels for t in a.themes] == [t.labels for t in b.themes]
+    assert a.speech_shares == b.speech_shares and a.probes == b.probes and a.excluded == b.excluded
+
+
 def _stored_files(home: Path) -> int:
     db = home / "corpus" / "speechkit.db"
     if not db.exists():
