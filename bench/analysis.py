@@ -1,8 +1,9 @@
 """Analysis benchmark: wall time and peak memory of trend, compare, collocates, passage themes
 (topics k=20, target < 120 s and < 2 GB), diff of two national reports (target < 2 s), cluster
 (k=20) and similar (with and without the cached TF-IDF counts) on gov-reports + news (about
-35,000 speeches). Each step runs in its own process so its peak memory is its own; the index build
-that precedes them is reported separately.
+35,000 speeches). Each step runs in its own process so its peak memory is its own (and its
+largest worker's, for a step that uses the pool); the index build that precedes them is reported
+separately.
 
     python bench/analysis.py [--home DIR] [--steps topics,diff]   # reuse an indexed workspace
 """
@@ -42,16 +43,19 @@ try:
     cli(sys.argv[1:], standalone_mode=False)
 finally:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"@@ {time.perf_counter() - t0:.2f} {peak:.0f}", file=sys.stderr)
+    # the largest worker process the step started (topics reads passages on the pool), if any
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"@@ {time.perf_counter() - t0:.2f} {peak:.0f} {worker:.0f}", file=sys.stderr)
 """
 
 
-def speechkit(home: Path, *args: str) -> tuple[float, float]:
+def speechkit(home: Path, *args: str) -> tuple[float, float, float]:
+    """Wall seconds, the command's peak MB and its largest worker's peak MB (0: none)."""
     proc = subprocess.run([sys.executable, "-c", PROBE, "--home", str(home), *args],
                           capture_output=True, text=True, check=True)
     line = [x for x in proc.stderr.splitlines() if x.startswith("@@ ")][-1]
-    seconds, peak = line.split()[1:]
-    return float(seconds), float(peak)
+    seconds, peak, worker = line.split()[1:]
+    return float(seconds), float(peak), float(worker)
 
 
 def main() -> None:
@@ -81,10 +85,11 @@ def main() -> None:
             continue
         if label in COLD:
             shutil.rmtree(home / "indexes" / "tfidf", ignore_errors=True)
-        seconds, peak = speechkit(home, *(c.format(doc=doc, a2023=national[2023], b2024=national[2024])
-                                          for c in cmd))
-        results[label] = {"seconds": seconds, "peak_mb": peak}
-        print(f"{label:<34} {seconds:7.2f} s   peak {peak:7.0f} MB")
+        seconds, peak, worker = speechkit(home, *(c.format(doc=doc, a2023=national[2023], b2024=national[2024])
+                                                  for c in cmd))
+        results[label] = {"seconds": seconds, "peak_mb": peak, "worker_peak_mb": worker}
+        print(f"{label:<34} {seconds:7.2f} s   peak {peak:7.0f} MB" + (f", largest worker {worker:.0f} MB"
+                                                                       if worker else ""))
     print(json.dumps(results, ensure_ascii=False))
 
 

@@ -92,6 +92,10 @@ class Concordance:
         return [[*names, "total", "corpus", "segmenter"]] + [[line[n] for n in names] + tail for line in self.lines]
 
 
+# the filter controls a user is offered: (name, metadata column)
+FACETS = (("level", "level"), ("speaker", "speaker_role"), ("region", "region"), ("site", "site"))
+
+
 class Searcher:
     """Opens the indexes once; use as a context manager."""
 
@@ -124,6 +128,16 @@ class Searcher:
             self.home.close()
         if "whoosh" in self.__dict__:
             self.whoosh.close()
+
+    def facets(self, limit: int = 500) -> dict[str, list[Any]]:
+        """The values of the filterable metadata (level, speaker role, region, site: up to
+        `limit` each, sorted) and the first and last year, from the index's columns."""
+        cols = self.text.columns
+        out: dict[str, list[Any]] = {name: sorted({v for v in cols.get(column, []) if v})[:limit]
+                                     for name, column in FACETS}
+        years = [y for y in cols.get("year", []) if y]
+        out["years"] = [min(years), max(years)] if years else []
+        return out
 
     @cached_property
     def whoosh(self):
@@ -439,6 +453,10 @@ class ServerSearcher:
                 hit.passages = _passages(text, _spans(text, positive, r["match"]), passages, width)
             hits.append(hit)
         return SearchResult(query, describe(node), total, hits, self.manifest)
+
+    def facets(self, limit: int = 500) -> dict[str, list[Any]]:
+        """As `Searcher.facets`, from the search table's columns."""
+        return self.server.facets(FACETS, limit)
 
     def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
              limit: int | None = None) -> Concordance:

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from .csvsafe import spreadsheet_safe
 from .errors import NotFoundError, SpeechkitError
 from .query import selection_filters
-from .search import Searcher, _spans, body_needles
+from .search import Searcher, ServerSearcher, _spans, body_needles, open_searcher
 from .settings import Settings
 from .workspace import Workspace
 
@@ -141,18 +141,23 @@ class Workbench:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ws = Workspace(settings)
-        self._searcher: Searcher | None = None
+        self._searcher: Searcher | ServerSearcher | None = None
+        self._opened_at: int | None = None  # the store's generation when the searcher was opened
         self._cache: dict[tuple[Any, ...], Any] = {}  # the last analyses: a page, then its CSV, costs one run
         self.templates = Environment(loader=PackageLoader("speechkit", "templates"),
                                      autoescape=select_autoescape(default=True, default_for_string=True))
 
-    def searcher(self) -> Searcher:
-        # reopened when the store has changed since (the index is then refused as stale, with the fix)
-        if self._searcher is None or self._searcher.manifest.get("generation") != self.ws.store.generation():
+    def searcher(self) -> Searcher | ServerSearcher:
+        """The searcher the workspace's `search` setting names (the embedded indexes, or the
+        PostgreSQL server's search table), reopened when the store has changed since (a stale
+        index is then refused, with the fix)."""
+        generation = self.ws.store.generation()
+        if self._searcher is None or self._opened_at != generation:
             if self._searcher is not None:
                 self._searcher.close()
                 self._searcher = None
-            self._searcher = Searcher(self.ws)
+            self._searcher = open_searcher(self.ws)
+            self._opened_at = generation
         return self._searcher
 
     def cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
@@ -174,7 +179,7 @@ class Workbench:
                                                         home=str(self.settings.home), **context)
         return HTMLResponse(html, status_code=status)
 
-    def provenance(self, s: Searcher) -> dict[str, Any]:
+    def provenance(self, s: Searcher | ServerSearcher) -> dict[str, Any]:
         return {"corpus": s.manifest.get("store"), "segmenter": s.manifest.get("segmenter")}
 
 
@@ -214,7 +219,7 @@ def _int(params: Any, name: str, default: int, lo: int = 0, hi: int = 10**6) -> 
 
 
 # --- search ------------------------------------------------------------------------------------
-def _search(bench: Workbench, params: Any) -> tuple[Searcher, Any, str]:
+def _search(bench: Workbench, params: Any) -> tuple[Searcher | ServerSearcher, Any, str]:
     q = (params.get("q") or "").strip()
     sel = selection(params)
     s = bench.searcher()
@@ -238,15 +243,9 @@ async def search_page(bench: Workbench, request: Request) -> Response:
                       prov=bench.provenance(s), facets=_facets(s))
 
 
-def _facets(s: Searcher) -> dict[str, list[str]]:
-    """The values the filter controls offer, from the index's metadata columns."""
-    cols = s.text.columns
-    out = {}
-    for name, column in (("level", "level"), ("speaker", "speaker_role"), ("region", "region"), ("site", "site")):
-        out[name] = sorted({v for v in cols.get(column, []) if v})[:500]
-    years = [y for y in cols.get("year", []) if y]
-    out["years"] = [min(years), max(years)] if years else []
-    return out
+def _facets(s: Searcher | ServerSearcher) -> dict[str, list[Any]]:
+    """The values the filter controls offer."""
+    return s.facets()
 
 
 async def api_search(bench: Workbench, request: Request) -> Response:
@@ -308,7 +307,7 @@ async def similar_page(bench: Workbench, request: Request) -> Response:
 
 
 # --- concordance -------------------------------------------------------------------------------
-def _kwic(bench: Workbench, params: Any) -> tuple[Searcher, Any]:
+def _kwic(bench: Workbench, params: Any) -> tuple[Searcher | ServerSearcher, Any]:
     term = (params.get("term") or "").strip()
     s = bench.searcher()
     if not term:

@@ -135,3 +135,39 @@ def peak_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+@contextlib.contextmanager
+def served(home: Path, logs: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`speechkit serve` for `home` on a free 127.0.0.1 port (output to a log in `logs`); its
+    base URL once it answers. Stopped by pid (SIGINT, then SIGKILL) at the end."""
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    log_path = Path(logs) / f"serve-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("speechkit")), "--home", str(home), "serve",
+                                 "--port", str(port), *extra], stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(base + "/", timeout=2).read()
+                    break
+                except urllib.error.HTTPError:  # it answers (a workspace without an index answers 503)
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    if proc.poll() is not None:
+                        raise RuntimeError(log_path.read_text("utf-8", "replace")) from None
+                    time.sleep(0.1)
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+

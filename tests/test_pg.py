@@ -9,6 +9,8 @@ import json
 import shutil
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from speechkit.ingest import ingest
 from speechkit.search import Searcher
 from speechkit.settings import load_settings
 from speechkit.storage import open_store
+from speechkit.testing import served
 
 from .conftest import NATIONAL
 from .conftest import run_cli as run
@@ -106,7 +109,7 @@ def test_two_ingest_processes_write_one_postgresql_store_at_once(tmp_path, corpu
     assert together["digest"] == _state(alone)["digest"] and together["ungrouped"] == []
 
 
-def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_path, corpus, pg_url):
+def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_path, corpus, pg_url, monkeypatch):
     """search = server: the same query language on the PostgreSQL search table; the found sets,
     totals and KWIC are the embedded index's and a brute-force scan's; a stale table is refused."""
     import random
@@ -121,9 +124,13 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
     (home / "speechkit.cfg").write_text("[speechkit]\nsearch = server\n", "utf-8")
     settings = load_settings(home, store=pg_url, workers=2)
     ingest([str(src)], settings)
+    monkeypatch.setattr("speechkit.pgsearch.BULK_ROWS", 1)  # the first build's path: indexes built after the rows
     build_index(settings)
     with open_store(settings, create=False) as store:
         docs = {d.id: d for d in store.documents()}
+        indexes = {r["indexname"] for r in
+                   store.db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")}
+    assert {"search_docs_match", "search_docs_grams"} <= indexes
     rng = random.Random(3)
     texts = [matching_form(d.text) for d in docs.values()]
     samples = []
@@ -160,6 +167,23 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
         assert server.search("营商环境 year:2015..").total == want_total
     out = json.loads(run(home, "--store", pg_url, "search", "营商环境 year:2015..", "--json"))
     assert out["total"] == want_total and out["corpus"] == settings_digest(settings)
+    # the workbench searches the server's table too, without the workspace's own indexes
+    pytest.importorskip("starlette", reason="the serve extra is not installed; `bash .ci/install`")
+    (home / "indexes").rename(home / "indexes.away")
+    try:
+        with ServerSearcher(settings) as server:
+            want = server.search("党 year:2015..", limit=20)
+            levels = server.facets()["level"]
+        with served(home, tmp_path, env={"SPEECHKIT_STORE": pg_url}) as base:
+            q = urllib.parse.urlencode({"q": "党", "year_from": "2015"})
+            with urllib.request.urlopen(f"{base}/api/search?{q}") as r:
+                got = json.load(r)
+            with urllib.request.urlopen(f"{base}/?q=" + urllib.parse.quote("改革")) as r:
+                html = r.read().decode("utf-8")
+        assert got["total"] == want.total > 0 and [h["id"] for h in got["hits"]] == [h.id for h in want.hits]
+        assert "national" in levels and all(f'value="{v}"' in html for v in levels)
+    finally:
+        (home / "indexes.away").rename(home / "indexes")
     # a new speech in the store and no `index`: the table is stale, and says which command fixes it
     shutil.copy(sorted((corpus / NATIONAL).glob("*.md"))[0], src / "reports" / "new.md")
     ingest([str(src)], settings)

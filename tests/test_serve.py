@@ -10,10 +10,6 @@ import io
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from speechkit.testing import free_port
+from speechkit.testing import served
 
 from .conftest import NATIONAL, run_cli
 
@@ -29,35 +25,6 @@ playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is no
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
 HOSTILE = ("<p>营商环境 测试 <script>window.__pwned = 1</script> "
            "<img src=x onerror=\"window.__pwned = 2\"> 结束</p>")
-
-
-def _serve(home: Path, tmp: Path, *extra: str):
-    port = free_port()
-    log = open(tmp / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed with the server
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("speechkit")), "--home", str(home), "serve",
-                             "--port", str(port), *extra], stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/", timeout=2).read()
-            break
-        except urllib.error.HTTPError:  # it answers (a workspace without an index answers 503)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if proc.poll() is not None:
-                raise AssertionError((tmp / f"serve-{port}.log").read_text()) from None
-            time.sleep(0.1)
-    return proc, base, log
-
-
-def _stop(proc: subprocess.Popen, log) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +41,8 @@ def workbench(tmp_path_factory, corpus):
         + HOSTILE * 30 + "</article></body></html>", "utf-8")
     run_cli(home, "ingest", str(src))
     run_cli(home, "index")
-    proc, base, log = _serve(home, home)
-    try:
+    with served(home, home) as base:
         yield home, base
-    finally:
-        _stop(proc, log)
 
 
 @pytest.fixture(scope="module")
@@ -232,18 +196,12 @@ def test_api_and_errors(workbench, seeds_home, tmp_path):
             urllib.request.urlopen(base + path)
         assert exc.value.code == status
     # two server processes answer alike (each opens the indexes itself)
-    proc, base2, log = _serve(home, tmp_path, "--workers", "2")
-    try:
+    with served(home, tmp_path, "--workers", "2") as base2:
         for _ in range(4):
             with urllib.request.urlopen(f"{base2}/api/search?{q}") as r:
                 assert json.load(r)["hits"] == got["hits"]
-    finally:
-        _stop(proc, log)
     # a workspace whose index is missing: a page naming the command that fixes it, not a 500
-    proc, base2, log = _serve(seeds_home, tmp_path)  # ingested, never indexed
-    try:
+    with served(seeds_home, tmp_path) as base2:  # ingested, never indexed
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(base2 + "/?q=" + urllib.parse.quote("营商环境"))
         assert exc.value.code == 503 and b"speechkit index" in exc.value.read()
-    finally:
-        _stop(proc, log)

@@ -174,7 +174,7 @@ def _sync_server(store: DocumentStore, seg: Segmenter, docs: dict[str, Any], man
         todo, gone = server.stale(docs)
         if progress:
             progress(0, len(todo), "the server's search table")
-        server.write(docs, gone, _segmented(store, seg, todo, settings, IndexReport(), progress))
+        server.write(docs, gone, _segmented(store, seg, todo, settings, IndexReport(), progress), len(todo))
         server.mark(manifest["store"], manifest["segmenter"])
 
 
