@@ -68,6 +68,7 @@ def _stored_path(path: Path, home: Path) -> str:
 
 
 _BYTES = "bytes:"
+PARCEL_BYTES = 2 << 20  # input bytes of small files that go to a worker as one task
 
 
 def _path_of(key: str, home: Path) -> Path:
@@ -95,6 +96,13 @@ def _work(units: list[RawDocument], settings: Settings, templates: Templates | N
             log.exception("failed on %s %s", raw.source_path, raw.record)
             problems.append((raw.record, f"internal error: {type(exc).__name__}: {exc}"))
     return docs, problems
+
+
+def _work_parcel(parcel: list[tuple[str, list[RawDocument]]], settings: Settings, templates: Templates | None = None
+                 ) -> list[tuple[str, list[Document], list[tuple[str, str]]]]:
+    """Worker: the chunks of several files in one task, each with its file's key (a folder of
+    small reports would otherwise be a task per file, and a task costs Dask milliseconds)."""
+    return [(key, *_work(units, settings, templates)) for key, units in parcel]
 
 
 class _OverBudget(BaseException):
@@ -222,6 +230,13 @@ def _find_site_templates(store: DocumentStore, new_ids: list[str]) -> set[str]:
     return again
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # reported when it is read
+        return 0
+
+
 def _load(path: Path, key: str, field_map: dict[str, str], max_mb: int
           ) -> tuple[list[RawDocument], list[tuple[str, str]], int]:
     try:
@@ -264,8 +279,19 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
             finish(_Pending(key, h, size, 1, docs, problems + more))
         return new_ids
     pending: dict[str, _Pending] = {}
-    futures: dict[Future, str] = {}
+    futures: dict[Future, list[str]] = {}
+    # small files travel together, up to PARCEL_BYTES, but never so many that the workers idle
+    # on a small ingest: at least four parcels per worker
+    budget = min(PARCEL_BYTES, max(1, sum(_size(path) for path, _, _ in todo) // (workers * 4)))
+    parcel: list[tuple[str, list[RawDocument]]] = []
+    weight = 0
     with executor(settings) as pool:
+        def send() -> None:
+            nonlocal parcel, weight
+            if parcel:
+                futures[pool.submit(_work_parcel, parcel, settings, templates)] = [k for k, _ in parcel]
+                parcel, weight = [], 0
+
         for path, key, h in todo:
             units, problems, size = _load(path, key, field_map, settings.max_file_mb)
             step = settings.chunk_size if len(units) > 1 else 1
@@ -275,30 +301,38 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
                 finish(pending.pop(key))
                 continue
             for chunk in chunks:
-                futures[pool.submit(_work, chunk, settings, templates)] = key
-            # keep memory bounded: drain while many chunks are queued
+                parcel.append((key, chunk))
+                weight += size // len(chunks)
+                if weight >= budget or sum(len(c) for _, c in parcel) >= settings.chunk_size:
+                    send()
+            # keep memory bounded: drain while many parcels are queued
             while len(futures) > workers * 4:
                 _drain(futures, pending, finish)
+        send()
         while futures:
             _drain(futures, pending, finish)
     return new_ids
 
 
-def _drain(futures: dict[Future, str], pending: dict[str, _Pending],
+def _drain(futures: dict[Future, list[str]], pending: dict[str, _Pending],
            finish: Callable[[_Pending], None]) -> None:
     finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
     for fut in finished:
-        key = futures.pop(fut)
-        p = pending[key]
+        keys = futures.pop(fut)
         try:
-            docs, problems = fut.result()
-        except Exception as exc:  # the engine lost the batch (a Dask task that killed its workers)
-            p.lost = True
-            docs, problems = [], [("", f"the worker processing it was lost ({type(exc).__name__}: "
-                                       f"{str(exc)[:200]}); run ingest again to retry it")]
-        p.docs.extend(docs)
-        p.problems.extend(problems)
-        p.chunks -= 1
-        if p.chunks == 0:
-            p.docs.sort(key=lambda d: (d.record, d.part))
-            finish(pending.pop(key))
+            results = [(key, docs, problems, False) for key, docs, problems in fut.result()]
+        except Exception as exc:  # the engine lost the parcel (a Dask task that killed its workers)
+            why = [("", f"the worker processing it was lost ({type(exc).__name__}: {str(exc)[:200]}); "
+                        "run ingest again to retry it")]
+            results = [(key, [], why, True) for key in keys]
+        for key, docs, problems, lost in results:
+            p = pending[key]
+            if lost and p.lost:
+                problems = []  # reported once per file
+            p.lost = p.lost or lost
+            p.docs.extend(docs)
+            p.problems.extend(problems)
+            p.chunks -= 1
+            if p.chunks == 0:
+                p.docs.sort(key=lambda d: (d.record, d.part))
+                finish(pending.pop(key))
