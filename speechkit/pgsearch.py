@@ -91,7 +91,11 @@ def condition(node: object, params: list[Any]) -> str:
     if isinstance(node, Filter):
         return f"COALESCE({_filter(node, params)}, false)"
     if isinstance(node, Not):
-        return f"(NOT {condition(node.node, params)})"
+        if isinstance(node.node, Filter):
+            return f"(NOT {condition(node.node, params)})"
+        # an anti-join on the excluded speeches' ids, found through their own index: NOT tested
+        # row by row read every candidate's character pairs (改革 NOT 开放: 1.2 s at 35,000)
+        return f"(id NOT IN (SELECT id FROM search_docs WHERE {condition(node.node, params)}))"
     if isinstance(node, And | Or):
         joiner = " AND " if isinstance(node, And) else " OR "
         return "(" + joiner.join(condition(n, params) for n in node.nodes) + ")"
