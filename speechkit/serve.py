@@ -240,12 +240,7 @@ async def search_page(bench: Workbench, request: Request) -> Response:
     page = _int(request.query_params, "page", 1, 1)
     pages = (result.total + PAGE - 1) // PAGE if result else 0
     return bench.page("search.html", request, result=result, hits=hits, selection=sel, page=page, pages=pages,
-                      prov=bench.provenance(s), facets=_facets(s))
-
-
-def _facets(s: Searcher | ServerSearcher) -> dict[str, list[Any]]:
-    """The values the filter controls offer."""
-    return s.facets()
+                      prov=bench.provenance(s), facets=s.facets())
 
 
 async def api_search(bench: Workbench, request: Request) -> Response:
@@ -320,7 +315,7 @@ def _kwic(bench: Workbench, params: Any) -> tuple[Searcher | ServerSearcher, Any
 async def kwic_page(bench: Workbench, request: Request) -> Response:
     s, result = _kwic(bench, request.query_params)
     return bench.page("kwic.html", request, result=result, selection=selection(request.query_params),
-                      prov=bench.provenance(s), facets=_facets(s))
+                      prov=bench.provenance(s), facets=s.facets())
 
 
 async def api_kwic(bench: Workbench, request: Request) -> Response:
@@ -356,7 +351,7 @@ async def trend_page(bench: Workbench, request: Request) -> Response:
         chart = year_chart(values, (int(r.bucket) for r in dated))
     s = bench.searcher()
     return bench.page("trend.html", request, result=result, chart=chart, selection=selection(request.query_params),
-                      facets=_facets(s))
+                      facets=s.facets())
 
 
 async def api_trend(bench: Workbench, request: Request) -> Response:
