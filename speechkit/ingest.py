@@ -284,13 +284,13 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
     # on a small ingest: at least four parcels per worker
     budget = min(PARCEL_BYTES, max(1, sum(_size(path) for path, _, _ in todo) // (workers * 4)))
     parcel: list[tuple[str, list[RawDocument]]] = []
-    weight = 0
+    weight = count = 0  # bytes and units in the parcel being filled
     with executor(settings) as pool:
         def send() -> None:
-            nonlocal parcel, weight
+            nonlocal parcel, weight, count
             if parcel:
                 futures[pool.submit(_work_parcel, parcel, settings, templates)] = [k for k, _ in parcel]
-                parcel, weight = [], 0
+                parcel, weight, count = [], 0, 0
 
         for path, key, h in todo:
             units, problems, size = _load(path, key, field_map, settings.max_file_mb)
@@ -303,7 +303,8 @@ def _process(todo: list[tuple[Path, str, str]], settings: Settings, field_map: d
             for chunk in chunks:
                 parcel.append((key, chunk))
                 weight += size // len(chunks)
-                if weight >= budget or sum(len(c) for _, c in parcel) >= settings.chunk_size:
+                count += len(chunk)
+                if weight >= budget or count >= settings.chunk_size:
                     send()
             # keep memory bounded: drain while many parcels are queued
             while len(futures) > workers * 4:

@@ -227,7 +227,10 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
                 vocab[w] = len(words)
                 words.append(w)
         mapping = np.fromiter((vocab[w] for w in part["words"]), dtype=np.int64, count=len(part["words"]))
-        df = np.concatenate([df, np.zeros(len(words) - len(df), dtype=np.int64)])
+        if len(words) > len(df):  # grown geometrically: a copy per batch would be batches × vocabulary
+            grown = np.zeros(max(len(words), 2 * len(df)), dtype=np.int64)
+            grown[:len(df)] = df
+            df = grown
         np.add.at(df, mapping, np.frombuffer(part["df"], dtype=np.int32))
         for j, counts in part["regions"].items():
             regions[int(mapping[j])].update(counts)
@@ -245,7 +248,7 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
         if progress:
             progress(done, len(ids), "passages")
     p.dropped = len(dropped)
-    return p, words, df.astype(np.int32), regions, probed
+    return p, words, df[:len(words)].astype(np.int32), regions, probed
 
 
 def _region(doc: Any) -> str | None:

@@ -20,7 +20,7 @@ from whoosh import index as whoosh_index
 
 from ..atomic import recover_dir, replace_dir, write_json
 from ..documents import Progress
-from ..engine import executor
+from ..engine import bounded_map, executor
 from ..faults import crash_point
 from ..home import Home, as_home
 from ..matching import matching_form
@@ -194,19 +194,24 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
     if not todo:
         return
     parallel = settings.uses_dask or (settings.worker_count > 1 and len(todo) >= 20)
-    with executor(settings) if parallel else contextlib.nullcontext() as pool:
-        done = 0
-        # a window of texts at a time keeps memory bounded; within it the workers segment
-        # batches while this process writes the index
-        window, size = settings.index_window, settings.index_batch
+    window, size = settings.index_window, settings.index_batch
+
+    def batches() -> Iterator[list[tuple[str, str]]]:
+        # texts are read a window at a time (one query each), so memory stays bounded
         for start in range(0, len(todo), window):
             texts = list(store.texts(todo[start:start + window]))
-            batches = [texts[k:k + size] for k in range(0, len(texts), size)]
-            results = pool.map(segment_batch, batches, [lexicon] * len(batches)) if pool \
-                else (segment_batch(b, lexicon) for b in batches)
-            for rows in results:
-                store.save_tokens([(i, data) for i, _, data in rows], version)
-                yield from rows
-                done += len(rows)
-                if progress:
-                    progress(done, len(todo), "segment")
+            yield from (texts[k:k + size] for k in range(0, len(texts), size))
+
+    with executor(settings) if parallel else contextlib.nullcontext() as pool:
+        done = 0
+        # a few batches stay in flight across window boundaries, so the workers segment
+        # while this process writes the index and reads the next window
+        results = bounded_map(pool, segment_batch, batches(), lexicon,
+                              ahead=max(4, 2 * settings.worker_count)) if pool \
+            else (segment_batch(b, lexicon) for b in batches())
+        for rows in results:
+            store.save_tokens([(i, data) for i, _, data in rows], version)
+            yield from rows
+            done += len(rows)
+            if progress:
+                progress(done, len(todo), "segment")
