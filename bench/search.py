@@ -24,12 +24,15 @@ import argparse
 import gzip
 import json
 import logging
+import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from array import array
+from collections.abc import Iterator
 from pathlib import Path
 
 from speechkit.index.build import build_index
@@ -121,17 +124,9 @@ class _NoStore:
         return []
 
 
-def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
-    """An exact-match index of `size` speeches, each as many paragraphs as a real speech has,
-    drawn at random from all paragraphs of the real index at `source`; its build time."""
-    import random
-    from array import array
-
-    from speechkit.index.text import TextIndex, _Spool, _write_text_index
-    from speechkit.layout import Paths
-
-    rng = random.Random(seed)
-    real = TextIndex(Paths(source))
+def _paragraphs(real) -> tuple[array, array, list[int]]:
+    """Byte spans of every paragraph of the real index's matching forms, the speech each came
+    from, and each speech's paragraph count."""
     spans, owner, counts = array("q"), array("l"), []
     for n in range(len(real)):
         start, end = real.bounds[2 * n], real.bounds[2 * n + 1]
@@ -141,14 +136,32 @@ def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
             spans.extend((start, start + len(para)))
             owner.append(n)
             start += len(para) + 1
+    return spans, owner, counts
+
+
+def _draws(size: int, paragraphs: int, counts: list[int], seed: int) -> Iterator[list[int]]:
+    """The paragraphs of each synthetic speech: as many as a random real speech has, drawn at
+    random. The same seed gives the same speeches to the exact and the ranked index."""
+    rng = random.Random(seed)
+    for _ in range(size):
+        yield [rng.randrange(paragraphs) for _ in range(counts[rng.randrange(len(counts))])]
+
+
+def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
+    """An exact-match index of `size` speeches, each as many paragraphs as a real speech has,
+    drawn at random from all paragraphs of the real index at `source`; its build time."""
+    from speechkit.index.text import TextIndex, _Spool, _write_text_index
+    from speechkit.layout import Paths
+
+    real = TextIndex(Paths(source))
+    spans, owner, counts = _paragraphs(real)
     columns = real.columns
     paths = Paths(target)
     target.mkdir(parents=True)
     spool = _Spool(target / "text.fresh")
     docs = {}
     t0 = time.perf_counter()
-    for i in range(size):
-        picks = [rng.randrange(len(owner)) for _ in range(counts[rng.randrange(len(counts))])]
+    for i, picks in enumerate(_draws(size, len(owner), counts, seed)):
         body = b"\n".join(real.blob[spans[2 * k]:spans[2 * k + 1]] for k in picks).decode("utf-8")
         like = owner[picks[0]]  # metadata of the speech the first paragraph came from
         doc_id = f"s{i:07d}"
@@ -168,6 +181,57 @@ def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
     return time.perf_counter() - t0
 
 
+def _segment_paragraphs(paras: list[str]) -> list[str]:
+    from speechkit.segment import serialize, worker_segmenter
+
+    seg = worker_segmenter(None)
+    return [serialize(seg.positions(p)) for p in paras]
+
+
+def synthetic_ranked(source: Path, target: Path, size: int, workers: int, seed: int = 11) -> float:
+    """The ranked (whoosh) index of the same synthetic speeches as `synthetic`, written by the
+    build's own writer from the jieba tokens of their paragraphs (each real paragraph cut once:
+    jieba cuts at line ends, so a speech's tokens are its paragraphs' tokens); its write time."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from whoosh import index as whoosh_index
+
+    from speechkit.index.analysis import schema
+    from speechkit.index.build import document_fields
+    from speechkit.index.manifest import save_positions
+    from speechkit.index.text import TextIndex
+    from speechkit.index.writer import _Writer, save_docnum_ids
+    from speechkit.layout import Paths
+
+    real = TextIndex(Paths(source))
+    spans, owner, counts = _paragraphs(real)
+    t0 = time.perf_counter()
+    paras = [real.blob[spans[2 * k]:spans[2 * k + 1]].decode("utf-8") for k in range(len(owner))]
+    step = 5000
+    with ProcessPoolExecutor(workers) as pool:
+        tokens = [t for part in pool.map(_segment_paragraphs, (paras[i:i + step] for i in range(0, len(paras), step)))
+                  for t in part]
+    del paras
+    print(f"  ({time.perf_counter() - t0:.0f} s to cut {len(tokens):,} paragraphs, not counted)", file=sys.stderr)
+    folder = Paths(target).whoosh
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    ix = whoosh_index.create_in(str(folder), schema(None))
+    writer = _Writer(ix, 1024)
+    for i, picks in enumerate(_draws(size, len(owner), counts, seed)):
+        like = owner[picks[0]]
+        row = {"id": f"s{i:07d}", "title": real.titles["title"][like], "year": real.columns["year"][like],
+               "date": real.columns["date"][like]}
+        writer.add_document(**document_fields(row, " ".join(t for t in (tokens[k] for k in picks) if t)))
+        if i % 100000 == 0:
+            print(f"  ranked {i:,} of {size:,} speeches", file=sys.stderr)
+    writer.commit()
+    save_positions(folder, ix.latest_generation(), save_docnum_ids(folder), (target / "text" / "ids.txt").read_bytes())
+    shutil.copy(source / "dictionary.sqlite", target / "dictionary.sqlite")  # the query segmenter's
+    real.close()
+    return time.perf_counter() - t0
+
+
 def peak_mb() -> float:
     """This process's peak resident memory (VmHWM), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -176,8 +240,51 @@ def peak_mb() -> float:
     return float("nan")
 
 
-def query_worker(indexes: Path, runs: int) -> None:
-    """Times every query on the index at `indexes` in this process; prints one JSON line."""
+class _Metadata:
+    """The store's metadata and texts of a page, from the index's own columns and matching
+    forms: the synthetic speeches are in no store."""
+
+    def __init__(self, text) -> None:
+        self.text = text
+
+    def metadata_of(self, ids: list[str]) -> dict[str, dict]:
+        cols = self.text.columns
+        out = {}
+        for i in ids:
+            n = self.text.by_id[i]
+            out[i] = {"id": i, "title": self.text.titles["title"][n],
+                      **{c: cols[c][n] if c in cols else None for c in
+                         ("date", "year", "speaker_role", "speaker_name", "level", "site")}}
+        return out
+
+    def texts(self, ids: list[str]) -> list[tuple[str, str]]:
+        t = self.text
+        return [(i, t.blob[t.bounds[2 * t.by_id[i]]:t.bounds[2 * t.by_id[i] + 1]].decode("utf-8")) for i in ids]
+
+
+def ranked_worker(home: Path, indexes: Path, runs: int) -> dict:
+    """`Searcher.search` as the CLI calls it (exact total, first page of 10 ranked by BM25F with
+    3 passages each) of every benchmark query, on the indexes at `indexes`."""
+    from speechkit.home import Home
+    from speechkit.layout import Paths
+
+    h = Home(load_settings(home))
+    h.paths = Paths(indexes)
+    out = {}
+    with Searcher(h, check=False) as s:
+        s.store = _Metadata(s.text)
+        for queries in QUERIES.values():
+            for q in queries:
+                total = s.search(q, limit=10, passages=3).total
+                p50, p95 = latency(lambda q=q: s.search(q, limit=10, passages=3), runs)
+                out[q] = {"hits": total, "p50": p50, "p95": p95}
+    h.close()
+    return out
+
+
+def query_worker(indexes: Path, runs: int, ranked_home: Path | None = None) -> None:
+    """Times every query on the index at `indexes` in this process; prints one JSON line.
+    With `ranked_home`, the ranked search of the benchmark queries too (its settings)."""
     from speechkit.index.text import TextIndex
     from speechkit.layout import Paths
     from speechkit.matching import matching_form
@@ -200,6 +307,8 @@ def query_worker(indexes: Path, runs: int) -> None:
         out["queries"][raw] = {"hits": total, "p50": p50, "p95": p95}
     # this process's own peak (ru_maxrss would include the parent's, which Linux keeps across exec),
     # taken before the scans below touch every page of the matching forms
+    if ranked_home:
+        out["ranked"] = ranked_worker(ranked_home, indexes, runs)
     out["peak_mb"] = peak_mb()
     for raw in SCALE_QUERIES:
         q = matching_form(raw)
@@ -210,26 +319,33 @@ def query_worker(indexes: Path, runs: int) -> None:
     print(json.dumps(out, ensure_ascii=False))
 
 
-def scale(home: Path, sizes: list[int], runs: int, keep: Path | None = None) -> None:
+def scale(home: Path, sizes: list[int], runs: int, keep: Path | None = None, ranked: bool = False,
+          workers: int = 2) -> None:
     real = home / "indexes"
     text_mb = du(real / "text" / "matching.txt")
     rows = [("real", real, None)]
+    built: dict[int, float] = {}  # write time of each synthetic ranked index
     work = keep or Path(tempfile.mkdtemp(prefix="speechkit-scale-"))
     try:
         for size in sizes:
             target = work / f"s{size}"
-            if keep and (target / "text" / "ngrams.sqlite").exists():
+            if keep and (target / "text" / "ngrams.sqlite").exists() and (
+                    not ranked or (target / "dictionary.sqlite").exists()):  # copied last
                 rows.append((f"{size:,}", target, None))  # built by an earlier run: queries only
                 continue
             shutil.rmtree(target, ignore_errors=True)
             print(f"building a synthetic index of {size:,} speeches", file=sys.stderr)
             rows.append((f"{size:,}", target, synthetic(real, target, size)))
+            if ranked:
+                print("building its ranked index", file=sys.stderr)
+                built[size] = synthetic_ranked(real, target, size, workers)
         print(f"{'corpus':>10}{'speeches':>10}{'build s':>9}{'text MB':>9}{'n-gram MB':>10}{'x text':>7}"
               f"{'open ms':>8}{'peak MB':>8}")
         results = []
         for name, path, build in rows:
             res = json.loads(subprocess.run(
-                [sys.executable, __file__, "--query-worker", str(path), "--runs", str(runs)],
+                [sys.executable, __file__, "--query-worker", str(path), "--runs", str(runs),
+                 *(["--ranked-home", str(home)] if ranked else [])],
                 check=True, capture_output=True, text=True).stdout)
             results.append((name, res))
             text = path / "text" / "matching.txt"
@@ -250,6 +366,20 @@ def scale(home: Path, sizes: list[int], runs: int, keep: Path | None = None) -> 
             worst = {name: max((r["p95"] for r in res["queries"].values() if pick(r)), default=0.0)
                      for name, res in results}
             print(f"worst p95, queries with {label} hits: " + ", ".join(f"{k} {v:.0f} ms" for k, v in worst.items()))
+        if ranked:
+            print("\nranked search (exact total, first page of 10 by BM25F, 3 passages each), p50/p95 ms; "
+                  "ranked index write s: " + ", ".join(f"{k:,} {v:.0f}" for k, v in built.items()))
+            print(f"{'query':<40}" + "".join(f"{name:>24}" for name, _ in results))
+            for q in results[0][1]["ranked"]:
+                cells = [f"{r['ranked'][q]['hits']:>10,}{r['ranked'][q]['p50']:>7.0f}{r['ranked'][q]['p95']:>7.0f}"
+                         for _, r in results]
+                print(f"{q:<40}" + "".join(f"{c:>24}" for c in cells))
+            for label, pick in (("under 10,000 hits", lambda r: r["hits"] < 10000), ("any", lambda r: True)):
+                worst = {name: max((r["p95"] for r in res["ranked"].values() if pick(r)), default=0.0)
+                         for name, res in results}
+                print(f"worst ranked p95, queries with {label} hits: "
+                      + ", ".join(f"{k} {v:.0f} ms" for k, v in worst.items()))
+
         def ratio(key: str) -> float:
             return statistics.median(last["queries"][q][key] / max(first["queries"][q][key], 0.01)
                                      for q in SCALE_QUERIES)
@@ -286,12 +416,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="350000,1000000")
     ap.add_argument("--keep", type=Path, metavar="DIR", help="build the synthetic indexes in DIR and keep them; "
                     "a later run with the same DIR only queries them")
+    ap.add_argument("--ranked", action="store_true", help="with --scale: build a ranked (whoosh) index of each "
+                    "synthetic corpus too and time the whole search (total, ranked page, passages)")
     ap.add_argument("--query-worker", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--ranked-home", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.query_worker:
-        return query_worker(args.query_worker, args.runs)
+        return query_worker(args.query_worker, args.runs, args.ranked_home)
     if args.scale:
-        return scale(args.scale, [int(x) for x in args.sizes.split(",")], args.runs, args.keep)
+        return scale(args.scale, [int(x) for x in args.sizes.split(",")], args.runs, args.keep, args.ranked,
+                     args.workers)
     work = Path(tempfile.mkdtemp(prefix="speechkit-bench-"))
     try:
         inputs, extra = prepare(args.corpus, work, args.quick)
