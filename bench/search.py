@@ -15,7 +15,11 @@ forms + n-gram index), and for every query the exact total and its first page (t
 occurrences), p50/p95, against a scan of every matching form (the index before issue 11), each
 size's queries in a fresh process whose peak memory is reported.
 
-    python bench/search.py --scale /tmp/bighome [--sizes 350000,1000000] [--runs 20]
+    python bench/search.py --scale /tmp/bighome [--sizes 350000,1000000] [--runs 20] [--ranked]
+
+`--ranked` also writes a whoosh index of each synthetic corpus (from its paragraphs' jieba
+tokens, with the build's writer) and times the whole search of the QUERIES below: exact total,
+first page of 10 ranked by BM25F, 3 passages each.
 """
 
 from __future__ import annotations
