@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import signal
 import statistics
-import subprocess
-import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -21,7 +19,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from speechkit.testing import free_port
+from speechkit.testing import served
 
 REQUESTS = [
     ("api", "/api/search?" + urllib.parse.urlencode({"q": "营商环境", "year_from": "2015"})),
@@ -82,24 +80,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--workers", type=int, default=1, help="server processes (speechkit serve --workers)")
     args = ap.parse_args()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("speechkit")), "--home", str(args.home), "serve",
-                             "--port", str(port), "--workers", str(args.workers)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + REQUESTS[0][1], timeout=5).read()  # also warms the indexes
-                break
-            except OSError:
-                time.sleep(0.1)
+    with tempfile.TemporaryDirectory() as logs, served(args.home, Path(logs), "--workers", str(args.workers)) as base:
+        urllib.request.urlopen(base + REQUESTS[0][1], timeout=60).read()  # warms the indexes
         one = report("1 client", *load(base, 1, min(10.0, args.seconds)), min(10.0, args.seconds))
         many = report(f"{args.clients} clients", *load(base, args.clients, args.seconds), args.seconds)
         print(f"p95 with {args.clients} clients / p95 alone: {many / one:.1f}x (requests queue: one at a time)")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ from .matching import matching_form
 from .query import And, Filter, Not, Or, Phrase, parse
 from .settings import Settings
 
+# the two large GIN indexes: a first build drops them and builds them once after its rows
+_BULK_INDEXES = {"search_docs_match": "gin (match gin_trgm_ops)", "search_docs_grams": "gin (grams)"}
+
+
+def _create_index(name: str) -> str:
+    return f"CREATE INDEX IF NOT EXISTS {name} ON search_docs USING {_BULK_INDEXES[name]}"
+
+
 _SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE TABLE IF NOT EXISTS search_docs (
@@ -41,17 +49,14 @@ CREATE TABLE IF NOT EXISTS search_docs (
     tokens tsvector NOT NULL, year integer, date text, level text, region text, site text,
     speaker_role text, speaker_name text, grams text[] NOT NULL DEFAULT '{}');
 ALTER TABLE search_docs ADD COLUMN IF NOT EXISTS grams text[] NOT NULL DEFAULT '{}';
-CREATE INDEX IF NOT EXISTS search_docs_match ON search_docs USING gin (match gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS search_docs_title ON search_docs USING gin (title_match gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS search_docs_tokens ON search_docs USING gin (tokens);
-CREATE INDEX IF NOT EXISTS search_docs_grams ON search_docs USING gin (grams);
 CREATE INDEX IF NOT EXISTS search_docs_year ON search_docs (year);
 CREATE INDEX IF NOT EXISTS search_docs_level ON search_docs (level);
 CREATE TABLE IF NOT EXISTS search_state (key text PRIMARY KEY, value text NOT NULL);
-"""
+""" + "".join(_create_index(name) + ";\n" for name in _BULK_INDEXES)
 log = logging.getLogger(__name__)
 BULK_ROWS = 2000  # writing this many rows (or a fifth of the table) builds the large indexes afterwards
-_BULK_INDEXES = {"search_docs_match": "gin (match gin_trgm_ops)", "search_docs_grams": "gin (grams)"}
 META = ("year", "date", "level", "region", "site", "speaker_role", "speaker_name")
 LAYOUT = "2"    # the table's columns; rows written under another layout are re-written by `index`
 
@@ -196,8 +201,8 @@ class ServerSearch:
         written += self._upsert(batch)
         if bulk:
             self.db.execute("SET maintenance_work_mem = '256MB'")  # this session's sort for the build
-            for name, definition in _BULK_INDEXES.items():
-                self.db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON search_docs USING {definition}")
+            for name in _BULK_INDEXES:
+                self.db.execute(_create_index(name))
             self.db.execute("ANALYZE search_docs")
         return written
 

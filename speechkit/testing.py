@@ -115,15 +115,21 @@ def dask_processes(n_workers: int, logs: Path, *, nanny: bool = False) -> Iterat
             client.wait_for_workers(n_workers, timeout=60)
         yield DaskProcesses(address, scheduler, workers)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(procs, signal.SIGTERM)
+
+
+def stop(procs: list[subprocess.Popen], sig: int) -> None:
+    """Stop processes we started, by pid: `sig` to each still running, then SIGKILL to any
+    that has not exited 15 s later."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(sig)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def peak_mb(pid: int) -> float:
@@ -164,10 +170,4 @@ def served(home: Path, logs: Path, *extra: str, env: dict[str, str] | None = Non
                     time.sleep(0.1)
             yield base
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
+            stop([proc], signal.SIGINT)
