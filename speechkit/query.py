@@ -50,11 +50,16 @@ class Filter:
     low: int | None = None
     high: int | None = None
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The metadata columns this filter reads."""
+        return _FILTER_COLUMNS.get(self.field, ())
+
     def matches(self, doc: Mapping[str, Any]) -> bool:
         """Whether a document's metadata (year, level, site, region, speaker_role,
         speaker_name) passes: `select` on a corpus of one, so there is one definition that
         search, kwic and the analyses all use."""
-        return bool(self.select({k: (doc[k],) for k in _FILTER_COLUMNS.get(self.field, ())}))
+        return bool(self.select({k: (doc[k],) for k in self.columns}))
 
     def select(self, cols: Mapping[str, Sequence[Any]]) -> set[int]:
         """Positions whose metadata passes, read column by column (35,000 rows, one at a time,

@@ -51,7 +51,9 @@ class _Restricted(pickle.Unpickler):
 
 
 def restricted_loads(data: bytes, *args: Any, **kwargs: Any) -> Any:
-    return _Restricted(io.BytesIO(data)).load()
+    # through a buffered reader: the unpickler then reads ahead with `peek` (from a bare BytesIO
+    # it calls `read` once per opcode: a posting block took 26 µs to load, against 8)
+    return _Restricted(io.BufferedReader(io.BytesIO(data))).load()
 
 
 def restricted_load(file: Any, *args: Any, **kwargs: Any) -> Any:

@@ -3,23 +3,25 @@
 Finding is exact: every phrase is looked up in the n-gram index over the matching forms of all
 canonical documents (`indexes/text/`, checked on the text where the index alone is not exact),
 so the documents returned are exactly those that contain it and counts can be cited. Ranking
-uses whoosh's BM25F over our tokens (its top k); passages and concordance lines are cut from
-the cleaned display text at the offsets found.
+is whoosh's BM25F over our tokens, computed on whoosh's posting lists with numpy
+(`speechkit.index.bm25`); passages and concordance lines are cut from the cleaned display text
+at the offsets found.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh import scoring
 
 from .errors import IndexError_, NotFoundError, SpeechkitError
 from .home import Home, as_home
+from .index.bm25 import Scorer
 from .index.manifest import check_current, read_docnum_ids, read_positions
 from .index.text import TextIndex
 from .matching import matching_form
@@ -114,7 +116,7 @@ class Searcher:
             if self._owns_home:
                 self.home.close()
             raise
-        self._position_maps: tuple[Sequence[int], Sequence[int]] | None = None
+        self._position_maps: tuple[np.ndarray, np.ndarray] | None = None
 
     def __enter__(self) -> Searcher:
         return self
@@ -147,77 +149,76 @@ class Searcher:
         return whoosh_index.open_dir(str(self.paths.whoosh)).searcher(weighting=scoring.BM25F())
 
     # --- finding ---------------------------------------------------------------------------
-    def _match(self, node: object, universe: set[int]) -> set[int]:
+    def _mask(self, node: object) -> np.ndarray:
+        """Whether each document of the exact-match index matches `node` (one bool per
+        position: NOT, AND and OR over a million documents are then vector operations)."""
         if isinstance(node, Phrase):
-            return self.text.containing(matching_form(node.text.strip()), node.field)
+            out = np.zeros(len(self.text), dtype=bool)
+            out[self.text.containing_positions(matching_form(node.text.strip()), node.field)] = True
+            return out
         if isinstance(node, Filter):
-            return self.text.matching(node)
+            return self.text.matching_mask(node)
         if isinstance(node, Not):
-            return universe - self._match(node.node, universe)
+            return ~self._mask(node.node)
         if isinstance(node, And):
-            out = set(universe)
+            out = np.ones(len(self.text), dtype=bool)
             for child in sorted(node.nodes, key=lambda c: isinstance(c, Not)):
-                out &= self._match(child, universe)
-                if not out:
+                out &= self._mask(child)
+                if not out.any():
                     break
             return out
         if isinstance(node, Or):
-            out: set[int] = set()
+            out = np.zeros(len(self.text), dtype=bool)
             for child in node.nodes:
-                out |= self._match(child, universe)
+                out |= self._mask(child)
             return out
         raise SpeechkitError(f"cannot evaluate {node!r}")
 
-    def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[int]]:
+    def _find(self, query: str, filters: Iterable[Filter]) -> tuple[object, np.ndarray]:
         node = parse(query)
         filters = list(filters)
         if filters:
             node = And((node, *filters))
-        universe = set(range(len(self.text)))
-        return node, self._match(node, universe)
+        return node, self._mask(node)
+
+    def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[int]]:
+        """The parsed query and the positions of the documents it finds."""
+        node, mask = self._find(query, filters)
+        return node, set(np.flatnonzero(mask).tolist())
 
     # --- ranking ---------------------------------------------------------------------------
-    def _ranked(self, node: object, found: set[int], need: int) -> tuple[list[int], dict[int, float], bool]:
-        """The best `need` documents of `found` by BM25F (ties by id), the scores whoosh gave,
-        and whether those are all the documents whoosh scores (then `found`'s unscored rest
-        follows them). whoosh is asked for its top k, k growing fourfold until `need` of them
-        are found and none beyond k can tie: a page of a frequent word costs a quarter of
-        scoring every document that has it."""
+    @cached_property
+    def _scorer(self) -> Scorer:
+        return Scorer(self.whoosh)
+
+    def _ranked(self, node: object, found: np.ndarray, need: int) -> tuple[list[int], dict[int, float], np.ndarray]:
+        """The best `need` of the positions `found` by BM25F (ties by id), their scores, and
+        the positions of `found` that no query word scores (a phrase cut across words: they
+        follow the scored ones). Every document with a query word is scored, on whole posting
+        lists (speechkit.index.bm25): the scores are whoosh's, at a cost that follows the
+        postings and not a Python loop over them."""
         terms = []
         for ph in phrases(node):
             for word in self.segmenter.cut(matching_form(ph.text)):
-                terms.append(wq.Term("title" if ph.field == "title" else "body", word))
+                terms.append(("title" if ph.field == "title" else "body", word))
                 if ph.field == "body":
-                    terms.append(wq.Term("title", word))
-        if not terms or not found:
-            return [], {}, True
-        to_pos, to_docnum = self._positions()
-        query = wq.Or(terms)
+                    terms.append(("title", word))
+        if not terms or not len(found):
+            return [], {}, found
+        docnums = self._positions()[1][found]
+        by_docnum = self._scorer.scores(terms)
+        scores = np.where(docnums >= 0, by_docnum[docnums], 0.0)  # -1: not in the ranked index
+        scored = scores > 0  # a BM25F score of a word that occurs is positive
+        best = np.flatnonzero(scored)
+        if len(best) > need:  # those at or above the need-th score; ties are broken below
+            cut = np.partition(scores[best], len(best) - need)[len(best) - need]
+            best = best[scores[best] >= cut]
         ids = self.text.ids
-        # a selection much smaller than the documents with the words (a filter, a rare phrase of
-        # common words): score only its documents; whoosh skips the rest without scoring them
-        most = max(self.whoosh.doc_frequency(t.fieldname, t.text) for t in terms)
-        if len(found) * 4 < most:
-            allow = {to_docnum[n] for n in found} - {-1}
-            top = self.whoosh.search(query, limit=None, filter=allow).top_n
-            scores = {to_pos[docnum]: score for score, docnum in top}
-            ranked = sorted(scores, key=lambda n: (-scores[n], ids[n]))
-            return ranked[:need], scores, True
-        k = max(need, 10)
-        while True:
-            top = self.whoosh.search(query, limit=k).top_n
-            scores = {}
-            for score, docnum in top:
-                n = to_pos[docnum]
-                if n in found:
-                    scores[n] = score
-            ranked = sorted(scores, key=lambda n: (-scores[n], ids[n]))
-            exhausted = len(top) < k
-            if exhausted or (len(ranked) >= need and min(s for s, _ in top) < scores[ranked[need - 1]]):
-                return ranked[:need], scores, exhausted
-            k *= 4
+        ranked = sorted(best.tolist(), key=lambda i: (-scores[i], ids[found[i]]))[:need]
+        return ([int(found[i]) for i in ranked], {int(found[i]): float(scores[i]) for i in ranked},
+                found[~scored])
 
-    def _positions(self) -> tuple[Sequence[int], Sequence[int]]:
+    def _positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Each whoosh document number's position in the exact-match index and each position's
         document number (-1: none), read once per searcher from the arrays the build saved;
         built from whoosh's ids when those describe another build (an interrupted one)."""
@@ -235,12 +236,13 @@ class Searcher:
                     if i in by_id:
                         to_pos[docnum], to_docnum[by_id[i]] = by_id[i], docnum
                 maps = to_pos, to_docnum
-            self._position_maps = maps
+            self._position_maps = (np.asarray(maps[0], dtype=np.int64), np.asarray(maps[1], dtype=np.int64))
         return self._position_maps
 
     def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,
                sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:
-        node, found = self.find(query, filters=filters)
+        node, mask = self._find(query, filters)
+        found = np.flatnonzero(mask)
         positive = body_needles(node)
         ids = self.text.ids
         scores: dict[int, float] = {}
@@ -250,15 +252,14 @@ class Searcher:
 
         if sort == "date":
             dates = self.text.columns["date"]
-            order = sorted(found, key=lambda n: (dates[n] or "", ids[n]), reverse=True)
+            order = sorted(found.tolist(), key=lambda n: (dates[n] or "", ids[n]), reverse=True)
         else:
-            order, scores, exhausted = self._ranked(node, found, offset + limit)
-            if exhausted and len(order) < offset + limit:
+            order, scores, unscored = self._ranked(node, found, offset + limit)
+            if len(order) < offset + limit:
                 # documents whose tokens whoosh did not score (a phrase cut across words) still
                 # rank, after the scored ones, by how often they contain the query; counted only
                 # when the page reaches them
-                rest = [n for n in found if n not in scores]
-                order = order + sorted(rest, key=lambda n: (-occurrences(n), ids[n]))
+                order = order + sorted(unscored.tolist(), key=lambda n: (-occurrences(n), ids[n]))
         page = order[offset:offset + limit]
         meta = self.store.metadata_of([ids[n] for n in page])  # the index is current: same as its table
         hits = []
@@ -314,7 +315,7 @@ class Searcher:
                 "phrase": ph.text, "field": ph.field, "matching_form": m,
                 "segmented": [{"token": w, "lexicon": self.segmenter.is_term(w)}
                               for w in self.segmenter.cut(m)],
-                "documents": len(self._match(ph, set(range(len(self.text))))),
+                "documents": int(self._mask(ph).sum()),
             })
         if doc_id:
             doc = self.store.get(doc_id)  # a unique prefix is enough; an unknown id is an error

@@ -228,9 +228,10 @@ def test_ranking_highlights_and_offsets(searcher):
     assert [h.id for h in page2.hits] == [h.id for h in searcher.search("营商环境", limit=4, passages=0).hits[2:]]
 
 
-def test_a_page_ranked_from_whooshs_top_k_is_the_page_of_the_full_ranking(searcher):
-    """Ranking asks whoosh for its best k only; the page must be the one that scoring every
-    document gives, ties broken by id, for frequent words, filters and phrases cut across words."""
+def test_a_ranked_page_is_the_page_of_whooshs_own_full_ranking(searcher):
+    """Ranking scores posting lists with numpy; the page must be the one whoosh's own search
+    of every document gives, ties broken by id, for frequent words, filters and phrases cut
+    across words."""
     from whoosh import query as wq
 
     def full(q: str) -> list[str]:
@@ -531,6 +532,42 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
     assert ours[0].keys() == theirs[0].keys()
     assert ours[0] == theirs[0]
     assert all(r["id"] not in ours[0][("body", "发展".encode())][0] for r in first[:5])
+
+
+def test_numpy_bm25_gives_whooshs_scores_across_segments_and_deletions(canonical, tmp_path):
+    """speechkit.index.bm25 reads whoosh's posting blocks and length bytes itself: its scores
+    must be those whoosh's own search gives, on an index of three segments with deleted
+    documents, for frequent, rare, title-only and absent words."""
+    import numpy as np
+    from whoosh import index as whoosh_index
+    from whoosh import query as wq
+    from whoosh import scoring
+
+    from speechkit.index.analysis import schema
+    from speechkit.index.bm25 import Scorer
+
+    docs = sorted(canonical.values(), key=lambda d: d.id)[:45]
+    ix = whoosh_index.create_in(str(tmp_path), schema())
+    for part in (docs[:15], docs[15:30], docs[30:]):
+        w = ix.writer()
+        for d in part:
+            w.add_document(id=d.id, title=d.title or "", body=d.text)
+        w.commit(merge=False)
+    w = ix.writer()
+    for d in docs[::7]:
+        w.delete_by_term("id", d.id)
+    w.commit(merge=False)
+    with ix.searcher(weighting=scoring.BM25F()) as s:
+        assert len(s.leaf_searchers()) == 3 and s.reader().has_deletions()
+        scorer = Scorer(s)
+        for words in (["发展"], ["改革", "开放"], ["人民公社"], ["政府工作报告"], ["没有这个词语"]):
+            terms = [(f, w) for w in words for f in ("body", "title")]
+            want = np.zeros(s.doc_count_all())
+            for score, docnum in s.search(wq.Or([wq.Term(f, w) for f, w in terms]), limit=None).top_n:
+                want[docnum] = score
+            got = scorer.scores(terms)
+            assert np.allclose(got, want, rtol=1e-12, atol=0), words
+            assert ((got > 0) == (want > 0)).all(), words
 
 
 def test_a_small_memory_budget_writes_several_segments_and_ranks_the_same(home, searcher, tmp_path):

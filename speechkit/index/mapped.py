@@ -76,7 +76,8 @@ class MappedFile(io.RawIOBase):
         call back into it for every opcode."""
         size = 256
         while True:
-            chunk = io.BytesIO(bytes(self._view[self._pos:self._pos + size]))
+            # buffered: the unpickler reads ahead by `peek` rather than calling `read` per opcode
+            chunk = io.BufferedReader(io.BytesIO(bytes(self._view[self._pos:self._pos + size])))
             try:
                 obj = loader(chunk)
             except Exception:

@@ -30,6 +30,8 @@ from operator import add
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..atomic import replace_dir
 from ..errors import IndexError_
 from ..layout import Paths
@@ -82,6 +84,7 @@ class TextIndex:
             raise self._damaged
         # rows are numbered 1..n unless a build removed documents: then found by bisection
         self._dense = not self.rowids or (self.rowids[0] == 1 and self.rowids[-1] == len(self.rowids))
+        self._codes: dict[tuple[str, ...], tuple[dict[str, list[Any]], np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -109,7 +112,26 @@ class TextIndex:
 
     def matching(self, flt: Filter) -> set[int]:
         """Documents whose metadata passes `flt`, read by column (Filter.select)."""
-        return flt.select(self.columns)
+        return set(np.flatnonzero(self.matching_mask(flt)).tolist())
+
+    def matching_mask(self, flt: Filter) -> np.ndarray:
+        """Whether each document's metadata passes `flt`: `Filter.select` decides on the distinct
+        values of its columns (a few thousand), numpy spreads that over the documents (testing a
+        million rows one by one took 0.2 s a filter)."""
+        distinct, codes = self._coded(flt.columns)
+        passes = np.zeros(len(distinct[flt.columns[0]]) if flt.columns else 0, dtype=bool)
+        passes[list(flt.select(distinct))] = True
+        return passes[codes] if len(passes) else np.zeros(len(self), dtype=bool)
+
+    def _coded(self, names: tuple[str, ...]) -> tuple[dict[str, list[Any]], np.ndarray]:
+        """The distinct value combinations of some metadata columns (by column) and each
+        document's number among them; made once per reader and set of columns."""
+        if names not in self._codes:
+            table: dict[tuple[Any, ...], int] = {}
+            rows = zip(*(self.columns[c] for c in names), strict=True)
+            codes = np.fromiter((table.setdefault(row, len(table)) for row in rows), np.int32, len(self))
+            self._codes[names] = {c: [row[i] for row in table] for i, c in enumerate(names)}, codes
+        return self._codes[names]
 
     @cached_property
     def titles(self) -> dict[str, list[str]]:
@@ -144,30 +166,37 @@ class TextIndex:
         """Documents whose matching form (`field` "body") or title's ("title") contains `phrase`
         (already in matching form), found by the n-gram index and checked on the text when the
         index alone is not exact."""
+        return set(self.containing_positions(phrase, field).tolist())
+
+    def containing_positions(self, phrase: str, field: str = "body") -> np.ndarray:
+        """The same documents as `containing`, as an array of positions."""
         if not phrase:
-            return set()
+            return np.zeros(0, np.int64)
         expr, exact = ngram_query(phrase)
         if expr is None:  # only ASCII spaces and punctuation: nothing to look up
-            return self._scan(phrase) if field == "body" else self._scan_titles(phrase)
+            found = self._scan(phrase) if field == "body" else self._scan_titles(phrase)
+            return np.array(sorted(found), dtype=np.int64)
         try:
-            rows = self._db.execute("SELECT rowid FROM ngrams WHERE ngrams MATCH ?",
-                                    (f"{field} : {expr}",)).fetchall()
+            # the rows as one string, parsed by numpy: fetching 470,000 rows as Python tuples
+            # took 0.3 s, this 0.1
+            joined, = self._db.execute("SELECT group_concat(rowid) FROM ngrams WHERE ngrams MATCH ?",
+                                       (f"{field} : {expr}",)).fetchone()
         except sqlite3.Error:
             raise self._damaged from None
-        found = self._positions([r for (r,) in rows])
+        found = self._positions(np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, np.int64))
         if exact:
-            return set(found)
+            return found
         if field == "title":
             titles = self.titles["title_match"]
-            return {n for n in found if phrase in titles[n]}
+            return found[np.array([phrase in titles[n] for n in found.tolist()], dtype=bool)]
         needle, blob, bounds = phrase.encode("utf-8"), self.blob, self.bounds
-        return {n for n in found if blob.find(needle, bounds[2 * n], bounds[2 * n + 1]) != -1}
+        return found[np.array([blob.find(needle, bounds[2 * n], bounds[2 * n + 1]) != -1 for n in found.tolist()],
+                              dtype=bool)]
 
-    def _positions(self, rowids: list[int]) -> list[int]:
+    def _positions(self, rowids: np.ndarray) -> np.ndarray:
         if self._dense:
-            return [r - 1 for r in rowids]
-        table = self.rowids
-        return [bisect.bisect_left(table, r) for r in rowids]
+            return rowids - 1
+        return np.searchsorted(np.frombuffer(self.rowids, dtype=np.int64), rowids)
 
     def _scan_titles(self, phrase: str) -> set[int]:
         return {n for n, t in enumerate(self.titles["title_match"]) if phrase in t}
