@@ -38,8 +38,8 @@ class Phrase:
     field: str = "body"
 
 
-# the metadata columns each filter field reads
-_FILTER_COLUMNS = {"year": ("year",), "speaker": ("speaker_role", "speaker_name"), "level": ("level",),
+# the metadata columns each filter field reads (the exact-match index saves each set as codes)
+FILTER_COLUMNS = {"year": ("year",), "speaker": ("speaker_role", "speaker_name"), "level": ("level",),
                    "site": ("site",), "region": ("region",)}
 
 
@@ -53,7 +53,7 @@ class Filter:
     @property
     def columns(self) -> tuple[str, ...]:
         """The metadata columns this filter reads."""
-        return _FILTER_COLUMNS.get(self.field, ())
+        return FILTER_COLUMNS.get(self.field, ())
 
     def matches(self, doc: Mapping[str, Any]) -> bool:
         """Whether a document's metadata (year, level, site, region, speaker_role,

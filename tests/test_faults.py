@@ -146,6 +146,11 @@ def test_a_damaged_text_index_is_refused_and_repaired(built):
     one_line_error(cli(built, "search", "改革"), "speechkit index")
     run_cli(built, "index")
     assert answers(built) == before
+    codes = built / "indexes" / "text" / "codes.bin"  # the filters' columns: cut short
+    codes.write_bytes(codes.read_bytes()[:-4])
+    one_line_error(cli(built, "search", "改革 level:national"), "damaged", "speechkit index")
+    run_cli(built, "index")
+    assert answers(built) == before
 
 
 def test_a_damaged_manifest_is_a_one_line_error(built):

@@ -624,11 +624,23 @@ def test_the_stopword_list_is_part_of_the_segmenter_version(monkeypatch):
 
 
 def test_filters_read_by_column_equal_filters_read_by_row(searcher):
-    # Filter.select (columns, used by search) and Filter.matches (rows, used by the analyses)
-    # are one definition: on every document of the index, for filters of every field
+    # Filter.select (columns), Filter.matches (rows, used by the analyses) and the index's
+    # masks (select on the codes the build saved, or on codes made from meta.json for an index
+    # built before them: what search uses) are one definition, on every document of the index
+    import numpy as np
+
+    from speechkit.index.text import TextIndex
     from speechkit.query import parse
     cols = searcher.text.columns
     rows = searcher.text.rows
+    older = TextIndex(searcher.paths, None)
+    older.__dict__["_saved_codes"] = {}  # as if built without codes.json / codes.bin
+    assert searcher.text._saved_codes
     for spec in ("year:2010..2015", "year:..1990", "level:national", "speaker:总理", "region:全国", "site:gov"):
         flt = parse(spec)
-        assert flt.select(cols) == {n for n, r in enumerate(rows) if flt.matches(r)}, spec
+        want = {n for n, r in enumerate(rows) if flt.matches(r)}
+        assert 0 < len(want) < len(rows), spec
+        assert flt.select(cols) == want, spec
+        for index in (searcher.text, older):
+            assert set(np.flatnonzero(index.matching_mask(flt)).tolist()) == want, spec
+    older.close()
