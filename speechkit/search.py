@@ -25,7 +25,7 @@ from .index.bm25 import Scorer
 from .index.manifest import check_current, read_docnum_ids, read_positions
 from .index.text import TextIndex
 from .matching import matching_form
-from .query import And, Filter, Not, Or, Phrase, describe, parse, phrases
+from .query import FILTER_COLUMNS, And, Filter, Not, Or, Phrase, describe, parse, phrases
 from .settings import Settings
 
 
@@ -94,7 +94,7 @@ class Concordance:
         return [[*names, "total", "corpus", "segmenter"]] + [[line[n] for n in names] + tail for line in self.lines]
 
 
-# the filter controls a user is offered: (name, metadata column)
+# the filter controls a user is offered: (filter field, metadata column)
 FACETS = (("level", "level"), ("speaker", "speaker_role"), ("region", "region"), ("site", "site"))
 
 
@@ -134,10 +134,11 @@ class Searcher:
     def facets(self, limit: int = 500) -> dict[str, list[Any]]:
         """The values of the filterable metadata (level, speaker role, region, site: up to
         `limit` each, sorted) and the first and last year, from the index's columns."""
-        cols = self.text.columns
-        out: dict[str, list[Any]] = {name: sorted({v for v in cols.get(column, []) if v})[:limit]
+        # the distinct values the filters' codes hold: no pass over the documents
+        distinct = self.text.coded
+        out: dict[str, list[Any]] = {name: sorted({v for v in distinct(FILTER_COLUMNS[name])[0][column] if v})[:limit]
                                      for name, column in FACETS}
-        years = [y for y in cols.get("year", []) if y]
+        years = [y for y in distinct(FILTER_COLUMNS["year"])[0]["year"] if y]
         out["years"] = [min(years), max(years)] if years else []
         return out
 

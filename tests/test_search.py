@@ -644,3 +644,15 @@ def test_filters_read_by_column_equal_filters_read_by_row(searcher):
         for index in (searcher.text, older):
             assert set(np.flatnonzero(index.matching_mask(flt)).tolist()) == want, spec
     older.close()
+
+
+def test_facets_are_the_distinct_values_of_the_documents(searcher):
+    # read from the filters' codes; the rows are meta.json's
+    from speechkit.search import FACETS
+    rows = searcher.text.rows
+    facets = searcher.facets()
+    for name, column in FACETS:
+        assert facets[name] == sorted({r[column] for r in rows if r[column]})[:500], name
+    assert facets["level"] and facets["region"]
+    years = [r["year"] for r in rows if r["year"]]
+    assert facets["years"] == [min(years), max(years)]

@@ -118,12 +118,12 @@ class TextIndex:
         """Whether each document's metadata passes `flt`: `Filter.select` decides on the distinct
         values of its columns (a few thousand), numpy spreads that over the documents (testing a
         million rows one by one took 0.2 s a filter)."""
-        distinct, codes = self._coded(flt.columns)
+        distinct, codes = self.coded(flt.columns)
         passes = np.zeros(len(distinct[flt.columns[0]]) if flt.columns else 0, dtype=bool)
         passes[list(flt.select(distinct))] = True
         return passes[codes] if len(passes) else np.zeros(len(self), dtype=bool)
 
-    def _coded(self, names: tuple[str, ...]) -> tuple[dict[str, list[Any]], np.ndarray]:
+    def coded(self, names: tuple[str, ...]) -> tuple[dict[str, list[Any]], np.ndarray]:
         """The distinct values of a filter's columns and each document's number among them,
         read from the build's `codes.json`/`codes.bin` (4 bytes a document; at a million
         speeches parsing `meta.json` took 1 s and 450 MB), else made from the columns (an
