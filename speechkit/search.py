@@ -219,6 +219,19 @@ class Searcher:
         return ([int(found[i]) for i in ranked], {int(found[i]): float(scores[i]) for i in ranked},
                 found[~scored])
 
+    def _by_date(self, found: np.ndarray, need: int) -> list[int]:
+        """The newest `need` of the positions `found` (ties by id, both descending): the dates
+        are ranked once among their distinct values, and only those at or above the need-th
+        date are sorted (sorting all 470,000 matches of a frequent word took 0.5 s)."""
+        distinct, codes = self.text.coded(("date",))
+        dates = [d or "" for d in distinct["date"]]
+        rank_of = {d: r for r, d in enumerate(sorted(set(dates)))}
+        ranks = np.array([rank_of[d] for d in dates], dtype=np.int64)[codes[found]]
+        if len(found) > need:
+            found = found[ranks >= np.partition(ranks, len(ranks) - need)[len(ranks) - need]]
+        ids = self.text.ids
+        return sorted(found.tolist(), key=lambda n: (dates[codes[n]], ids[n]), reverse=True)[:need]
+
     def _positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Each whoosh document number's position in the exact-match index and each position's
         document number (-1: none), read once per searcher from the arrays the build saved;
@@ -252,8 +265,7 @@ class Searcher:
             return sum(self.text.count(n, p) for p in positive)
 
         if sort == "date":
-            dates = self.text.columns["date"]
-            order = sorted(found.tolist(), key=lambda n: (dates[n] or "", ids[n]), reverse=True)
+            order = self._by_date(found, offset + limit)
         else:
             order, scores, unscored = self._ranked(node, found, offset + limit)
             if len(order) < offset + limit:

@@ -224,6 +224,14 @@ def test_ranking_highlights_and_offsets(searcher):
     by_date = searcher.search("营商环境", sort="date", limit=50, passages=0)
     dates = [h.date or "" for h in by_date.hits]
     assert dates == sorted(dates, reverse=True)
+    # a page by date is the page of the whole selection sorted by (date, id), newest first
+    for q in ("发展", "营商环境 OR 人民公社", "改革 year:1980..2000"):
+        _, found = searcher.find(q)
+        rows = {d["id"]: d for d in searcher.text.docs}
+        whole = sorted((rows[searcher.text.ids[n]]["date"] or "", searcher.text.ids[n]) for n in found)[::-1]
+        for limit, offset in ((10, 0), (7, 30), (len(found) + 5, 0)):
+            page = searcher.search(q, sort="date", limit=limit, offset=offset, passages=0).hits
+            assert [h.id for h in page] == [i for _, i in whole[offset:offset + limit]], (q, offset)
     page2 = searcher.search("营商环境", limit=2, offset=2, passages=0)
     assert [h.id for h in page2.hits] == [h.id for h in searcher.search("营商环境", limit=4, passages=0).hits[2:]]
 

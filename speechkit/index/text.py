@@ -239,6 +239,8 @@ class TextIndex:
 
 NGRAMS = "ngrams.sqlite"
 CODES_JSON, CODES_BIN = "codes.json", "codes.bin"
+# the columns saved as codes: each filter's, and the date (the order of `search --sort date`)
+CODED_COLUMNS = sorted(set(FILTER_COLUMNS.values()) | {("date",)})
 
 
 def code_columns(columns: dict[str, list[Any]], names: tuple[str, ...]) -> tuple[dict[str, list[Any]], np.ndarray]:
@@ -455,7 +457,7 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: 
     # each filter's columns as codes, so a filtered query reads 4 bytes a document
     saved, start = {}, 0
     with open(tmp / CODES_BIN, "wb") as fh:
-        for names in sorted(set(FILTER_COLUMNS.values())):
+        for names in CODED_COLUMNS:
             distinct, codes = code_columns(columns, names)
             fh.write(codes.tobytes())
             saved[",".join(names)] = {"start": start, "distinct": distinct}
