@@ -54,7 +54,10 @@ CREATE INDEX IF NOT EXISTS search_docs_tokens ON search_docs USING gin (tokens);
 CREATE INDEX IF NOT EXISTS search_docs_year ON search_docs (year);
 CREATE INDEX IF NOT EXISTS search_docs_level ON search_docs (level);
 CREATE TABLE IF NOT EXISTS search_state (key text PRIMARY KEY, value text NOT NULL);
-""" + "".join(_create_index(name) + ";\n" for name in _BULK_INDEXES)
+"""
+# held (per session: a killed build's ends with its connection) by a build that dropped the
+# large indexes, while it writes its rows
+_BUILD_LOCK = 728192
 log = logging.getLogger(__name__)
 BULK_ROWS = 2000  # writing this many rows (or a fifth of the table) builds the large indexes afterwards
 META = ("year", "date", "level", "region", "site", "speaker_role", "speaker_name")
@@ -148,6 +151,7 @@ class ServerSearch:
         with self.db.transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(728191)")
             self.db.execute(_SCHEMA)
+        self._restore_large_indexes()
         ctype = self.db.execute("SELECT current_setting('lc_ctype') AS c").fetchone()["c"]
         if ctype in ("C", "POSIX"):
             # pg_trgm takes no trigrams from characters the locale does not call letters: under
@@ -165,6 +169,20 @@ class ServerSearch:
     def close(self) -> None:
         self.db.close()
 
+    def _restore_large_indexes(self) -> None:
+        """Create the large GIN indexes where they are missing (a new table, or a first build
+        killed before it built them), unless a build that dropped them is still writing: built
+        then, they would take its rows one by one."""
+        have = {r["indexname"] for r in self.db.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")}
+        missing = [name for name in _BULK_INDEXES if name not in have]
+        if missing and self.db.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_BUILD_LOCK,)).fetchone()["ok"]:
+            try:
+                for name in missing:
+                    self.db.execute(_create_index(name))
+            finally:
+                self.db.execute("SELECT pg_advisory_unlock(%s)", (_BUILD_LOCK,))
+
     # --- keeping the table current (speechkit index) ----------------------------------------
     def stale(self, rows: dict[str, Any]) -> tuple[list[str], list[str]]:
         """(ids whose row is missing or out of date, ids no longer canonical) for the store's
@@ -179,10 +197,21 @@ class ServerSearch:
         one transaction each. When `expected` rows are many against the table (a first build),
         the two large GIN indexes are dropped first and built once at the end: adding rows one
         by one to a GIN index of character pairs took 13 minutes for 35,000 speeches and had not
-        finished. A run killed in between leaves them missing; searches stay exact (slower) and
-        the next `ServerSearch` creates them again."""
+        finished. Meanwhile the build holds a lock that keeps searches from building them again.
+        A run killed in between leaves them missing; searches stay exact (slower) and the next
+        `ServerSearch` creates them again."""
         have = self.db.execute("SELECT count(*) AS n FROM search_docs").fetchone()["n"]
         bulk = expected >= max(BULK_ROWS, have // 5)
+        if bulk:
+            self.db.execute("SELECT pg_advisory_lock(%s)", (_BUILD_LOCK,))
+        try:
+            return self._write(rows, gone, segmented, bulk)
+        finally:
+            if bulk:
+                self.db.execute("SELECT pg_advisory_unlock(%s)", (_BUILD_LOCK,))
+
+    def _write(self, rows: dict[str, Any], gone: list[str], segmented: Iterable[tuple[str, str, str]],
+               bulk: bool) -> int:
         written = 0
         with self.db.transaction():
             self.db.execute("DELETE FROM search_docs WHERE id = ANY(%s)", (gone,))

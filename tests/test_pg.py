@@ -192,6 +192,33 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
     assert "speechkit index" in run(home, "--store", pg_url, "search", "营商环境", code=1)
 
 
+def test_a_search_during_a_first_build_leaves_the_large_indexes_to_the_build(tmp_path, pg_url):
+    """A first build drops the two large GIN indexes and builds them after its rows; a search
+    opened meanwhile must not build them again (it would index the build's rows one by one),
+    and one opened after a build that died must."""
+    import psycopg
+
+    from speechkit.pgsearch import _BUILD_LOCK, _BULK_INDEXES, ServerSearch
+
+    settings = load_settings(tmp_path, store=pg_url)
+
+    def large() -> set[str]:
+        with psycopg.connect(pg_url) as db:
+            return {n for (n,) in db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")
+                    } & set(_BULK_INDEXES)
+
+    with ServerSearch(settings) as first:
+        assert large() == set(_BULK_INDEXES)  # a new table has them
+        for name in _BULK_INDEXES:
+            first.db.execute(f"DROP INDEX {name}")
+    with psycopg.connect(pg_url, autocommit=True) as build:  # a build between dropping and rebuilding
+        build.execute("SELECT pg_advisory_lock(%s)", (_BUILD_LOCK,))
+        with ServerSearch(settings):
+            assert large() == set()
+    with ServerSearch(settings):  # that build's connection ended (killed): the search repairs
+        assert large() == set(_BULK_INDEXES)
+
+
 def settings_digest(settings) -> str:
     with open_store(settings, create=False) as store:
         return store.canonical_digest()[0]
