@@ -250,7 +250,7 @@ class Searcher:
                     if i in by_id:
                         to_pos[docnum], to_docnum[by_id[i]] = by_id[i], docnum
                 maps = to_pos, to_docnum
-            self._position_maps = (np.asarray(maps[0], dtype=np.int64), np.asarray(maps[1], dtype=np.int64))
+            self._position_maps = (np.asarray(maps[0], dtype=np.int32), np.asarray(maps[1], dtype=np.int32))
         return self._position_maps
 
     def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,

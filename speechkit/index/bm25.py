@@ -67,7 +67,8 @@ def postings(reader: Any, fieldname: str, text: str) -> tuple[np.ndarray, np.nda
 
 
 def field_lengths(reader: Any, fieldname: str) -> np.ndarray:
-    """Each document's length in `fieldname` as whoosh's scorer sees it (quantised)."""
+    """Each document's length byte in `fieldname` (whoosh stores lengths quantised to one byte;
+    `_LENGTH_OF_BYTE` gives the length its scorer uses): one byte a document in memory."""
     count = reader.doc_count_all()
     perdoc = reader._perdoc
     column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
@@ -75,7 +76,7 @@ def field_lengths(reader: Any, fieldname: str) -> np.ndarray:
     if column is not None:
         stored = min(column._count, count)  # documents after the last non-zero length store none
         codes[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored), dtype=np.uint8)
-    return _LENGTH_OF_BYTE[codes]
+    return codes
 
 
 class Scorer:
@@ -111,7 +112,7 @@ class Scorer:
                 ids, tf = postings(sub.reader(), fieldname, text)
                 if not len(ids):
                     continue
-                fl = self._leaf_lengths(leaf, fieldname)[ids]
+                fl = _LENGTH_OF_BYTE[self._leaf_lengths(leaf, fieldname)[ids]]
                 # whoosh.scoring.bm25, operation for operation
                 out[ids + offset] += idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
         return out
