@@ -464,8 +464,11 @@ def main() -> None:
         from whoosh import index
         from whoosh.qparser import QueryParser
 
-        bix = index.open_dir(str(work / "baseline"))
-        bsearcher = bix.searcher()
+        from speechkit.safe_pickle import trusting
+
+        with trusting(("jieba.analyse.analyzer", "ChineseTokenizer")):  # the baseline's own schema
+            bix = index.open_dir(str(work / "baseline"))
+            bsearcher = bix.searcher()
         bparser = QueryParser("body", bix.schema)
         with Searcher(settings) as s:
             print(f"{'query':<34}{'hits':>7}{'base hits':>10}{'median ms':>11}{'p95 ms':>8}"

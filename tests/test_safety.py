@@ -42,6 +42,23 @@ def test_a_planted_pickle_in_a_shared_index_does_not_run(tmp_path, seeds_home):
     assert "refusing to open an index" in out and "posix.system" in out and "Traceback" not in out
 
 
+def test_trusting_admits_a_class_only_inside_its_block():
+    import pickle
+    from fractions import Fraction
+
+    from speechkit.safe_pickle import UnsafeIndexError, restricted_loads, trusting
+
+    data = pickle.dumps(Fraction(1, 3), 2)
+    with pytest.raises(UnsafeIndexError, match=r"fractions\.Fraction"):
+        restricted_loads(data)
+    with trusting(("fractions", "Fraction")):
+        assert restricted_loads(data) == Fraction(1, 3)
+    with pytest.raises(UnsafeIndexError):
+        restricted_loads(data)
+    with pytest.raises(UnsafeIndexError, match=r"posix\.system"):  # what the test above plants
+        restricted_loads(pickle.dumps(_Payload(Path("/nonexistent")), 2))
+
+
 @pytest.mark.parametrize("name", ["/abs/path", "../../x", "a/b", ".hidden", ""])
 def test_cluster_names_are_plain_names(seeds_home, name):
     out = run(seeds_home, "cluster", "-k", "2", "--name", name, code=1)
