@@ -29,8 +29,10 @@ from whoosh.util.numeric import byte_to_length
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
 
-def postings(reader: Any, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(document numbers, weights) of a term in one segment, deleted documents left out.
+def postings(reader: Any, fieldname: str, text: str, deleted: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(document numbers, weights) of a term in one segment, deleted documents left out
+    (`deleted`: the segment's deleted document numbers, when the caller has them already).
 
     >>> postings(_demo().reader(), "body", "改革")
     (array([0, 2]), array([2., 1.]))
@@ -39,9 +41,10 @@ def postings(reader: Any, fieldname: str, text: str) -> tuple[np.ndarray, np.nda
         m = reader.postings(fieldname, text)
     except TermNotFound:
         return np.zeros(0, np.int64), np.zeros(0)
-    deleted = None
     if isinstance(m, FilterMatcher):  # the segment has deletions: read the postings beneath
-        deleted, m = reader.deleted_docs_set, m.child
+        m = m.child
+        if deleted is None:
+            deleted = deleted_docs(reader)
     ids: list[int] = []
     weights: list[float] = []
     if isinstance(m, W3LeafMatcher) and not m._byteids:
@@ -60,10 +63,16 @@ def postings(reader: Any, fieldname: str, text: str) -> tuple[np.ndarray, np.nda
             weights.append(m.weight())
             m.next()
     out_ids, out_weights = np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
-    if deleted:
-        keep = ~np.isin(out_ids, np.fromiter(deleted, np.int64, len(deleted)))
+    if deleted is not None and len(deleted):
+        keep = ~np.isin(out_ids, deleted)
         out_ids, out_weights = out_ids[keep], out_weights[keep]
     return out_ids, out_weights
+
+
+def deleted_docs(reader: Any) -> np.ndarray:
+    """A segment's deleted document numbers."""
+    deleted = reader.deleted_docs_set
+    return np.fromiter(deleted, np.int64, len(deleted))
 
 
 def field_lengths(reader: Any, fieldname: str) -> np.ndarray:
@@ -81,7 +90,7 @@ def field_lengths(reader: Any, fieldname: str) -> np.ndarray:
 
 class Scorer:
     """BM25F over a whoosh searcher, for queries that are an OR of (field, word) terms (what
-    speechkit's ranking asks). Keeps each segment's length columns once read."""
+    speechkit's ranking asks). Keeps each segment's length columns and deletions once read."""
 
     def __init__(self, searcher: Any) -> None:
         self.searcher = searcher
@@ -91,6 +100,7 @@ class Scorer:
         self.weighting = weighting
         self.leaves = searcher.leaf_searchers()
         self._lengths: dict[tuple[int, str], np.ndarray] = {}
+        self._deleted = [deleted_docs(sub.reader()) for sub, _ in self.leaves]
 
     def _leaf_lengths(self, leaf: int, fieldname: str) -> np.ndarray:
         key = (leaf, fieldname)
@@ -109,7 +119,7 @@ class Scorer:
             idf = s.idf(fieldname, text)
             avgfl = s.avg_field_length(fieldname) or 1
             for leaf, (sub, offset) in enumerate(self.leaves):
-                ids, tf = postings(sub.reader(), fieldname, text)
+                ids, tf = postings(sub.reader(), fieldname, text, self._deleted[leaf])
                 if not len(ids):
                     continue
                 fl = _LENGTH_OF_BYTE[self._leaf_lengths(leaf, fieldname)[ids]]

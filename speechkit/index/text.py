@@ -110,18 +110,16 @@ class TextIndex:
         names = list(cols)
         return [dict(zip(names, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
-    def matching(self, flt: Filter) -> set[int]:
-        """Documents whose metadata passes `flt`, read by column (Filter.select)."""
-        return set(np.flatnonzero(self.matching_mask(flt)).tolist())
-
     def matching_mask(self, flt: Filter) -> np.ndarray:
         """Whether each document's metadata passes `flt`: `Filter.select` decides on the distinct
         values of its columns (a few thousand), numpy spreads that over the documents (testing a
         million rows one by one took 0.2 s a filter)."""
+        if not flt.columns:  # a field with no columns passes nothing (Filter.select)
+            return np.zeros(len(self), dtype=bool)
         distinct, codes = self.coded(flt.columns)
-        passes = np.zeros(len(distinct[flt.columns[0]]) if flt.columns else 0, dtype=bool)
+        passes = np.zeros(len(distinct[flt.columns[0]]), dtype=bool)
         passes[list(flt.select(distinct))] = True
-        return passes[codes] if len(passes) else np.zeros(len(self), dtype=bool)
+        return passes[codes]
 
     def coded(self, names: tuple[str, ...]) -> tuple[dict[str, list[Any]], np.ndarray]:
         """The distinct values of a filter's columns and each document's number among them,
@@ -129,7 +127,7 @@ class TextIndex:
         speeches parsing `meta.json` took 1 s and 450 MB), else made from the columns (an
         index built before those files existed)."""
         if names not in self._codes:
-            saved = self._saved_codes.get(",".join(names))
+            saved = self._saved_codes.get(_code_key(names))
             if saved is not None:
                 codes = np.fromfile(self.paths.text / CODES_BIN, dtype=np.int32, count=len(self),
                                     offset=4 * saved["start"])
@@ -241,6 +239,11 @@ NGRAMS = "ngrams.sqlite"
 CODES_JSON, CODES_BIN = "codes.json", "codes.bin"
 # the columns saved as codes: each filter's, and the date (the order of `search --sort date`)
 CODED_COLUMNS = sorted(set(FILTER_COLUMNS.values()) | {("date",)})
+
+
+def _code_key(names: tuple[str, ...]) -> str:
+    """A set of coded columns' key in codes.json."""
+    return ",".join(names)
 
 
 def code_columns(columns: dict[str, list[Any]], names: tuple[str, ...]) -> tuple[dict[str, list[Any]], np.ndarray]:
@@ -460,7 +463,7 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: 
         for names in CODED_COLUMNS:
             distinct, codes = code_columns(columns, names)
             fh.write(codes.tobytes())
-            saved[",".join(names)] = {"start": start, "distinct": distinct}
+            saved[_code_key(names)] = {"start": start, "distinct": distinct}
             start += len(codes)
     (tmp / CODES_JSON).write_text(json.dumps(saved, ensure_ascii=False), "utf-8")
     sums = {name: _file_sum(tmp / name) for name in _TEXT_FILES + _CODE_FILES}
