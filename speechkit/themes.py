@@ -45,6 +45,7 @@ from .topics import check_name
 PASSAGE_MIN_CHARS = 80   # shorter paragraphs join the next one (a heading joins what it heads)
 MIN_FEATURES = 5         # passages with fewer theme words are too short to place
 COMMON_DF = 0.4          # a word in more than this share of the speeches carries no theme
+UNIT_SHARE = 0.5         # a word that follows a number this often is a unit (万公顷 in 12万公顷)
 REGIONAL_SHARE = 0.6     # a word whose speeches come this much from one region is a place word
 REGIONAL_MIN_DF = 4
 REGIONAL_LIFT = 3.0      # … and this many times the region's share of all speeches
@@ -55,6 +56,7 @@ SAMPLE_FOR_K = 20_000    # passages used to choose k (the final model sees all)
 _SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "）", ")")
 _NUMERAL = "〇零一二三四五六七八九十百千万亿两几半"
 _NUMBERISH = re.compile(rf"[\dA-Za-z％%‰℃]|^[{_NUMERAL}]+[年月日个项亿万元家所人次倍条座公里吨亩户台辆件名位届]?$|^第")
+_NUMBER = re.compile(rf"^[\d{_NUMERAL}]+$")
 _SELF_REFERENCE = re.compile(
     r"^(全|我|本|该|各|外|省|市|县|区|州)(省|市|县|区|州|盟|旗|乡|镇|委|政府|人大|政协|级|直|属|内|外)$"
     r"|^(全|我|本)?自治(区|州|县|旗)$")
@@ -87,12 +89,18 @@ def split_passages(text: str, min_chars: int = PASSAGE_MIN_CHARS) -> list[tuple[
 
 
 def _placed(positions: list[tuple[str, ...]], match: str, spans: list[tuple[int, int]],
-            is_term) -> Iterator[tuple[int, str]]:
-    """(passage number, word) for the word positions of a text, in order: each word is found
-    after the previous one (they were cut from this very text), so the walk is linear. A
-    lexicon term inside a word (放管服 in 放管服改革) counts in the same passage."""
+            is_term) -> Iterator[tuple[int, str, bool]]:
+    """(passage number, word, whether the word follows a number) for the word positions of a
+    text, in order: each word is found after the previous one (they were cut from this very
+    text), so the walk is linear. A lexicon term inside a word (放管服 in 放管服改革) counts in
+    the same passage.
+
+    >>> list(_placed([("12",), ("万公顷",), ("5",), ("造林",)], "12万公顷；5、造林", [(0, 10)], lambda w: False))
+    [(0, '12', False), (0, '万公顷', True), (0, '5', False), (0, '造林', False)]
+    """
     pos = 0
     k = 0
+    number_ends = -1    # where the last number ended: a word right there (no gap) follows it
     for p in positions:
         at = match.find(p[0], pos)
         if at < 0:
@@ -100,10 +108,12 @@ def _placed(positions: list[tuple[str, ...]], match: str, spans: list[tuple[int,
         pos = at + len(p[0])
         while k < len(spans) - 1 and at >= spans[k][1]:
             k += 1
-        yield k, p[0]
+        yield k, p[0], at == number_ends
         for part in p[1:]:
             if is_term(part):
-                yield k, part
+                yield k, part, False
+        if _NUMBER.match(p[0]):
+            number_ends = pos
 
 
 def gazetteer(regions: Iterable[str | None]) -> set[str]:
@@ -184,8 +194,9 @@ class _Passages:
 def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress | None,
           probes: list[str] = (), pool: Executor | None = None
           ) -> tuple[_Passages, list[str], np.ndarray, dict[int, Counter[str]], list[array]]:
-    """Passages as rows of word ids, the vocabulary, each word's document frequency and, per
-    word, the regions of the speeches it occurs in. Words are ids from the start: the tokens of
+    """Passages as rows of word ids, the vocabulary, each word's document frequency, occurrences
+    and occurrences right after a number (three rows) and, per word, the regions of the speeches
+    it occurs in. Words are ids from the start: the tokens of
     35,000 speeches as Python strings were several GB.
 
     Batches of speeches are read by `pool`'s workers (the local pool or Dask) when given, and
@@ -215,7 +226,7 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
     vocab: dict[str, int] = {}
     words: list[str] = []
     dropped: set[str] = set()
-    df = np.zeros(0, dtype=np.int64)
+    stats = np.zeros((3, 0), dtype=np.int64)  # per word: document frequency, occurrences, after a number
     regions: dict[int, Counter[str]] = defaultdict(Counter)
     p = _Passages()
     probed: list[array] = [array("i") for _ in probes]  # passages containing each probe term
@@ -227,11 +238,12 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
                 vocab[w] = len(words)
                 words.append(w)
         mapping = np.fromiter((vocab[w] for w in part["words"]), dtype=np.int64, count=len(part["words"]))
-        if len(words) > len(df):  # grown geometrically: a copy per batch would be batches × vocabulary
-            grown = np.zeros(max(len(words), 2 * len(df)), dtype=np.int64)
-            grown[:len(df)] = df
-            df = grown
-        np.add.at(df, mapping, np.frombuffer(part["df"], dtype=np.int32))
+        if len(words) > stats.shape[1]:  # grown geometrically: a copy per batch would be batches × vocabulary
+            grown = np.zeros((3, max(len(words), 2 * stats.shape[1])), dtype=np.int64)
+            grown[:, :stats.shape[1]] = stats
+            stats = grown
+        for row, key in enumerate(("df", "seen", "after")):
+            np.add.at(stats[row], mapping, np.frombuffer(part[key], dtype=np.int32))
         for j, counts in part["regions"].items():
             regions[int(mapping[j])].update(counts)
         dropped |= part["dropped"]
@@ -248,7 +260,7 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
         if progress:
             progress(done, len(ids), "passages")
     p.dropped = len(dropped)
-    return p, words, df[:len(words)].astype(np.int32), regions, probed
+    return p, words, stats[:, :len(words)], regions, probed
 
 
 def _region(doc: Any) -> str | None:
@@ -265,6 +277,8 @@ def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str],
     words: list[str] = []
     dropped: set[str] = set()
     df = array("i")
+    seen = array("i")     # occurrences of each word, and how many of them follow a number
+    after = array("i")
     regions: dict[int, Counter[str]] = defaultdict(Counter)
     p = _Passages()
     probed: list[list[int]] = [[] for _ in needles]
@@ -277,7 +291,7 @@ def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str],
         for t, needle in enumerate(needles):
             if needle in match:
                 probed[t].extend(len(p.doc) + k for k, (a, b) in enumerate(spans) if needle in match[a:b])
-        for k, w in _placed(deserialize(tokens), match, spans, is_term):
+        for k, w, after_number in _placed(deserialize(tokens), match, spans, is_term):
             j = vocab.get(w)
             if j is None:
                 if w in dropped:
@@ -288,7 +302,11 @@ def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str],
                 j = vocab[w] = len(words)
                 words.append(w)
                 df.append(0)
+                seen.append(0)
+                after.append(0)
             rows[k].append(j)
+            seen[j] += 1
+            after[j] += after_number
         for j in {j for row in rows for j in row}:
             df[j] += 1
             if region:
@@ -299,16 +317,19 @@ def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str],
             p.end.append(b)
             p.indices.extend(row)
             p.indptr.append(len(p.indices))
-    return {"speeches": len(items), "words": words, "df": df.tobytes(), "regions": dict(regions),
+    return {"speeches": len(items), "words": words, "df": df.tobytes(), "seen": seen.tobytes(),
+            "after": after.tobytes(), "regions": dict(regions),
             "dropped": dropped, "probed": probed, "doc": p.doc, "start": p.start, "end": p.end,
             "indptr": p.indptr, "indices": p.indices.tobytes()}
 
 
-def _theme_columns(words: list[str], df: np.ndarray, regions: dict[int, Counter[str]], n_docs: int,
+def _theme_columns(words: list[str], stats: np.ndarray, regions: dict[int, Counter[str]], n_docs: int,
                    region_docs: Counter[str]) -> tuple[np.ndarray, dict[str, int]]:
-    """Which words are features: not in almost every speech, not in too few, not regional. A
-    word is regional when most of its speeches come from one region, several times more than
-    that region's share of all speeches (a corpus of one region has no regional words)."""
+    """Which words are features: not in almost every speech, not in too few, not a unit, not
+    regional. A word is a unit (万公顷, 万千瓦, 亿吨公里) when most of its occurrences follow a
+    number. A word is regional when most of its speeches come from one region, several times
+    more than that region's share of all speeches (a corpus of one region has no regional words)."""
+    df, seen, after = stats
     regional_docs = sum(region_docs.values())
     keep = np.ones(len(words), dtype=bool)
     why: Counter[str] = Counter()
@@ -320,6 +341,9 @@ def _theme_columns(words: list[str], df: np.ndarray, regions: dict[int, Counter[
         elif df[j] < min_df:
             keep[j] = False
             why["in fewer than 3 speeches"] += 1
+        elif after[j] > UNIT_SHARE * seen[j]:
+            keep[j] = False
+            why["mostly after a number (units)"] += 1
         elif regional_docs >= 50 and df[j] >= REGIONAL_MIN_DF and regions.get(j):
             region, top = regions[j].most_common(1)[0]
             share = top / sum(regions[j].values())
@@ -350,9 +374,9 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     # pool, or Dask with --engine dask), and the result is the same as reading them here
     parallel = settings.uses_dask or (settings.worker_count > 1 and len(docs) >= 2 * READ_BATCH)
     with executor(settings) if parallel else contextlib.nullcontext() as pool:
-        p, words, df, regions, probed = _read(corpus, docs, places, progress, list(probes), pool)
+        p, words, stats, regions, probed = _read(corpus, docs, places, progress, list(probes), pool)
     region_docs = Counter(d.region for d in docs if d.region and d.region not in ("全国", "中华人民共和国"))
-    keep, excluded = _theme_columns(words, df, regions, len(docs), region_docs)
+    keep, excluded = _theme_columns(words, stats, regions, len(docs), region_docs)
     excluded["places, numbers, stopwords, self-references"] = p.dropped
     counts = sparse.csr_matrix(
         (np.ones(len(p.indices), dtype=np.float32), np.frombuffer(p.indices, dtype=np.int32),

@@ -230,6 +230,27 @@ def test_theme_labels_are_never_places_numbers_or_years(themes_result):
         assert len(t.representatives) == 3 and all(r["text"] for r in t.representatives)
 
 
+def test_theme_labels_are_not_units_that_follow_numbers(themes_result, corpus_):
+    """万千瓦 in 500万千瓦, 万公顷 in 12.5万公顷: a unit says how much, not what about. Counted
+    here on the texts with a regular expression, not on the tokens the themes read."""
+    import re
+
+    texts = [matching_form(t) for _, t in corpus_.texts([d.id for d in corpus_.docs()])]
+    number = r"[\d〇零一二三四五六七八九十百千万亿两多余]"   # 500万千瓦, 二百万千瓦, 1000多万千瓦
+    assert themes_result.excluded.get("mostly after a number (units)", 0) > 0
+    labels = {label for t in themes_result.themes for label in t.labels}
+    for label in labels:
+        total = sum(t.count(label) for t in texts)
+        after = sum(len(re.findall(number + re.escape(label), t)) for t in texts)
+        assert after <= 0.5 * total, (label, after, total)
+    # and the units of these reports are found: nearly every 万千瓦 and 万公顷 follows a number
+    for unit in ("万千瓦", "万公顷"):
+        total = sum(t.count(unit) for t in texts)
+        after = sum(len(re.findall(number + unit, t)) for t in texts)
+        assert total >= 3 and after > 0.8 * total, unit
+        assert unit not in labels
+
+
 def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
     from speechkit.themes import themes
     for shares in themes_result.speech_shares.values():
