@@ -40,7 +40,7 @@ from .errors import NotFoundError, SpeechkitError
 from .matching import matching_form
 from .query import Filter
 from .segment import deserialize, worker_segmenter
-from .topics import check_name
+from .topics import check_name, label_words
 
 PASSAGE_MIN_CHARS = 80   # shorter paragraphs join the next one (a heading joins what it heads)
 MIN_FEATURES = 5         # passages with fewer theme words are too short to place
@@ -409,21 +409,12 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     sample = rng.choice(len(labels), min(len(labels), 5000), replace=False)
     sil = float(silhouette_score(x[sample], labels[sample])) if len(set(labels[sample])) > 1 else None
 
-    # c-TF-IDF labels
     member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
-    per_topic = np.asarray((member @ counts).todense(), dtype=np.float64)
-    total = per_topic.sum(axis=0)
-    avg = total.sum() / k
+    top_words = label_words(np.asarray((member @ counts).todense(), dtype=np.float64), vocab)
     weights = np.asarray(member @ plen, dtype=np.float64).ravel()
     texts = _representative_texts(corpus, docs, pdoc, pstart, plen, x, labels, model.cluster_centers_)
-    out_themes = []
-    for c in range(k):
-        row = per_topic[c]
-        weight = (row / max(row.sum(), 1.0)) * np.log(1 + avg / np.maximum(total, 1))
-        weight[row < 3] = -1
-        top = [str(vocab[j]) for j in np.argsort(-weight)[:8] if weight[j] > 0]
-        out_themes.append(Theme(c, int((labels == c).sum()), round(float(weights[c] / weights.sum()), 4), top,
-                                texts[c]))
+    out_themes = [Theme(c, int((labels == c).sum()), round(float(weights[c] / weights.sum()), 4), top_words[c],
+                        texts[c]) for c in range(k)]
     shares = _shares(docs, pdoc, plen, labels, k)
     position = np.full(len(p.doc), -1)
     position[rows] = np.arange(len(rows))
