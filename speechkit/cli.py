@@ -880,14 +880,19 @@ def _print_themes(data: dict[str, Any], by: str) -> None:
             f"speeches, seed {data['seed']}")
     if data.get("silhouette") is not None:
         head += f", silhouette {data['silhouette']}"
+    if data.get("stability") is not None:
+        head += f", agreement with another seed (adjusted Rand) {data['stability']}"
     table = Table(title=head)
-    for col in ("theme", "share", "labels", "representative passages"):
+    for col in ("theme", "share", "held", "labels", "representative passages"):
         table.add_column(col, overflow="fold")
     for t in sorted(data["themes"], key=lambda t: -t["share"]):
         reps = "\n".join(f"[{r['year'] or '?'} {r['region'] or ''} {r['title'] or ''}] {r['text'][:60]}"
                          for r in t["representatives"])
-        table.add_row(str(t["topic"]), f"{t['share']:.1%}", "、".join(t["labels"]), reps)
+        held = "" if t.get("stability") is None else f"{t['stability']:.2f}"
+        table.add_row(str(t["topic"]), f"{t['share']:.1%}", held, "、".join(t["labels"]), reps)
     out.print(table)
+    err.print("held: Jaccard of a theme's passages with the closest theme of a run with another seed "
+              "(under 0.5 it dissolved, over 0.75 it held)")
     shares = data["share_by"][by]
     if shares:
         top = [str(t["topic"]) for t in sorted(data["themes"], key=lambda t: -t["share"])[:8]]
@@ -944,7 +949,8 @@ def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selecti
     (万千瓦) and self-references (全市, 我省) are not features, so themes follow regions far
     less than clusters of whole speeches do (on gov-reports, agreement of a speech's main theme
     with its region: NMI 0.18-0.21 over five seeds against 0.37; 0.09-0.11 with the regions
-    shuffled); a period's own vocabulary still makes some themes eras.
+    shuffled); a period's own vocabulary still makes some themes eras. `held` says how far each
+    theme survives a k-means run with another seed (Jaccard; under 0.5 it dissolved).
 
     \b
     Example: the weight of business-environment passages in provincial reports

@@ -251,6 +251,23 @@ def test_theme_labels_are_not_units_that_follow_numbers(themes_result, corpus_):
         assert unit not in labels
 
 
+def test_theme_stability_measures_agreement_between_partitions(themes_result):
+    import numpy as np
+
+    from speechkit.themes import theme_stability
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, 400)
+    # the same partition under other names agrees fully; a partition drawn at random does not
+    assert theme_stability(a, (a + 2) % 5, 5) == (1.0, [1.0] * 5)
+    ari, held = theme_stability(a, rng.integers(0, 5, 400), 5)
+    assert abs(ari) < 0.05 and all(j < 0.4 for j in held)
+    # a theme split in two halves keeps a Jaccard of one half
+    ari, held = theme_stability(np.zeros(10, dtype=int), np.array([0] * 5 + [1] * 5), 1)
+    assert held == [0.5]
+    assert -1 <= themes_result.stability <= 1
+    assert all(0 < t.stability <= 1 for t in themes_result.themes)
+
+
 def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
     from speechkit.themes import themes
     for shares in themes_result.speech_shares.values():
@@ -260,6 +277,7 @@ def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
     again = themes(corpus_, k=8, name="t8b", seed=3, save=False)
     assert [t.labels for t in again.themes] == [t.labels for t in themes_result.themes]
     assert again.speech_shares == themes_result.speech_shares
+    assert [t.stability for t in again.themes] == [t.stability for t in themes_result.themes]
 
 
 def test_passages_read_by_the_worker_pool_give_the_same_themes(themes_result, home, monkeypatch):

@@ -164,6 +164,8 @@ def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
     page.wait_for_selector("#themes")
     cells = page.locator("#themes tr td:nth-child(5)").all_inner_texts()
     assert cells == ["、".join(t["labels"]) for t in model["themes"]]
+    held = page.locator("#themes tr td:nth-child(6)").all_inner_texts()
+    assert held == [str(t["stability"]) for t in model["themes"]] and model["stability"] is not None
     points = page.locator("#chart circle.point")
     got = {int(points.nth(i).get_attribute("data-year")): float(points.nth(i).get_attribute("data-value"))
            for i in range(points.count())}
