@@ -198,8 +198,8 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
           ) -> tuple[_Passages, list[str], np.ndarray, dict[int, Counter[str]], list[array]]:
     """Passages as rows of word ids, the vocabulary, each word's document frequency, occurrences
     and occurrences right after a number (three rows) and, per word, the regions of the speeches
-    it occurs in. Words are ids from the start: the tokens of
-    35,000 speeches as Python strings were several GB.
+    it occurs in. Words are ids from the start: the tokens of 35,000 speeches as Python strings
+    were several GB.
 
     Batches of speeches are read by `pool`'s workers (the local pool or Dask) when given, and
     merged here in order, so the result is the same as reading them one by one."""
@@ -412,6 +412,8 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     sil = float(silhouette_score(x[sample], labels[sample])) if len(set(labels[sample])) > 1 else None
     # a second seed on a sample of the passages: how far each theme is a property of the data
     # rather than of one k-means start (the 营商环境 passages went 32-53% to one theme by seed)
+    if progress:
+        progress(0, 1, f"k-means with another seed on a sample, k={k}")
     drawn = rng.choice(len(labels), min(len(labels), SAMPLE_FOR_K), replace=False)
     other = KMeans(n_clusters=k, random_state=seed + 1, n_init=corpus.settings.topics_n_init).fit(x[drawn])
     agreement, per_theme = theme_stability(labels[drawn], other.labels_, k)
