@@ -196,9 +196,9 @@ class _Passages:
 def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress | None,
           probes: list[str] = (), pool: Executor | None = None
           ) -> tuple[_Passages, list[str], np.ndarray, dict[int, Counter[str]], list[array]]:
-    """Passages as rows of word ids, the vocabulary, each word's document frequency, occurrences
-    and occurrences right after a number (three rows) and, per word, the regions of the speeches
-    it occurs in. Words are ids from the start: the tokens of 35,000 speeches as Python strings
+    """Passages as rows of word ids, the vocabulary, each word's document frequency and
+    occurrences right after a number (two rows) and, per word, the regions of the speeches it
+    occurs in. Words are ids from the start: the tokens of 35,000 speeches as Python strings
     were several GB.
 
     Batches of speeches are read by `pool`'s workers (the local pool or Dask) when given, and
@@ -228,7 +228,7 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
     vocab: dict[str, int] = {}
     words: list[str] = []
     dropped: set[str] = set()
-    stats = np.zeros((3, 0), dtype=np.int64)  # per word: document frequency, occurrences, after a number
+    stats = np.zeros((2, 0), dtype=np.int64)  # per word: document frequency, occurrences after a number
     regions: dict[int, Counter[str]] = defaultdict(Counter)
     p = _Passages()
     probed: list[array] = [array("i") for _ in probes]  # passages containing each probe term
@@ -241,10 +241,10 @@ def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress 
                 words.append(w)
         mapping = np.fromiter((vocab[w] for w in part["words"]), dtype=np.int64, count=len(part["words"]))
         if len(words) > stats.shape[1]:  # grown geometrically: a copy per batch would be batches × vocabulary
-            grown = np.zeros((3, max(len(words), 2 * stats.shape[1])), dtype=np.int64)
+            grown = np.zeros((2, max(len(words), 2 * stats.shape[1])), dtype=np.int64)
             grown[:, :stats.shape[1]] = stats
             stats = grown
-        for row, key in enumerate(("df", "seen", "after")):
+        for row, key in enumerate(("df", "after")):
             np.add.at(stats[row], mapping, np.frombuffer(part[key], dtype=np.int32))
         for j, counts in part["regions"].items():
             regions[int(mapping[j])].update(counts)
@@ -279,8 +279,7 @@ def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str],
     words: list[str] = []
     dropped: set[str] = set()
     df = array("i")
-    seen = array("i")     # occurrences of each word, and how many of them follow a number
-    after = array("i")
+    after = array("i")    # occurrences of each word that follow a number
     regions: dict[int, Counter[str]] = defaultdict(Counter)
     p = _Passages()
     probed: list[list[int]] = [[] for _ in needles]
@@ -304,10 +303,8 @@ def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str],
                 j = vocab[w] = len(words)
                 words.append(w)
                 df.append(0)
-                seen.append(0)
                 after.append(0)
             rows[k].append(j)
-            seen[j] += 1
             after[j] += after_number
         for j in {j for row in rows for j in row}:
             df[j] += 1
@@ -319,19 +316,19 @@ def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str],
             p.end.append(b)
             p.indices.extend(row)
             p.indptr.append(len(p.indices))
-    return {"speeches": len(items), "words": words, "df": df.tobytes(), "seen": seen.tobytes(),
-            "after": after.tobytes(), "regions": dict(regions),
+    return {"speeches": len(items), "words": words, "df": df.tobytes(), "after": after.tobytes(),
+            "regions": dict(regions),
             "dropped": dropped, "probed": probed, "doc": p.doc, "start": p.start, "end": p.end,
             "indptr": p.indptr, "indices": p.indices.tobytes()}
 
 
-def _theme_columns(words: list[str], stats: np.ndarray, regions: dict[int, Counter[str]], n_docs: int,
-                   region_docs: Counter[str]) -> tuple[np.ndarray, dict[str, int]]:
+def _theme_columns(words: list[str], stats: np.ndarray, seen: np.ndarray, regions: dict[int, Counter[str]],
+                   n_docs: int, region_docs: Counter[str]) -> tuple[np.ndarray, dict[str, int]]:
     """Which words are features: not in almost every speech, not in too few, not a unit, not
     regional. A word is a unit (万公顷, 万千瓦, 亿吨公里) when most of its occurrences follow a
     number. A word is regional when most of its speeches come from one region, several times
     more than that region's share of all speeches (a corpus of one region has no regional words)."""
-    df, seen, after = stats
+    df, after = stats   # `seen`: each word's occurrences
     regional_docs = sum(region_docs.values())
     keep = np.ones(len(words), dtype=bool)
     why: Counter[str] = Counter()
@@ -378,10 +375,12 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     with executor(settings) if parallel else contextlib.nullcontext() as pool:
         p, words, stats, regions, probed = _read(corpus, docs, places, progress, list(probes), pool)
     region_docs = Counter(d.region for d in docs if d.region and d.region not in ("全国", "中华人民共和国"))
-    keep, excluded = _theme_columns(words, stats, regions, len(docs), region_docs)
+    indices = np.frombuffer(p.indices, dtype=np.int32)
+    keep, excluded = _theme_columns(words, stats, np.bincount(indices, minlength=len(words)), regions, len(docs),
+                                    region_docs)
     excluded["places, numbers, stopwords, self-references"] = p.dropped
     counts = sparse.csr_matrix(
-        (np.ones(len(p.indices), dtype=np.float32), np.frombuffer(p.indices, dtype=np.int32),
+        (np.ones(len(indices), dtype=np.float32), indices,
          np.frombuffer(p.indptr, dtype=np.int64)), shape=(len(p.doc), len(words)))
     counts.sum_duplicates()
     counts = counts[:, np.where(keep)[0]]
@@ -418,9 +417,8 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     other = KMeans(n_clusters=k, random_state=seed + 1, n_init=corpus.settings.topics_n_init).fit(x[drawn])
     agreement, per_theme = theme_stability(labels[drawn], other.labels_, k)
 
-    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
-    top_words = label_words(np.asarray((member @ counts).todense(), dtype=np.float64), vocab)
-    weights = np.asarray(member @ plen, dtype=np.float64).ravel()
+    top_words = label_words(counts, labels, k, vocab)
+    weights = np.bincount(labels, weights=plen, minlength=k)
     texts = _representative_texts(corpus, docs, pdoc, pstart, plen, x, labels, model.cluster_centers_)
     out_themes = [Theme(c, int((labels == c).sum()), round(float(weights[c] / weights.sum()), 4), top_words[c],
                         texts[c], per_theme[c]) for c in range(k)]

@@ -183,12 +183,8 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
         model = fit(k)
     labels = model.labels_
     sil = float(silhouette_score(x, labels, sample_size=sample, random_state=seed)) if k > 1 else None
-    from scipy import sparse
-
-    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
     vocab = vec.get_feature_names_out()
-    top_words = label_words(np.asarray((member @ counts).todense(), dtype=np.float64), vocab,
-                            usable=np.array([len(w) > 1 for w in vocab]))
+    top_words = label_words(counts, labels, k, vocab, usable=np.array([len(w) > 1 for w in vocab]))
     by_year: dict[int, Counter[int]] = defaultdict(Counter)
     for d, lab in zip(docs, labels, strict=True):
         if d.year is not None:
@@ -209,17 +205,22 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
     return result
 
 
-def label_words(per_topic: np.ndarray, vocab: Any, n: int = 8, usable: np.ndarray | None = None
-                ) -> list[list[str]]:
-    """The `n` c-TF-IDF terms of each topic (rows: topics, columns: word counts), with the
-    square root of the term frequency (BERTopic's reduce_frequent_words): in a corpus of short
-    news items the words of every report (建设, 发展) are in too few speeches to be left out as
-    common, and with plain frequencies they led most labels. A word seen fewer than 3 times in
-    the topic, or not `usable`, is never a label.
+def label_words(counts: Any, labels: np.ndarray, k: int, vocab: Any, n: int = 8,
+                usable: np.ndarray | None = None) -> list[list[str]]:
+    """The `n` c-TF-IDF terms of each of `k` topics, from the word counts of its rows (`counts`:
+    rows × words, `labels`: each row's topic), with the square root of the term frequency
+    (BERTopic's reduce_frequent_words): in a corpus of short news items the words of every
+    report (建设, 发展) are in too few speeches to be left out as common, and with plain
+    frequencies 建设 was among the labels of 8 of 20 themes on gov-reports + news. A word seen
+    fewer than 3 times in the topic, or not `usable`, is never a label.
 
-    >>> label_words(np.array([[50., 10, 0], [50, 0, 10]]), ["建设", "港口", "教育"], n=1)
+    >>> label_words(np.array([[50., 10, 0], [50, 0, 10]]), np.array([0, 1]), 2, ["建设", "港口", "教育"], n=1)
     [['港口'], ['教育']]
     """
+    from scipy import sparse
+
+    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+    per_topic = sparse.csr_matrix(member @ counts, dtype=np.float64).toarray()
     total = per_topic.sum(axis=0)
     idf = np.log(1 + (total.sum() / len(per_topic)) / np.maximum(total, 1))
     out = []
