@@ -891,8 +891,9 @@ def _print_themes(data: dict[str, Any], by: str) -> None:
         held = "" if t.get("stability") is None else f"{t['stability']:.2f}"
         table.add_row(str(t["topic"]), f"{t['share']:.1%}", held, "、".join(t["labels"]), reps)
     out.print(table)
-    err.print("held: Jaccard of a theme's passages with the closest theme of a run with another seed "
-              "(under 0.5 it dissolved, over 0.75 it held)")
+    if data.get("stability") is not None:  # themes saved before it was measured have none
+        err.print("held: Jaccard of a theme's passages with the closest theme of a run with another seed "
+                  "(under 0.5 it dissolved, over 0.75 it held)")
     shares = data["share_by"][by]
     if shares:
         top = [str(t["topic"]) for t in sorted(data["themes"], key=lambda t: -t["share"])[:8]]

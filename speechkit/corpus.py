@@ -102,8 +102,9 @@ class Corpus:
         index = self.text_index()
         needle = matching_form(term)
         if index is not None:
-            years = index.columns["year"]
-            found = [(years[n], index.ids[n]) for n in index.containing(needle) if years[n] is not None]
+            positions = index.containing_positions(needle).tolist()
+            found = [(year, index.ids[n]) for n, year in zip(positions, index.values("year", positions), strict=True)
+                     if year is not None]
         else:
             found = []
             docs = {d.id: d for d in self.docs()}

@@ -235,11 +235,9 @@ class _CorpusStats:
     def first_year(self, word: str) -> int | None:
         if self.reader is None or self.ids is None or " " in word or not self.reader.doc_frequency("body", word):
             return None
-        years = self.text.columns["year"]
         by_id = self.text.by_id
-        found = [years[by_id[self.ids[d]]] for d in self.reader.postings("body", word).all_ids()
-                 if self.ids[d] in by_id]
-        return min((y for y in found if y is not None), default=None)
+        positions = [by_id[self.ids[d]] for d in self.reader.postings("body", word).all_ids() if self.ids[d] in by_id]
+        return min((y for y in self.text.values("year", positions) if y is not None), default=None)
 
 
 def _sentences_and_words(corpus: Corpus, ids: list[str], positions: dict[str, list[tuple[str, ...]]]

@@ -40,7 +40,7 @@ class Phrase:
 
 # the metadata columns each filter field reads (the exact-match index saves each set as codes)
 FILTER_COLUMNS = {"year": ("year",), "speaker": ("speaker_role", "speaker_name"), "level": ("level",),
-                   "site": ("site",), "region": ("region",)}
+                  "site": ("site",), "region": ("region",)}
 
 
 @dataclass(frozen=True)

@@ -320,9 +320,10 @@ class Searcher:
         needle = matching_form(term.strip())
         _, found = self.find(f'"{term.strip()}"', filters=filters)
         # the found documents' rows only: building every document's row cost O(corpus) a query
-        ids, dates, titles = self.text.ids, self.text.columns["date"], self.text.titles["title"]
+        ids, titles = self.text.ids, self.text.titles["title"]
         docs = {ids[n]: n for n in found}
-        rows = ((doc_id, text, self._matching(text, docs[doc_id]), dates[docs[doc_id]], titles[docs[doc_id]])
+        dates = dict(zip(docs, self.text.values("date", docs.values()), strict=True))
+        rows = ((doc_id, text, self._matching(text, docs[doc_id]), dates[doc_id], titles[docs[doc_id]])
                 for doc_id, text in self.store.texts(sorted(docs)))  # only the texts, in batches
         return _concordance(term, rows, needle, width, sort, limit, self.manifest)
 
