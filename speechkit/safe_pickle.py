@@ -1,8 +1,10 @@
 """whoosh unpickles its table of contents, segment list, block headers and stored fields when
 an index is opened. A pickle can run any code, and researchers share index folders: every
-unpickling whoosh does goes through `restricted_loads`, which admits only the classes an index
-built by speechkit contains (whoosh's and speechkit's own classes, a few builtins) and refuses
-everything else with a clear error instead of running it.
+unpickling whoosh does goes through `restricted_loads`, which admits only the exact classes an
+index built by speechkit contains and refuses everything else with a clear error instead of
+running it. Admitting whole packages is not a restriction: any admitted class whose constructor
+opens a file (speechkit's own spool did, with "w+b") turns a planted index into a way to create
+or truncate files. None of the classes below does I/O when built or unpickled.
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ from typing import Any
 
 from .errors import SpeechkitError
 
-_OWN = ("whoosh.", "speechkit.")
+# what whoosh writes into an index with speechkit's schema (index.analysis.schema): the table of
+# contents (schema, codec, segments) and the posting blocks; recorded by opening, searching and
+# updating built indexes, and held by tests/test_safety.py
+INDEX_CLASSES = frozenset({
+    ("whoosh.fields", "Schema"), ("whoosh.fields", "ID"), ("whoosh.fields", "NUMERIC"),
+    ("whoosh.fields", "STORED"), ("whoosh.fields", "TEXT"),
+    ("whoosh.formats", "Existence"), ("whoosh.formats", "Frequency"), ("whoosh.formats", "Positions"),
+    ("whoosh.analysis.analyzers", "CompositeAnalyzer"), ("whoosh.analysis.filters", "StopFilter"),
+    ("whoosh.analysis.tokenizers", "IDTokenizer"),
+    ("whoosh.codec.whoosh3", "W3Codec"), ("whoosh.codec.whoosh3", "W3Segment"),
+    ("speechkit.index.analysis", "SpeechText"), ("speechkit.index.analysis", "SpeechTokenizer"),
+})
 _SAFE = {
     ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"), ("builtins", "complex"),
     ("builtins", "range"), ("builtins", "bytearray"), ("builtins", "object"), ("builtins", "int"),
@@ -40,13 +53,8 @@ class _Restricted(pickle.Unpickler):
         if (module, name) in _compat_pickle.NAME_MAPPING:
             module, name = _compat_pickle.NAME_MAPPING[(module, name)]
         module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-        if (module, name) in _SAFE:
+        if (module, name) in _SAFE or (module, name) in INDEX_CLASSES:
             return super().find_class(module, name)
-        if module.startswith(_OWN) and "." not in name:
-            obj = super().find_class(module, name)
-            # a class defined by whoosh or speechkit, never a function or a module it imports
-            if isinstance(obj, type) and obj.__module__.startswith(_OWN):
-                return obj
         raise UnsafeIndexError(
             f"refusing to open an index that holds a pickled {module}.{name}: it was not built by "
             "speechkit (only open indexes you built); remove the indexes/ folder and run `speechkit index`")

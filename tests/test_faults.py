@@ -313,3 +313,40 @@ def test_a_speech_over_the_text_limit_is_skipped_and_the_rest_lands(tmp_path, co
     assert any("book.txt" in x and "more than 1 MB" in x for x in out.splitlines()), out
     with sqlite3.connect(home / "corpus" / "speechkit.db") as db:
         assert db.execute("SELECT COUNT(DISTINCT source_path) FROM documents").fetchone()[0] == 5
+
+
+@pytest.mark.parametrize("command", ["ingest", "index"])
+def test_workers_end_with_a_main_process_killed_outright(tmp_path, corpus, command):
+    """kill -9 of `ingest` or `index` leaves no worker behind, and a pipeline reading the
+    command's output sees its end (orphans kept the parent's stdout open, so a reader hung)."""
+    import psutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for path in sorted((corpus / "gov-reports" / "政府工作报告-省自治区").rglob("*.md"))[:400]:
+        shutil.copy(path, src / path.name)
+    home = tmp_path / "home"
+    if command == "index":
+        run_cli(home, "ingest", str(src), "--workers", "1")
+    args = [sys.executable, "-m", "speechkit", "--home", str(home), command, "--workers", "2"]
+    proc = subprocess.Popen(args + ([str(src)] if command == "ingest" else []),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            children = psutil.Process(proc.pid).children(recursive=True)
+            if len(children) >= 2:
+                break
+            time.sleep(0.05)
+        assert len(children) >= 2 and proc.poll() is None, "the workers never started"
+        time.sleep(0.5)  # at work
+        proc.kill()
+        proc.wait(10)
+        _, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive, f"{len(alive)} workers outlived the killed {command}"
+        proc.stdout.read()  # returns: no orphan holds the pipe
+    finally:
+        for child in psutil.Process().children(recursive=True):
+            if child.pid != os.getpid():
+                child.kill()

@@ -42,6 +42,83 @@ def test_a_planted_pickle_in_a_shared_index_does_not_run(tmp_path, seeds_home):
     assert "refusing to open an index" in out and "posix.system" in out and "Traceback" not in out
 
 
+class _Spooler:
+    """Pickles as speechkit's own spool opened on `target` ("w+b": creates or truncates it),
+    a class inside speechkit's package that an unpickler admitting whole packages lets through."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        from speechkit.index import text
+
+        return (text._Spool, (str(self.target),))
+
+
+def _planted_targets(tmp_path: Path) -> tuple[Path, Path]:
+    kept = tmp_path / "outside" / "notes.txt"
+    kept.parent.mkdir()
+    kept.write_text("a researcher's notes", "utf-8")
+    return kept, tmp_path / "outside" / "created.txt"
+
+
+def _assert_refused(home: Path, kept: Path, created: Path) -> None:
+    out = run(home, "search", "营商环境", code=1)
+    assert "refusing to open an index" in out and "Traceback" not in out, out
+    assert len(out.strip().splitlines()) == 1, out
+    # explain and kwic read the exact-match index only: they may answer, and must not write
+    for args in (("explain", "营商环境"), ("kwic", "营商环境")):
+        from click.testing import CliRunner
+
+        from speechkit.cli import cli
+
+        result = CliRunner().invoke(cli, ["--home", str(home), *args])
+        assert result.exit_code == 0 or "refusing to open an index" in result.output, result.output
+    assert kept.read_text("utf-8") == "a researcher's notes", "a planted index truncated a file"
+    assert not created.exists(), "a planted index created a file"
+
+
+@pytest.mark.parametrize("where", ["schema", "analyzer"])
+def test_a_planted_class_with_io_in_the_table_of_contents_is_refused(tmp_path, seeds_home, where):
+    import shutil
+
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    home = tmp_path / "shared-workspace"
+    shutil.copytree(seeds_home, home)
+    run(home, "index")
+    kept, created = _planted_targets(tmp_path)
+    folder = home / "indexes" / "whoosh"
+    storage = FileStorage(str(folder))
+    gen = TOC._latest_generation(storage, "MAIN")
+    toc = TOC.read(storage, "MAIN", gen)
+    if where == "schema":
+        toc.schema._fields["date"].planted = _Spooler(kept)
+    else:
+        toc.schema._fields["body"].analyzer = _Spooler(created)
+    (folder / f"_MAIN_{gen}.toc").unlink()
+    toc.write(storage, "MAIN")
+    _assert_refused(home, kept, created)
+
+
+def test_a_planted_class_with_io_in_the_segments_is_refused(tmp_path, seeds_home, monkeypatch):
+    """Every posting block and inlined posting list whoosh writes is a pickle: plant the spool
+    in each of them (by building with whoosh's pickler replaced) and open the index."""
+    import pickle
+    import shutil
+
+    from whoosh.codec import whoosh3
+
+    home = tmp_path / "shared-workspace"
+    shutil.copytree(seeds_home, home)
+    kept, created = _planted_targets(tmp_path)
+    monkeypatch.setattr(whoosh3, "dumps", lambda obj, *a: pickle.dumps((_Spooler(kept), _Spooler(created)), 2))
+    run(home, "index")
+    monkeypatch.undo()
+    _assert_refused(home, kept, created)
+
+
 def test_trusting_admits_a_class_only_inside_its_block():
     import pickle
     from fractions import Fraction

@@ -36,7 +36,9 @@ class SpeechTokenizer(Tokenizer):
         return {"user_lexicon": self.user_lexicon}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.user_lexicon = state.get("user_lexicon")
+        # unpickled from an index folder that may come from elsewhere: plain data or nothing
+        lexicon = state.get("user_lexicon") if isinstance(state, dict) else None
+        self.user_lexicon = lexicon if isinstance(lexicon, str) else None
 
     def _segmenter(self) -> Segmenter:
         seg = _SEGMENTERS.get(self.user_lexicon)
