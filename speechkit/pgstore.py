@@ -19,7 +19,7 @@ from typing import Any
 
 from .documents import Document
 from .errors import NotFoundError, StoreError
-from .store import DOC_COLUMNS, SCHEMA_VERSION, Store, _Connected, _decode_row, _encode
+from .store import DOC_COLUMNS, SCHEMA_VERSION, Store, _Connected, _decode_row, _encode, shown_row
 
 
 def _schema() -> str:
@@ -190,13 +190,14 @@ class PgStore(_Connected):
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start:start + 500])
-            out.update((r["id"], r) for r in self._rows(
+            out.update((r["id"], shown_row(r)) for r in self._rows(
                 f"SELECT {', '.join(self.META)} FROM documents WHERE id = ANY(%s)", (chunk,)))
         return out
 
     def group_members(self, group: str) -> list[dict[str, Any]]:
-        return self._rows(f"SELECT {', '.join(self.META)}, canonical FROM documents WHERE dup_group=%s "
+        rows = self._rows(f"SELECT {', '.join(self.META)}, canonical FROM documents WHERE dup_group=%s "
                           'ORDER BY canonical DESC, id COLLATE "C"', (group,))
+        return [shown_row(r) for r in rows]
 
     def regions(self) -> list[str]:
         return [r["region"] for r in self._rows("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL")]

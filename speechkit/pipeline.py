@@ -12,6 +12,7 @@ from pathlib import Path
 from . import metadata as M
 from .clean import clean_text
 from .clean import resources as R
+from .clean.normalize import clean_field
 from .clean.split import split_compilation
 from .clean.template import strip_template
 from .decode import decode_bytes
@@ -44,6 +45,9 @@ def to_text(raw: RawDocument) -> tuple[str, str, bool, dict[str, str], str]:
     if not text.strip():
         html = kind == "text" and raw.kind.startswith("html")
         raise DocumentProblem("no visible text" if html else "no text after decoding")
+    # a crawler's fields, front matter and <meta> tags are scraped text too: no escape sequence
+    # in a title may reach a terminal, a page or a CSV cell
+    meta = {key: clean_field(value) if isinstance(value, str) else value for key, value in meta.items()}
     return text, encoding, lossy, meta, kind
 
 

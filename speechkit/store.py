@@ -21,6 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from .clean.normalize import clean_field
 from .documents import Document
 from .errors import NotFoundError, StoreError
 
@@ -28,6 +29,9 @@ SCHEMA_VERSION = 1
 
 _JSON_FIELDS = {"flags", "steps", "evidence"}
 _BOOL_FIELDS = {"lossy", "truncated", "canonical"}
+# one-line values every front end prints: a store written before ingest cleaned them (or by
+# hand) must not drive the terminal or page they are shown on
+_SHOWN_FIELDS = {"title", "speaker_role", "speaker_name", "level", "region", "site", "url", "date"}
 DOC_COLUMNS = [f.name for f in fields(Document)]
 
 _SCHEMA = f"""
@@ -77,6 +81,12 @@ def _encode(name: str, value: Any) -> Any:
     return value
 
 
+def shown_row(row: Any) -> dict[str, Any]:
+    """A row of metadata (sqlite3.Row or dict) as a dict whose one-line values are plain
+    (`clean_field`): what a page of hits or a near-duplicate group shows."""
+    return {k: clean_field(row[k]) if k in _SHOWN_FIELDS and row[k] else row[k] for k in row.keys()}  # noqa: SIM118
+
+
 def _decode_row(row: sqlite3.Row) -> Document:
     values = {}
     for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
@@ -85,6 +95,8 @@ def _decode_row(row: sqlite3.Row) -> Document:
             value = json.loads(value) if value else ([] if name != "evidence" else {})
         elif name in _BOOL_FIELDS:
             value = bool(value)
+        elif name in _SHOWN_FIELDS and value:
+            value = clean_field(value)
         values[name] = value
     return Document(**values)
 
@@ -267,19 +279,19 @@ class Store(_Connected):
             f"SELECT {', '.join(self.META)}, length(text) AS chars, text_hash, dup_group FROM documents"
             + (" WHERE canonical=1" if canonical_only else "") + " ORDER BY id").fetchall()
 
-    def metadata_of(self, ids: Sequence[str]) -> dict[str, sqlite3.Row]:
-        """META of `ids` (a page of hits)."""
-        out: dict[str, sqlite3.Row] = {}
+    def metadata_of(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """META of `ids` (a page of hits), as shown (`shown_row`)."""
+        out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start:start + 500])
-            out.update((r["id"], r) for r in self.db.execute(
+            out.update((r["id"], shown_row(r)) for r in self.db.execute(
                 f"SELECT {', '.join(self.META)} FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk))
         return out
 
-    def group_members(self, group: str) -> list[sqlite3.Row]:
+    def group_members(self, group: str) -> list[dict[str, Any]]:
         """META and `canonical` of every document of a near-duplicate group, canonical first."""
-        return self.db.execute(f"SELECT {', '.join(self.META)}, canonical FROM documents WHERE dup_group=? "
-                               "ORDER BY canonical DESC, id", (group,)).fetchall()
+        return [shown_row(r) for r in self.db.execute(f"SELECT {', '.join(self.META)}, canonical FROM documents "
+                                                      "WHERE dup_group=? ORDER BY canonical DESC, id", (group,))]
 
     def regions(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL")]

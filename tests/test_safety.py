@@ -180,6 +180,42 @@ def test_terminal_escapes_never_reach_the_text_or_the_terminal(tmp_path, corpus)
     assert "\x1b" not in shown and "\x07" not in shown
 
 
+ESCAPES = "\x1b]8;;http://example.invalid\x1b\\点此\x1b]8;;\x1b\\\x1b[2J\x1b[31m\u202e\x07\x9b1m"
+
+
+def _no_controls(out: str) -> None:
+    assert not any(c in out for c in "\x1b\x07\x9b\u202e"), repr(out[:300])
+
+
+def test_escapes_in_crawler_fields_and_front_matter_never_reach_metadata_or_output(tmp_path, corpus):
+    import json
+    import sqlite3
+
+    seeds = sorted((corpus / "seeds").glob("*.txt"))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    plain = "区长在全区招商引资暨优化营商环境工作推进大会暨项目集中签约仪式上的讲话"  # longer than the pages' own
+    title = ESCAPES + plain
+    (raw / "dump.jsonl").write_text(json.dumps(
+        {"text": seeds[1].read_text("utf-8-sig"), "title": title, "url": "http://a.invalid/\x1b[2J"},
+        ensure_ascii=False) + "\n", "utf-8")
+    (raw / "page.md").write_text(f"---\ntitle: {title}\n---\n" + seeds[2].read_text("utf-8-sig"), "utf-8")
+    home = tmp_path / "home"
+    run(home, "ingest", str(raw), "--field", "title=title", "--field", "url=url")
+    docs = [json.loads(line) for line in run(home, "export", "--all").splitlines()]
+    assert len(docs) >= 2
+    for doc in docs:
+        _no_controls(json.dumps([doc[k] for k in ("title", "url", "speaker_name", "site")], ensure_ascii=False))
+    assert sum(doc["title"] == "点此" + plain for doc in docs) == 2, [d["title"] for d in docs]
+    # a store written before ingest cleaned its fields: nothing printed carries them either
+    with sqlite3.connect(home / "corpus" / "speechkit.db") as db:
+        db.execute("UPDATE documents SET title = ?, speaker_name = ?", (title, ESCAPES))
+    run(home, "index")
+    for args in (("show", docs[0]["id"]), ("search", "招商"), ("search", "招商", "--json"),
+                 ("kwic", "招商", "--limit", "3"), ("export", "--format", "csv")):
+        _no_controls(run(home, *args))
+
+
 def test_hostile_files_are_skipped_with_a_reason_and_the_rest_lands(tmp_path, corpus):
     """A FIFO, a link to /dev/zero, a dangling link, a gzip bomb, an oversized text and a name
     that is not UTF-8, in one folder with good files: each bad one is reported with its reason,

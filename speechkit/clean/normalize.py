@@ -54,6 +54,17 @@ def remove_control_chars(text: str) -> str:
     return R.RE_CONTROL.sub("", R.RE_TERMINAL_ESCAPE.sub("", text))
 
 
+def clean_field(value: str) -> str:
+    """A metadata value (title, URL, speaker, a crawler's field, front matter) as one plain
+    line: terminal escapes, other controls and invisible characters (bidi overrides) gone,
+    runs of white space one space.
+
+    >>> clean_field("\x1b[2J标题\x1b[31m红\u202e\x07 \n 二")
+    '标题红 二'
+    """
+    return " ".join(R.RE_INVISIBLE.sub("", remove_control_chars(value)).split())
+
+
 def strip_html_tags(text: str) -> str:
     """HTML that reached the text: scripts and styles go with their content; block tags
     (<br>, <p>, <details>, <summary>, …) end a line, or become a space inside a table row;
