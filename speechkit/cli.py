@@ -449,13 +449,16 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
 
 @cli.command()
 @click.option("--rebuild", is_flag=True, help="Build from scratch instead of adding what changed.")
+@click.option("--check", is_flag=True,
+              help="Write nothing: hash every file of the index and compare it with what its build recorded; "
+                   "exit 1 naming the damaged files (a plain `speechkit index` repairs them).")
 @_LEXICON
 @click.option("--workers", type=click.IntRange(0), default=None, help="Segmentation processes (0 = one per core).")
 @_engine_options
 @click.pass_context
 @_fail_cleanly
 def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int | None,
-          engine: str | None = None, scheduler: str | None = None) -> None:
+          engine: str | None = None, scheduler: str | None = None, check: bool = False) -> None:
     """Build or update the search index from the store's canonical speeches.
 
     Only new, changed and removed speeches are written; tokens are cached in the store, so
@@ -463,9 +466,22 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     index usable. Postings are held in memory up to `index_memory_mb` (speechkit.cfg, default
     1024: one segment holds about 100,000 speeches of 1,300 characters), then written out as
     another segment.
+
+    Every file a build publishes is recorded with its size and SHA-256 digest: searches refuse
+    a file written since (truncated, altered, half-copied) with the command that repairs it,
+    and a plain `speechkit index` writes the damaged part again.
     """
     from .index.build import build_index
 
+    if check:
+        with _workspace(ctx, lexicon) as ws:
+            damaged = ws.check_index()
+        if damaged:
+            names = [f"{part}/{name}" for part, files in damaged.items() for name in files]
+            raise click.ClickException(f"{len(names)} index files are damaged ({', '.join(names[:5])}); "
+                                       "run `speechkit index` to repair them")
+        err.print("the index is whole: every file is the one its build recorded")
+        return
     with _progress("index") as progress, _workspace(ctx, lexicon, workers=workers, engine=engine,
                                                     scheduler=scheduler) as ws:
         report = build_index(ws, rebuild=rebuild, progress=progress)

@@ -81,7 +81,8 @@ class Corpus:
         if self._text_index is None:
             try:
                 have = check_current(self.settings, self.store, self.segmenter, self.home.expected_manifest())
-                self._text_index = TextIndex(Paths(self.settings.index_dir), have.get("text"))
+                self._text_index = TextIndex(Paths(self.settings.index_dir), have.get("text"),
+                                             (have.get("stamps") or {}).get("text"))
             except SpeechkitError:
                 return None
         return self._text_index

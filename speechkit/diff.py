@@ -215,15 +215,16 @@ class _CorpusStats:
     def __init__(self, corpus: Corpus) -> None:
         from whoosh import index as whoosh_index
 
-        from .index.manifest import read_docnum_ids
+        from .index.manifest import open_whoosh, read_docnum_ids, read_manifest
         from .layout import Paths
 
         self.reader = None
         self.text = corpus.text_index()
-        folder = Paths(corpus.settings.index_dir).whoosh
+        paths = Paths(corpus.settings.index_dir)
+        folder = paths.whoosh
         if self.text is None or not whoosh_index.exists_in(str(folder)):
             return
-        self.reader = whoosh_index.open_dir(str(folder)).reader()
+        self.reader = open_whoosh(paths, read_manifest(paths)).reader()
         self.ids = read_docnum_ids(folder, self.reader)
         self.n = max(1, self.reader.doc_count())
 

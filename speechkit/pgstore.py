@@ -19,7 +19,7 @@ from typing import Any
 
 from .documents import Document
 from .errors import NotFoundError, StoreError
-from .store import DOC_COLUMNS, SCHEMA_VERSION, Store, _Connected, _decode_row, _encode, shown_row
+from .store import DOC_COLUMNS, SCHEMA_VERSION, Store, _Connected, _decode_row, _encode, id_prefix, shown_row
 
 
 def _schema() -> str:
@@ -152,9 +152,9 @@ class PgStore(_Connected):
         rows = self._rows("SELECT * FROM documents WHERE id=%s", (doc_id,))
         if rows:
             return _decode_row(rows[0])
-        prefix = doc_id.replace("%", "").replace("_", "").replace("\\", "")
+        prefix = id_prefix(doc_id)
         like = self._rows('SELECT id FROM documents WHERE id LIKE %s ORDER BY id COLLATE "C" LIMIT 4',
-                          (prefix + "%",))
+                          (prefix + "%",)) if prefix else []
         if len(like) == 1:
             return self.get(like[0]["id"])
         if like:

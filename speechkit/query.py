@@ -177,6 +177,8 @@ def parse(query: str) -> object:
     '((body:"营商环境" OR body:"放管服") AND year:2019..2023)'
     >>> describe(parse("营商环境 OR 放管服 NOT 报告"))
     '(body:"营商环境" OR (body:"放管服" AND NOT body:"报告"))'
+    >>> describe(parse("NOT " * 1001 + "报告")), describe(parse("NOT NOT 报告"))
+    ('NOT body:"报告"', 'body:"报告"')
 
     """
     tokens = _lex(query)
@@ -215,9 +217,9 @@ def parse(query: str) -> object:
             take()
             nots += 1
         node = atom()
-        for _ in range(nots):
-            node = Not(node)
-        return node
+        # NOT NOT x is x: a chain of a thousand NOTs is one NOT or none, never a tree every
+        # consumer would recurse through
+        return Not(node) if nots % 2 else node
 
     def atom() -> object:
         tok = peek()

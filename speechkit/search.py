@@ -16,13 +16,12 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import scoring
 
-from .errors import IndexError_, NotFoundError, SpeechkitError
+from .errors import NotFoundError, SpeechkitError
 from .home import Home, as_home
 from .index.bm25 import Scorer
-from .index.manifest import check_current, read_docnum_ids, read_positions
+from .index.manifest import check_current, open_whoosh, read_docnum_ids, read_positions
 from .index.text import TextIndex
 from .matching import matching_form
 from .query import FILTER_COLUMNS, And, Filter, Not, Or, Phrase, describe, parse, phrases
@@ -111,7 +110,8 @@ class Searcher:
         self.store = self.home.store
         try:
             self.manifest = check_current(self.settings, self.store, self.segmenter) if check else {}
-            self.text = TextIndex(self.paths, self.manifest.get("text"))
+            self.text = TextIndex(self.paths, self.manifest.get("text"),
+                                  (self.manifest.get("stamps") or {}).get("text"))
         except BaseException:
             if self._owns_home:
                 self.home.close()
@@ -144,10 +144,7 @@ class Searcher:
 
     @cached_property
     def whoosh(self):
-        if not whoosh_index.exists_in(str(self.paths.whoosh)):
-            raise IndexError_(f"the ranked index in {self.paths.whoosh} is missing (an interrupted "
-                              "build); run `speechkit index` to repair it")
-        return whoosh_index.open_dir(str(self.paths.whoosh)).searcher(weighting=scoring.BM25F())
+        return open_whoosh(self.paths, self.manifest).searcher(weighting=scoring.BM25F())
 
     # --- finding ---------------------------------------------------------------------------
     def _mask(self, node: object) -> np.ndarray:

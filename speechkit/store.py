@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -79,6 +80,16 @@ def _encode(name: str, value: Any) -> Any:
     if name in _BOOL_FIELDS:
         return int(bool(value))
     return value
+
+
+def id_prefix(doc_id: str) -> str | None:
+    """`doc_id` as the start of an id worth looking up (ids are 12 hex digits): 4 to 11 hex
+    digits, else None. Anything else never reaches a LIKE pattern (`%` or `_` matched any id).
+
+    >>> id_prefix("2bd0f0"), id_prefix("%"), id_prefix("_"), id_prefix("2b"), id_prefix("2bd0%")
+    ('2bd0f0', None, None, None, None)
+    """
+    return doc_id if re.fullmatch(r"[0-9a-f]{4,11}", doc_id) else None
 
 
 def shown_row(row: Any) -> dict[str, Any]:
@@ -240,8 +251,9 @@ class Store(_Connected):
     def get(self, doc_id: str) -> Document:
         row = self.db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
         if row is None:
+            prefix = id_prefix(doc_id)
             like = self.db.execute("SELECT id FROM documents WHERE id LIKE ? ORDER BY id LIMIT 4",
-                                   (doc_id.replace("%", "").replace("_", "") + "%",)).fetchall()
+                                   (prefix + "%",)).fetchall() if prefix else []
             if len(like) == 1:
                 return self.get(like[0][0])
             if like:

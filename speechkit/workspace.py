@@ -64,6 +64,17 @@ class Workspace(Home):
 
         return build_index(self, rebuild=rebuild, progress=progress)
 
+    def check_index(self) -> dict[str, list[str]]:
+        """Every file of the index hashed and compared with what its build recorded:
+        {"whoosh" | "text": damaged or missing files}, empty when the index is whole."""
+        from .index.manifest import damaged_parts, read_manifest
+
+        if not self.paths.manifest.exists():
+            from .errors import IndexError_
+
+            raise IndexError_(f"no index in {self.paths.root}; run `speechkit index` first")
+        return damaged_parts(self.paths, read_manifest(self.paths), always_hash=True)
+
     # --- finding -------------------------------------------------------------------------
     @contextlib.contextmanager
     def searcher(self) -> Iterator[Searcher]:

@@ -26,8 +26,9 @@ from .conftest import NATIONAL, run_cli
 QUERIES = ("改革", "经济建设", '"人民生活" year:1990..2010', "营商环境 OR 放管服")
 
 
-def cli(home: Path, *args: str, fault: str | None = None, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SPEECHKIT_FAULT": fault or ""}
+def cli(home: Path, *args: str, fault: str | None = None, env: dict[str, str] | None = None,
+        **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {}), "SPEECHKIT_FAULT": fault or ""}
     return subprocess.run([sys.executable, "-m", "speechkit", "--home", str(home), *args],
                           capture_output=True, text=True, env=env, timeout=600, **kw)
 
@@ -151,6 +152,66 @@ def test_a_damaged_text_index_is_refused_and_repaired(built):
     one_line_error(cli(built, "search", "改革 level:national"), "damaged", "speechkit index")
     run_cli(built, "index")
     assert answers(built) == before
+
+
+def _flip(path: Path, at: float = 0.5) -> None:
+    """One bit of `path` flipped, its size unchanged (what a bad copy or a disk does)."""
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def kwic_total(home: Path, term: str) -> int:
+    return json.loads(run_cli(home, "kwic", term, "--json", "--limit", "1"))["total"]
+
+
+@pytest.mark.parametrize("name", ["ids.txt", "matching.txt", "offsets.bin", "titles.json"])
+def test_a_flipped_bit_in_the_text_index_is_refused_never_a_wrong_total(built, name):
+    """One flipped bit in ids.txt gave 56 occurrences instead of 58, in matching.txt 57."""
+    before, total = answers(built), kwic_total(built, "改革")
+    _flip(built / "indexes" / "text" / name)
+    for args in (("kwic", "改革"), ("search", "改革")):
+        one_line_error(cli(built, *args), "damaged", "speechkit index")
+    one_line_error(cli(built, "index", "--check"), "damaged", name, "speechkit index")
+    run_cli(built, "index")  # a plain build repairs it
+    assert kwic_total(built, "改革") == total and answers(built) == before
+    assert "whole" in cli(built, "index", "--check").stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated segment", "flipped segment", "flipped toc", "lost toc"])
+def test_a_damaged_ranked_index_is_refused_in_one_line_and_repaired(built, damage):
+    """A truncated .seg made search print only "Aborted!" and `index` crash; a flipped bit in
+    the TOC gave a raw UnpicklingError."""
+    before = answers(built)
+    folder = built / "indexes" / "whoosh"
+    seg = max(folder.glob("*.seg"), key=lambda p: p.stat().st_size)
+    toc = next(folder.glob("_MAIN_*.toc"))
+    if damage == "truncated segment":
+        seg.write_bytes(seg.read_bytes()[: seg.stat().st_size // 2])
+    elif damage == "flipped segment":
+        _flip(seg, 0.3)
+    elif damage == "flipped toc":
+        _flip(toc, 0.4)
+    else:
+        toc.unlink()
+    one_line_error(cli(built, "search", "改革"), "speechkit index")
+    checked = cli(built, "index", "--check")
+    one_line_error(checked, "damaged", "speechkit index")
+    repaired = cli(built, "index")
+    assert repaired.returncode == 0, repaired.stderr
+    assert answers(built) == before and whoosh_docs(built) == canonical(built)
+    assert cli(built, "index", "--check").returncode == 0
+
+
+def test_a_copied_index_is_hashed_once_and_trusted(built, tmp_path):
+    """A folder copied elsewhere has new stamps: its files are hashed on the first search and
+    remembered (the user's cache), and the answers are the same."""
+    before = answers(built)
+    copy = tmp_path / "copy"
+    shutil.copytree(built, copy)
+    assert cli(copy, "search", "改革", env={"XDG_CACHE_HOME": str(tmp_path / "cache")}).returncode == 0
+    assert (tmp_path / "cache" / "speechkit" / "verified.json").is_file()
+    assert answers(copy) == before
 
 
 def test_a_damaged_manifest_is_a_one_line_error(built):

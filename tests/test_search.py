@@ -664,3 +664,12 @@ def test_facets_are_the_distinct_values_of_the_documents(searcher):
     assert facets["level"] and facets["region"]
     years = [r["year"] for r in rows if r["year"]]
     assert facets["years"] == [min(years), max(years)]
+
+
+def test_a_chain_of_nots_is_parsed_without_recursion(home):
+    """1,000 NOTs gave a RecursionError traceback: NOT NOT x is x."""
+    def total(query: str) -> int:
+        return json.loads(run(home, "search", query, "--json"))["total"]
+
+    assert total("NOT " * 1000 + "营商环境") == total("营商环境") > 0
+    assert total("NOT " * 1001 + "营商环境") == total("NOT 营商环境") > 0

@@ -193,7 +193,13 @@ def test_api_and_errors(workbench, seeds_home, tmp_path):
         got = json.load(r)
     want = json.loads(run_cli(home, "search", "营商环境", "--year", "2015..", "--limit", "20", "--json"))
     assert got["total"] == want["total"] and [h["id"] for h in got["hits"]] == [h["id"] for h in want["hits"]]
-    for path, status in (("/api/search?q=" + urllib.parse.quote("(营商"), 400), ("/doc/nosuchid", 404)):
+    # a chain of a thousand NOTs is NOT or nothing (it was a RecursionError and HTTP 500);
+    # `%` and `_` are not id prefixes (as LIKE wildcards they matched any id)
+    chained = urllib.parse.urlencode({"q": "NOT " * 1000 + "营商环境", "year_from": "2015"})
+    with urllib.request.urlopen(f"{base}/api/search?{chained}") as r:
+        assert json.load(r)["total"] == got["total"]
+    for path, status in (("/api/search?q=" + urllib.parse.quote("(营商"), 400), ("/doc/nosuchid", 404),
+                         ("/api/doc/%25", 404), ("/api/doc/_", 404), ("/api/doc/%25%25", 404)):
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(base + path)
         assert exc.value.code == status

@@ -59,7 +59,7 @@ def clean_field(value: str) -> str:
     line: terminal escapes, other controls and invisible characters (bidi overrides) gone,
     runs of white space one space.
 
-    >>> clean_field("\x1b[2J标题\x1b[31m红\u202e\x07 \n 二")
+    >>> clean_field("\\x1b[2J标题\\x1b[31m红\\u202e\\x07 \\n 二")
     '标题红 二'
     """
     return " ".join(R.RE_INVISIBLE.sub("", remove_control_chars(value)).split())

@@ -29,7 +29,16 @@ from ..segment import Segmenter, segment_batch
 from ..settings import Settings
 from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema
-from .manifest import _locked, _read_hashes, expected_manifest, read_manifest, save_positions
+from .manifest import (
+    _locked,
+    _read_hashes,
+    damage_error,
+    damaged_parts,
+    expected_manifest,
+    read_manifest,
+    record_files,
+    save_positions,
+)
 from .text import META_COLUMNS, _Spool, _write_text_index, text_index_intact
 from .writer import _Writer, save_docnum_ids
 
@@ -79,21 +88,27 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
             old = read_manifest(paths)
             if old.get("segmenter") != manifest["segmenter"] or old.get("code") != manifest["code"]:
                 rebuild = True
+        # a file that is not what the last build wrote (truncated, a flipped bit, lost): the
+        # part it belongs to is written again (whoosh's from the token cache: no segmentation)
+        damaged = damaged_parts(paths, old) if old else {}
+        if "whoosh" in damaged:
+            log.warning("%s: repairing the ranked index", damage_error(paths, "whoosh", damaged["whoosh"]))
         # a build killed after whoosh committed and before the manifest recorded it: the live
         # index holds that build's deletions and additions, which skew BM25's statistics; it is
         # built again (from the token cache: no segmentation)
-        if (not rebuild and "whoosh_generation" in old and whoosh_index.exists_in(str(paths.whoosh))
+        if (not rebuild and "whoosh" not in damaged and "whoosh_generation" in old
+                and whoosh_index.exists_in(str(paths.whoosh))
                 and whoosh_index.open_dir(str(paths.whoosh)).latest_generation() != old["whoosh_generation"]):
             log.warning("the last `speechkit index` was interrupted after writing; rebuilding the ranked index")
             rebuild = True
         # the exact-match index must be what the last build wrote, byte for byte: a damaged
         # copy gave wrong totals silently; it is written again from the store
-        text_ok = not rebuild and text_index_intact(paths, old.get("text"), digests=True)
+        text_ok = not rebuild and "text" not in damaged and text_index_intact(paths, None)
         # what search, KWIC and the workbench print: one plain line each, whatever the store holds
         docs = {r["id"]: {c: clean_field(r[c]) if c in SHOWN and r[c] else r[c] for c in (*META_COLUMNS, "text_hash")}
                 for r in store.metadata()}
         indexed: dict[str, str] = {} if rebuild else _read_hashes(paths, old)
-        if rebuild or not whoosh_index.exists_in(str(paths.whoosh)):
+        if rebuild or "whoosh" in damaged or not whoosh_index.exists_in(str(paths.whoosh)):
             report.rebuilt = True
             indexed = {}
             tmp = paths.root / "whoosh.new"
@@ -158,6 +173,7 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         # what each speech was indexed as, in its own file: every command reads the manifest,
         # only a build needs these (4.5 MB for 35,000 speeches)
         write_json(paths.hashes, {i: key(r) for i, r in docs.items()})
+        record_files(paths, manifest, {} if report.rebuilt else old)
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         seg.save_dictionary(paths.dictionary)  # only written when missing or from another version
         crash_point("index:before-manifest")

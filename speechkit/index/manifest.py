@@ -8,7 +8,10 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import pickle
+import struct
 import sys
+import zlib
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,8 @@ from ..layout import Paths
 from ..segment import Segmenter
 from ..settings import Settings
 from ..store import DocumentStore
+from .integrity import damaged_files, folder_sums, stamp
+from .text import text_index_intact
 
 # bumped when the files of an index change: 2 = the exact-match index is offsets.bin, ids.txt,
 # meta.json and titles.json beside matching.txt; 3 = and the n-gram index (ngrams.sqlite,
@@ -142,3 +147,64 @@ def read_manifest(paths: Paths) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise IndexError_(f"the index manifest {paths.manifest} cannot be read ({exc}); "
                           "run `speechkit index --rebuild`") from None
+
+
+def whoosh_files(folder: Path) -> list[str]:
+    """The files of a whoosh index folder a build publishes (all but whoosh's lock)."""
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith("WRITELOCK"))
+
+
+def record_files(paths: Paths, manifest: dict[str, Any], old: dict[str, Any]) -> None:
+    """Put each published file's size, digest and stamp in `manifest` (index.integrity); the
+    text index's sums are already there. Whoosh's unchanged segment files keep their digests."""
+    old_stamps = old.get("stamps") or {}
+    manifest["whoosh"] = folder_sums(paths.whoosh, whoosh_files(paths.whoosh), old.get("whoosh"),
+                                     old_stamps.get("whoosh"))
+    manifest["stamps"] = {"text": {name: stamp(paths.text / name) for name in manifest.get("text") or {}},
+                          "whoosh": {name: stamp(paths.whoosh / name) for name in manifest["whoosh"]}}
+
+
+def damaged_parts(paths: Paths, manifest: dict[str, Any], *, always_hash: bool = False) -> dict[str, list[str]]:
+    """{"whoosh" | "text": damaged or missing files} of the index `manifest` describes (empty
+    when whole). Indexes built before the manifest recorded whoosh's files: their text part."""
+    stamps = manifest.get("stamps") or {}
+    out: dict[str, list[str]] = {}
+    if manifest.get("whoosh"):
+        bad = damaged_files(paths.whoosh, manifest["whoosh"], stamps.get("whoosh"), always_hash=always_hash)
+        if bad:
+            out["whoosh"] = bad
+    if manifest.get("text"):
+        bad = damaged_files(paths.text, manifest["text"], stamps.get("text"), always_hash=always_hash)
+        if bad:
+            out["text"] = bad
+    elif not text_index_intact(paths, None):
+        out["text"] = ["(a file of the exact-match index)"]
+    return out
+
+
+def damage_error(paths: Paths, part: str, names: list[str]) -> IndexError_:
+    folder = paths.whoosh if part == "whoosh" else paths.text
+    return IndexError_(f"the index file {folder / names[0]} is damaged or missing"
+                       + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
+                       + "; run `speechkit index` to repair it")
+
+
+def open_whoosh(paths: Paths, manifest: dict[str, Any]) -> Any:
+    """The ranked index, its files checked against `manifest` first; damage is a one-line error
+    naming the repair (whoosh's own errors for a truncated or altered file were a bare
+    "Aborted!" or a traceback)."""
+    from whoosh import index as whoosh_index
+
+    if not whoosh_index.exists_in(str(paths.whoosh)):
+        raise IndexError_(f"the ranked index in {paths.whoosh} is missing (an interrupted "
+                          "build); run `speechkit index` to repair it")
+    stamps = (manifest.get("stamps") or {}).get("whoosh")
+    if manifest.get("whoosh"):
+        bad = damaged_files(paths.whoosh, manifest["whoosh"], stamps)
+        if bad:
+            raise damage_error(paths, "whoosh", bad)
+    try:
+        return whoosh_index.open_dir(str(paths.whoosh))
+    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError, pickle.UnpicklingError,
+            struct.error, zlib.error) as exc:
+        raise damage_error(paths, "whoosh", [f"(whoosh: {type(exc).__name__})"]) from None

@@ -16,7 +16,6 @@ several runs (改革, 开放) finds candidates by its runs and is checked on the
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import mmap
 import os
@@ -38,6 +37,7 @@ from ..layout import Paths
 from ..matching import matching_form
 from ..query import FILTER_COLUMNS, Filter
 from ..store import DocumentStore
+from .integrity import damaged_files, file_sum
 
 META_COLUMNS = ("id", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
 
@@ -47,13 +47,15 @@ class TextIndex:
     `bounds[2n]:bounds[2n+1]` of the blob and has id `ids[n]`. Its metadata table (`docs`) is
     read only when a query needs it (filters, title phrases, date order, explain)."""
 
-    def __init__(self, paths: Paths, sums: dict[str, list[Any]] | None = None) -> None:
-        """`sums`: the sizes the manifest recorded for the files, checked before they are used."""
+    def __init__(self, paths: Paths, sums: dict[str, list[Any]] | None = None,
+                 stamps: dict[str, list[int]] | None = None) -> None:
+        """`sums`, `stamps`: what the manifest recorded of the files, checked before they are
+        used (index.integrity: sizes always, contents when a file was written since the build)."""
         self.paths = paths
         self._damaged = IndexError_(f"the exact-match index in {paths.text} is damaged or incomplete (an "
                                     "interrupted build, or a copy that lost part of a file); run `speechkit "
                                     "index` to repair it")
-        if not text_index_intact(paths, sums):
+        if not text_index_intact(paths, sums, stamps=stamps):
             raise self._damaged
         try:
             self.bounds = array("q")
@@ -475,7 +477,7 @@ def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: 
             saved[_code_key(names)] = {"start": start, "distinct": distinct}
             start += len(codes)
     (tmp / CODES_JSON).write_text(json.dumps(saved, ensure_ascii=False), "utf-8")
-    sums = {name: _file_sum(tmp / name) for name in _TEXT_FILES + _CODE_FILES}
+    sums = {name: file_sum(tmp / name) for name in _TEXT_FILES + _CODE_FILES}
     replace_dir(tmp, paths.text)
     return sums
 
@@ -494,32 +496,14 @@ _TEXT_FILES = ("matching.txt", "offsets.bin", "ids.txt", "meta.json", "titles.js
 _CODE_FILES = (CODES_JSON, CODES_BIN)
 
 
-def _file_sum(path: Path) -> list[Any]:
-    """[size, SHA-256 digest (its first 32 hex digits)] of a file, read in 1 MB blocks.
-    SHA-256 runs at about 1.1 GB/s here (CPU instructions), blake2b at 0.44: a build hashes
-    every file of the exact-match index twice."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return [path.stat().st_size, h.hexdigest()[:32]]
-
-
-def text_index_intact(paths: Paths, sums: dict[str, list[Any]] | None, *, digests: bool = False) -> bool:
-    """Whether the exact-match files are those the manifest recorded: sizes (a stat, for every
-    reader) and, with `digests`, their contents (for `index`). An index from before the
-    manifest recorded them counts as intact when its files exist."""
+def text_index_intact(paths: Paths, sums: dict[str, list[Any]] | None, *, stamps: dict[str, list[int]] | None = None,
+                      always_hash: bool = False) -> bool:
+    """Whether the exact-match files are those the manifest recorded (`damaged_files`: sizes,
+    and the contents of any file written since the build; every content with `always_hash`).
+    An index from before the manifest recorded them counts as intact when its files exist."""
     for name in _TEXT_FILES + _CODE_FILES:
-        path = paths.text / name
-        if not path.is_file():
+        if not (paths.text / name).is_file():
             if name in _CODE_FILES and not (sums and name in sums):
                 continue  # an index from before the filter codes: filters read meta.json
             return False
-        if sums and name in sums:
-            if path.stat().st_size != sums[name][0]:
-                return False
-            if digests and _file_sum(path) != sums[name]:
-                return False
-    return True
-
-
+    return not sums or not damaged_files(paths.text, sums, stamps, always_hash=always_hash)
