@@ -104,6 +104,58 @@ def _maximal(items: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return [(g, n) for g, n in items if (g, n) not in inside]
 
 
+def _absent_from(ranked: list[str], other: str, top: int, row: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """(rows of the first `top` of `ranked` whose text `other` does not contain, the ones
+    passed over because it does)."""
+    rows, there = [], []
+    for g in ranked:
+        if len(rows) >= top:
+            break
+        if g.replace(" ", "") in other:
+            there.append(g)
+        else:
+            rows.append(row(g))
+    return rows, there
+
+
+def _more_and_less(rows: list[dict[str, Any]], n1: int, n2: int, top: int
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows said at a higher rate in B, and at a lower one, each by log-likelihood (text counts)."""
+    seen: set[str] = set()
+    more, less = [], []
+    for r in sorted(rows, key=lambda r: -abs(r["g2"])):
+        if r["term"] in seen or not (r["a"] and r["b"]):
+            continue
+        seen.add(r["term"])
+        rate_b, rate_a = r["b"] / max(n2, 1), r["a"] / max(n1, 1)
+        if rate_b > rate_a:
+            more.append(r)
+        elif rate_b < rate_a:
+            less.append(r)
+    return more[:top], less[:top]
+
+
+_NUMERAL = "[一二三四五六七八九十]+"
+_HEADING = re.compile(rf"(?:[（(]{_NUMERAL}[）)]|{_NUMERAL}[、是]|第{_NUMERAL}[，、]|——)")
+_LEAD = 30  # a paragraph's first sentence up to this many characters is its lead (bold in print)
+
+
+def headings(text: str) -> str:
+    """The numbered headings and lead sentences of a speech, one a line, in the matching form:
+    where a report states its formulations (（一）大力推进现代化产业体系建设，加快发展新质生产力).
+
+    >>> headings("（一）加快发展新质生产力。正文。\\n积极培育未来产业。实施产业创新工程。\\n短句").split("\\n")
+    ['(一)加快发展新质生产力', '积极培育未来产业']
+    """
+    out = []
+    for line in text.split("\n"):
+        line = line.strip()
+        first = re.split(r"[。！？；]", line, maxsplit=1)[0]
+        if _HEADING.match(line) or (len(first) <= _LEAD and len(line) > len(first) + 1):
+            out.append(matching_form(first))
+    return "\n".join(out)
+
+
 def _bigrams(s: str) -> set[str]:
     return {s[i:i + 2] for i in range(len(s) - 1)}
 
@@ -155,34 +207,43 @@ def diff(corpus: Corpus, a: str, b: str, *, top: int = TOP, pairs: int = TOP) ->
     n2 = sum(len(ws) for ws in words_b.values())
     side_a.words, side_b.words = n1, n2
 
-    def row(g: str) -> dict[str, Any]:
-        return {"term": g, "a": ga[g], "b": gb[g], "g2": round(g2(gb[g], ga[g], n2, n1), 2)}
-
     text_a = "\n".join(t for _, t in corpus.texts(ids_a))
     text_b = "\n".join(t for _, t in corpus.texts(ids_b))
-    new = _formulations(gb, ga, matching_form(text_b), few=len(ids_b) <= 3)
-    dropped = _formulations(ga, gb, matching_form(text_a), few=len(ids_a) <= 3)
-    both = [g for g in gb if ga[g] and " " not in g and ga[g] + gb[g] >= 2 * MIN_COUNT]
-    ranked_both = sorted(both, key=lambda g: -g2(gb[g], ga[g], n2, n1))
-    more = [row(g) for g in ranked_both if gb[g] / max(n2, 1) > ga[g] / max(n1, 1)][:top]
-    less = [row(g) for g in ranked_both if gb[g] / max(n2, 1) < ga[g] / max(n1, 1)][:top]
-    # a formulation new to B matters more the rarer it is in the whole corpus: 打造 is new to one
-    # report and old everywhere else, 新质生产力 is new to the discourse
-    # fixed formulations (the political lexicon's terms, runs said twice) before plain words;
-    # among them the newest to the whole corpus first (新质生产力 is new to the discourse, 供应链
-    # only to this report), then the most used and rarest
+    match_a, match_b = matching_form(text_a), matching_form(text_b)
+
+    def row(g: str) -> dict[str, Any]:
+        # every count a row shows is read off the texts (matching forms), not the tokens: a
+        # word inside a longer token (供应链 in 产业链供应链) is still said
+        s = g.replace(" ", "")
+        a_n, b_n = match_a.count(s), match_b.count(s)
+        return {"term": g, "a": a_n, "b": b_n, "g2": round(g2(b_n, a_n, n2, n1), 2)}
+
+    new = _formulations(gb, ga, match_b, few=len(ids_b) <= 3)
+    dropped = _formulations(ga, gb, match_a, few=len(ids_a) <= 3)
     stats = _CorpusStats(corpus)
     is_term = corpus.segmenter.is_term
+    heads_b = headings(text_b)
 
-    def rank(r: dict[str, Any]) -> tuple[int, int, float, str]:
-        g = r["term"]
-        formulation = " " in g or is_term(g)
-        first = stats.first_year(g) if formulation else None
-        return (0 if formulation else 1, -(first or 0), -r["b"] * min(stats.rarity(w) for w in g.split(" ")), g)
+    def salience(g: str) -> tuple[int, int, int, int, int, int]:
+        """Lexicon terms, then runs said as a unit, then plain words; within each, those in B's
+        headings and lead sentences, the newest to the whole corpus, the most said in B, the
+        longest, the earliest in B. Nothing depends on the corpus holding more than A and B."""
+        s = g.replace(" ", "")
+        tier = 1 if " " in g else 0 if is_term(g) else 2
+        first = stats.first_year(g) if tier < 2 else None
+        return (tier, 0 if s in heads_b else 1, -(first or 0), -gb[g], -len(s), match_b.find(s))
 
-    new_rows = sorted((row(g) for g, _ in new), key=rank)[:top]
-    dropped_rows = sorted(({**row(g), "g2": round(g2(ga[g], gb[g], n1, n2), 2)} for g, _ in dropped),
-                          key=lambda r: -r["g2"])[:top]
+    # "new" and "dropped" are claims about the other side's text: a candidate found there after
+    # all (inside a longer token) is used more or less, never new; checked down the ranking until
+    # `top` rows hold, so the cost is bounded by what is listed
+    new_rows, shifted = _absent_from(sorted((g for g, _ in new), key=salience), match_a, top, row)
+    dropped_by_g2 = sorted((g for g, _ in dropped), key=lambda g: -g2(ga[g], gb[g], n1, n2))
+    dropped_rows, shifted_back = _absent_from(dropped_by_g2, match_b, top, row)
+    for r in dropped_rows:
+        r["g2"] = round(g2(r["a"], r["b"], n1, n2), 2)
+    both = [g for g in gb if ga[g] and " " not in g and ga[g] + gb[g] >= 2 * MIN_COUNT]
+    ranked_both = sorted(both, key=lambda g: -abs(g2(gb[g], ga[g], n2, n1)))[:4 * top]
+    more, less = _more_and_less([row(g) for g in ranked_both + shifted + shifted_back], n1, n2, top)
     for r in new_rows[:10]:
         r["first_seen"] = corpus.first_seen(r["term"].replace(" ", ""))
 
@@ -200,9 +261,10 @@ def diff(corpus: Corpus, a: str, b: str, *, top: int = TOP, pairs: int = TOP) ->
                         "removed": removed, "added": added,
                         "weight": round(sum(weight.get(w, 0.0) for w in removed + added), 2)})
     changed.sort(key=lambda c: -c["weight"])
-    ranking = ("newest to the whole corpus first" if stats.reader is not None else
-               "by count and rarity only: the index is missing or stale, run `speechkit index` to rank "
-               "new formulations by when the corpus first has them")
+    ranking = ("lexicon terms, then runs of words said as a unit, then words; within each: in B's headings "
+               "first, newest to the whole corpus, most said in B, longest, earliest in B"
+               + ("" if stats.reader is not None else
+                  " (without novelty: the index is missing or stale, run `speechkit index`)"))
     return DiffResult(side_a, side_b, new_rows, dropped_rows, more, less, changed[:pairs], corpus.provenance(),
                       ranking)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpeechkitError
+from .matching import matching_form
 
 FIELDS = ("year", "speaker", "level", "site", "region", "title")
 LEVELS = ("national", "province", "city", "county", "district", "township")
@@ -36,6 +37,17 @@ class Phrase:
     """Text that must occur, in the body or (field="title") the title."""
     text: str
     field: str = "body"
+
+    def matches(self, doc: Mapping[str, Any]) -> bool:
+        """Whether a document's title contains a title phrase, compared in the matching form
+        as search compares it (a selection's `title:` reads metadata, never the body).
+
+        >>> Phrase("政府工作报告", "title").matches({"title": "2024年政府工作報告"})
+        True
+        """
+        if self.field != "title":
+            raise SpeechkitError(f"a selection reads metadata: {self.text!r} needs title: (or a filter) in front")
+        return matching_form(self.text.strip()) in matching_form(doc["title"] or "")
 
 
 # the metadata columns each filter field reads (the exact-match index saves each set as codes)
@@ -291,12 +303,14 @@ def describe(node: object) -> str:
     return repr(node)
 
 
-def selection_filters(spec: str | None) -> list[Filter]:
-    """Parse a selection such as `year:2013..2017 level:province` (filters only)."""
+def selection_filters(spec: str | None) -> list[Filter | Phrase]:
+    """Parse a selection such as `year:2013..2017 level:province title:政府工作报告` (filters
+    and title phrases, all of which must hold)."""
     if not spec:
         return []
     node = parse(spec)
     nodes = node.nodes if isinstance(node, And) else (node,)
-    if not all(isinstance(n, Filter) for n in nodes):
-        raise SpeechkitError(f"selection {spec!r} must be filters only, e.g. year:2013..2017 level:province")
+    if not all(isinstance(n, Filter) or (isinstance(n, Phrase) and n.field == "title") for n in nodes):
+        raise SpeechkitError(f"selection {spec!r} must be filters and title: phrases only, e.g. "
+                             "year:2013..2017 level:province title:政府工作报告")
     return list(nodes)

@@ -342,6 +342,74 @@ def test_diff_lists_new_formulations_of_2024(corpus_, home):
     assert result.changed and all("[-" in c["marked"] or "{+" in c["marked"] for c in result.changed)
 
 
+def _claims_hold(result, a_text: str, b_text: str) -> None:
+    """Every claim of a diff read off the two texts by brute force: "new" absent from A's
+    matching form, "dropped" absent from B's, every count a count of the text, "more" and
+    "less" by the rates those counts give."""
+    a, b = matching_form(a_text), matching_form(b_text)
+    for kind in ("new", "dropped", "more", "less"):
+        for r in getattr(result, kind):
+            s = r["term"].replace(" ", "")
+            assert (r["a"], r["b"]) == (a.count(s), b.count(s)), (kind, r)
+    assert all(r["a"] == 0 and r["b"] > 0 for r in result.new)
+    assert all(r["b"] == 0 and r["a"] > 0 for r in result.dropped)
+    n1, n2 = result.a.words, result.b.words
+    assert all(r["b"] / n2 > r["a"] / n1 for r in result.more)
+    assert all(r["b"] / n2 < r["a"] / n1 for r in result.less)
+
+
+def test_diff_claims_hold_on_the_texts(corpus_, home):
+    """On 2023 → 2024, 10 of 200 "new" formulations were in the 2023 text (化债, 供应链 inside
+    longer tokens) and 30 of 200 "dropped" ones in the 2024 text (失业 7 → 0, said twice)."""
+    from speechkit.diff import diff
+
+    result = diff(corpus_, _national(home, 2023), _national(home, 2024), top=200)
+    with Store(load_settings(home).store_path) as store:
+        a, b = (store.get(_national(home, y)).text for y in (2023, 2024))
+    _claims_hold(result, a, b)
+    assert len(result.new) == len(result.dropped) == 200
+    new = [r["term"] for r in result.new]
+    assert "新质生产力" in new[:5]
+    # what the token counts had listed wrongly is now counted as used more or less
+    said = {r["term"]: r for r in result.more + result.less}
+    for term in ("化债", "供应链", "失业"):
+        assert term not in new and term not in [r["term"] for r in result.dropped]
+    assert "失业" in said or matching_form(b).count("失业") * result.a.words == matching_form(a).count("失业") * result.b.words
+
+
+@pytest.fixture(scope="module")
+def two_reports(tmp_path_factory, corpus) -> Path:
+    """A workspace holding only the 2023 and 2024 national reports: "newest to the corpus"
+    ties for everything, and ranking fell back on code points (新质生产力 was 58th)."""
+    src = tmp_path_factory.mktemp("two-src")
+    for year in (2023, 2024):
+        (src / f"{year}.md").write_bytes((corpus / NATIONAL / f"{year}.md").read_bytes())
+    return indexed_workspace(tmp_path_factory, "two", src)
+
+
+def test_diff_ranks_salient_formulations_first_on_two_reports(two_reports):
+    data = json.loads(run(two_reports, "diff", "year:2023 title:政府工作报告", "year:2024 title:政府工作报告",
+                          "--top", "200", "--json"))
+    new = [r["term"] for r in data["new"]]
+    assert "新质生产力" in new[:10], new[:20]
+    with Store(load_settings(two_reports).store_path) as store:
+        texts = {d.year: d.text for d in store.documents()}
+    b = matching_form(texts[2024])
+    assert all(r["a"] == 0 and r["b"] == b.count(r["term"].replace(" ", "")) for r in data["new"])
+
+
+def test_selections_take_title_phrases(corpus_, home):
+    """`year:2023 level:national` also pulled in the 国务院机构改革方案; title: narrows it."""
+    from speechkit.diff import diff
+
+    report = f"title:{matching_form('政府工作报告')}"
+    result = diff(corpus_, f"year:2023 level:national {report}", f"year:2024 level:national {report}")
+    assert result.a.speeches == result.b.speeches == 1
+    assert result.a.titles == ["政府工作报告"]
+    assert json.loads(run(home, "compare", "year:2023 title:政府工作报告", "year:2024 title:政府工作报告",
+                          "--json"))["docs"] == [1, 1]
+
+
 def test_a_speech_diffed_with_itself_shows_nothing(corpus_, home):
     from speechkit.diff import diff
     doc = _national(home, 2024)
