@@ -55,10 +55,40 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_GLOBAL_VALUES = ("--home", "--store")
+_GLOBAL_FLAGS = ("--raw-csv", "-v", "-vv", "-vvv", "--verbose")
+
+
+class _Speechkit(click.Group):
+    """The root command. Its options may also follow the command (`speechkit search --home X
+    …`): they are moved in front of it before click reads them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        front, rest, i = [], [], 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                rest.extend(args[i:])
+                break
+            name = arg.split("=", 1)[0]
+            if rest and name in _GLOBAL_VALUES:
+                take = 1 if "=" in arg else 2
+                front.extend(args[i:i + take])
+                i += take
+                continue
+            if rest and arg in _GLOBAL_FLAGS:
+                front.append(arg)
+            else:
+                rest.append(arg)
+            i += 1
+        return super().parse_args(ctx, front + rest if rest else args)
+
+
+@click.group(cls=_Speechkit, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="SPEECHKIT_HOME",
               help="Workspace: store in DIR/corpus/speechkit.db, indexes in DIR/indexes/. "
-                   "Default: $SPEECHKIT_HOME or the current directory.")
+                   "Default: $SPEECHKIT_HOME or the current directory. Like --store, -v and --raw-csv, "
+                   "it may also follow the command.")
 @click.option("--store", metavar="URL", envvar="SPEECHKIT_STORE",
               help="A shared PostgreSQL store (postgresql://user@host/db) instead of the SQLite file; "
                    "indexes stay in DIR/indexes/. Default: $SPEECHKIT_STORE or the store setting.")
@@ -387,7 +417,10 @@ def _selection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         from .query import flag_filters, selection_filters
 
         flags = {"year": year, "speaker": speaker, "level": level, "site": site, "region": region}
-        filters = flag_filters(**flags) + selection_filters(selection_spec)
+        try:
+            filters = flag_filters(**flags) + selection_filters(selection_spec)
+        except SpeechkitError as exc:  # read before the command's own error handling
+            raise click.ClickException(str(exc)) from None
         kwargs["filters"] = filters
         kwargs["selection"] = " ".join([*(f"{k}:{v}" for k, v in flags.items() if v), selection_spec or ""]).strip()
         return fn(*args, **kwargs)
@@ -523,7 +556,7 @@ def _render_passage(passage: Any) -> str:
 @cli.command()
 @click.argument("query")
 @_selection_options
-@click.option("--limit", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--limit", "--top", "limit", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--sort", type=click.Choice(["score", "date"]), default="score", show_default=True)
 @click.option("--passages", type=click.IntRange(0, 10), default=3, show_default=True,
@@ -577,7 +610,8 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
               help="Characters of context each side.")
 @click.option("--sort", type=click.Choice(["left", "right", "date"]), default="date", show_default=True)
 @_selection_options
-@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many lines (the total counts all).")
+@click.option("--limit", "--top", "limit", type=click.IntRange(1), default=None,
+              help="At most this many lines (the total counts all).")
 @click.option("--csv", "as_csv", is_flag=True,
               help="CSV: left, keyword, right, id, date, title, offset, total, corpus digest, segmenter version.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: term, total, shown, provenance and the lines.")
@@ -738,7 +772,7 @@ def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | 
 @cli.command()
 @click.argument("a")
 @click.argument("b")
-@click.option("--top", type=click.IntRange(1), default=30, show_default=True, help="Words per side.")
+@click.option("--limit", "--top", "top", type=click.IntRange(1), default=30, show_default=True, help="Words per side.")
 @click.option("--min-freq", type=click.IntRange(1), default=5, show_default=True)
 @_DUPS
 @_formats
@@ -775,7 +809,7 @@ def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include
 @click.argument("term")
 @click.option("--window", type=click.IntRange(1, 20), default=5, show_default=True, help="Words each side.")
 @click.option("--measure", type=click.Choice(["logdice", "mi", "ll"]), default="logdice", show_default=True)
-@click.option("--top", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--limit", "--top", "top", type=click.IntRange(1), default=30, show_default=True)
 @click.option("--min-freq", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--include-node", is_flag=True, help="Also list TERM itself and words that contain it.")
 @_selection_options
@@ -1023,7 +1057,7 @@ def topics_show(ctx: click.Context, name: str, by: str, plot: Path | None, as_js
 @cli.command("diff")
 @click.argument("a")
 @click.argument("b")
-@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Rows per list.")
+@click.option("--limit", "--top", "top", type=click.IntRange(1), default=20, show_default=True, help="Rows per list.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: every list, the sentence pairs, provenance.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per formulation (kind, term, a, b, g2).")
 @_LEXICON
@@ -1087,7 +1121,7 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
 
 @cli.command()
 @click.argument("doc_id")
-@click.option("--limit", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--limit", "--top", "limit", type=click.IntRange(1), default=10, show_default=True)
 @_selection_options
 @_formats
 @_LEXICON

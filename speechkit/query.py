@@ -257,12 +257,34 @@ def parse(query: str) -> object:
             return Phrase(text)
         if ":" in text and re.match(r"^[a-z]+:", text):
             return _filter(query, text, at)
+        if "*" in text:
+            raise QueryError(query, at, "no wildcards: a phrase already matches inside longer words "
+                                        "(营商 finds 营商环境); quote it to search for a literal *")
         return Phrase(text)
 
     node = expr()
     if peek():
         raise QueryError(query, peek()[2], "unexpected closing parenthesis")
     return node
+
+
+def kwic_phrase(term: str) -> str:
+    """The one phrase a concordance lines up: `term` as written, or inside one pair of quotes.
+    A query (OR, AND, NOT, parentheses, field:) is refused with what to do instead.
+
+    >>> kwic_phrase('"优化营商环境"'), kwic_phrase("“放管服”"), kwic_phrase(" 营商环境 ")
+    ('优化营商环境', '放管服', '营商环境')
+    """
+    text = term.strip()
+    quoted = len(text) >= 2 and (text[0], text[-1]) in (('"', '"'), ("“", "”"))
+    if quoted:
+        text = text[1:-1].strip()
+    elif any(kind in ("AND", "OR", "NOT", "(", ")") for kind, _, _ in _lex(text)) or re.match(r"^[a-z]+:", text):
+        raise QueryError(term, 0, "kwic lines up one phrase, not a query: run it once per term "
+                                  "(`speechkit kwic 营商环境`), or quote the phrase to take it as written")
+    if not text:
+        raise QueryError(term, 0, "empty phrase")
+    return text
 
 
 def flag_filters(**flags: str | None) -> list[Filter]:

@@ -24,7 +24,7 @@ from .index.bm25 import Scorer
 from .index.manifest import check_current, open_whoosh, read_docnum_ids, read_positions
 from .index.text import TextIndex
 from .matching import matching_form
-from .query import FILTER_COLUMNS, And, Filter, Not, Or, Phrase, describe, parse, phrases
+from .query import FILTER_COLUMNS, And, Filter, Not, Or, Phrase, describe, kwic_phrase, parse, phrases
 from .settings import Settings
 
 
@@ -314,8 +314,9 @@ class Searcher:
              limit: int | None = None) -> Concordance:
         """Concordance lines for a phrase across the whole corpus (at most `limit` of them;
         `total` counts them all)."""
-        needle = matching_form(term.strip())
-        _, found = self.find(f'"{term.strip()}"', filters=filters)
+        term = kwic_phrase(term)
+        needle = matching_form(term)
+        _, found = self.find(f'"{term}"', filters=filters)
         # the found documents' rows only: building every document's row cost O(corpus) a query
         ids, titles = self.text.ids, self.text.titles["title"]
         docs = {ids[n]: n for n in found}
@@ -479,7 +480,8 @@ class ServerSearcher:
 
     def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
              limit: int | None = None) -> Concordance:
-        node = parse(f'"{term.strip()}"')
+        term = kwic_phrase(term)
+        node = parse(f'"{term}"')
         filters = list(filters)
         if filters:
             node = And((node, *filters))

@@ -374,7 +374,7 @@ def test_diff_claims_hold_on_the_texts(corpus_, home):
     said = {r["term"]: r for r in result.more + result.less}
     for term in ("化债", "供应链", "失业"):
         assert term not in new and term not in [r["term"] for r in result.dropped]
-    assert "失业" in said or matching_form(b).count("失业") * result.a.words == matching_form(a).count("失业") * result.b.words
+    assert said["失业"]["b"] == matching_form(b).count("失业") > 0
 
 
 @pytest.fixture(scope="module")

@@ -673,3 +673,33 @@ def test_a_chain_of_nots_is_parsed_without_recursion(home):
 
     assert total("NOT " * 1000 + "营商环境") == total("营商环境") > 0
     assert total("NOT " * 1001 + "营商环境") == total("NOT 营商环境") > 0
+
+
+def test_what_every_user_hits_is_answered_in_one_line(home):
+    """Flags with a bad value were a 30-line traceback; --home after the command was "No such
+    option"; a quoted kwic term was an "empty phrase"; OR in kwic and * in search gave 0."""
+    from click.testing import CliRunner
+
+    from speechkit.cli import cli
+
+    def fails(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--home", str(home), *args])
+        assert result.exit_code != 0 and result.exc_info[0] is SystemExit, result.output
+        lines = [x for x in result.output.splitlines() if x.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+        return lines[0]
+
+    for cmd in (("search", "营商环境"), ("kwic", "营商环境"), ("trend", "营商环境")):
+        assert "level must be one of" in fails(*cmd, "--level", "provincial")
+        assert "2019..2023" in fails(*cmd, "--year", "20x5")
+    assert "kwic lines up one phrase" in fails("kwic", "营商环境 OR 放管服")
+    assert "no wildcards" in fails("search", "营商*")
+    plain = json.loads(run(home, "kwic", "营商环境", "--json"))["total"]
+    assert plain > 0
+    for quoted in ('"营商环境"', "“营商环境”"):
+        assert json.loads(run(home, "kwic", quoted, "--json"))["total"] == plain
+    # the root's options after the command, and one name for "how many rows"
+    result = CliRunner().invoke(cli, ["search", "营商环境", "--home", str(home), "--json", "--limit", "2"])
+    assert result.exit_code == 0 and len(json.loads(result.output)["hits"]) == 2, result.output
+    assert len(json.loads(run(home, "search", "营商环境", "--json", "--top", "3"))["hits"]) == 3
+    assert len(json.loads(run(home, "collocates", "营商环境", "--json", "--limit", "4"))["collocates"]) == 4
