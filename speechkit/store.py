@@ -83,13 +83,13 @@ def _encode(name: str, value: Any) -> Any:
 
 
 def id_prefix(doc_id: str) -> str | None:
-    """`doc_id` as the start of an id worth looking up (ids are 12 hex digits): 4 to 11 hex
+    """`doc_id` as the start of an id worth looking up (ids are 12 hex digits): 1 to 11 hex
     digits, else None. Anything else never reaches a LIKE pattern (`%` or `_` matched any id).
 
-    >>> id_prefix("2bd0f0"), id_prefix("%"), id_prefix("_"), id_prefix("2b"), id_prefix("2bd0%")
+    >>> id_prefix("2bd0f0"), id_prefix("%"), id_prefix("_"), id_prefix(""), id_prefix("2bd0%")
     ('2bd0f0', None, None, None, None)
     """
-    return doc_id if re.fullmatch(r"[0-9a-f]{4,11}", doc_id) else None
+    return doc_id if re.fullmatch(r"[0-9a-f]{1,11}", doc_id) else None
 
 
 def shown_row(row: Any) -> dict[str, Any]:

@@ -163,7 +163,7 @@ def test_cli_outputs_carry_provenance(home):
     stats = json.loads(run(home, "stats", "--json"))
     assert stats["vocabulary"]["overall"] and stats["vocabulary"]["by_year"]
     bad = run(home, "compare", "营商环境", "year:2019", code=1)
-    assert "filters only" in bad
+    assert "filters and title: phrases only" in bad
 
 
 def test_tfidf_counts_are_cached_per_corpus_and_selection(home, monkeypatch):

@@ -213,3 +213,25 @@ def test_api_and_errors(workbench, seeds_home, tmp_path):
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(base2 + "/?q=" + urllib.parse.quote("营商环境"))
         assert exc.value.code == 503 and b"speechkit index" in exc.value.read()
+
+
+def test_the_readmes_curl_commands_work_as_written(workbench):
+    """README's `curl '…?q=营商环境'` got HTTP 400 (raw UTF-8 in the request line): each
+    documented call is run as written, against the workbench, and answers JSON."""
+    import shlex
+    import subprocess
+
+    home, base = workbench
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    calls = [line.split("  #")[0] for line in readme.splitlines() if line.startswith("curl -G ")]
+    assert len(calls) >= 4
+    for call in calls:
+        args = shlex.split(call.replace("http://127.0.0.1:8765", base))
+        done = subprocess.run([args[0], "-sS", "--fail", *args[1:]], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (call, done.stderr)
+        assert json.loads(done.stdout), call
+    search = next(c for c in calls if "/api/search" in c)
+    got = json.loads(subprocess.run(["curl", "-sS", *shlex.split(search.replace("http://127.0.0.1:8765", base))[1:]],
+                                    capture_output=True, text=True, timeout=120).stdout)
+    want = json.loads(run_cli(home, "search", "营商环境", "--year", "2015..2020", "--level", "province", "--json"))
+    assert got["total"] == want["total"]

@@ -150,8 +150,24 @@ def read_manifest(paths: Paths) -> dict[str, Any]:
 
 
 def whoosh_files(folder: Path) -> list[str]:
-    """The files of a whoosh index folder a build publishes (all but whoosh's lock)."""
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith("WRITELOCK"))
+    """whoosh's own files in its folder: tables of contents and segments. (speechkit's docnum
+    maps beside them say which generation and order of ids they describe and are not used
+    when they describe another.)"""
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.name.startswith(("MAIN_", "_MAIN_"))
+                  and not p.name.endswith("WRITELOCK"))
+
+
+def _whoosh_damage(paths: Paths, manifest: dict[str, Any], *, always_hash: bool = False) -> list[str]:
+    """The recorded whoosh files that are damaged or missing, when the folder is the one the
+    manifest describes. A folder holding files of another build (one killed after it committed
+    or swapped its folder in, before it wrote the manifest) is not judged by this manifest:
+    the build that follows rebuilds it."""
+    sums = manifest.get("whoosh")
+    if not sums or not paths.whoosh.is_dir():
+        return []
+    if set(whoosh_files(paths.whoosh)) - set(sums):
+        return []
+    return damaged_files(paths.whoosh, sums, (manifest.get("stamps") or {}).get("whoosh"), always_hash=always_hash)
 
 
 def record_files(paths: Paths, manifest: dict[str, Any], old: dict[str, Any]) -> None:
@@ -169,10 +185,9 @@ def damaged_parts(paths: Paths, manifest: dict[str, Any], *, always_hash: bool =
     when whole). Indexes built before the manifest recorded whoosh's files: their text part."""
     stamps = manifest.get("stamps") or {}
     out: dict[str, list[str]] = {}
-    if manifest.get("whoosh"):
-        bad = damaged_files(paths.whoosh, manifest["whoosh"], stamps.get("whoosh"), always_hash=always_hash)
-        if bad:
-            out["whoosh"] = bad
+    bad = _whoosh_damage(paths, manifest, always_hash=always_hash)
+    if bad:
+        out["whoosh"] = bad
     if manifest.get("text"):
         bad = damaged_files(paths.text, manifest["text"], stamps.get("text"), always_hash=always_hash)
         if bad:
@@ -195,14 +210,12 @@ def open_whoosh(paths: Paths, manifest: dict[str, Any]) -> Any:
     "Aborted!" or a traceback)."""
     from whoosh import index as whoosh_index
 
-    if not whoosh_index.exists_in(str(paths.whoosh)):
+    bad = _whoosh_damage(paths, manifest)  # before whoosh reads (unpickles) anything
+    if bad:
+        raise damage_error(paths, "whoosh", bad)
+    if not paths.whoosh.is_dir() or not any(n.startswith("_MAIN_") for n in whoosh_files(paths.whoosh)):
         raise IndexError_(f"the ranked index in {paths.whoosh} is missing (an interrupted "
                           "build); run `speechkit index` to repair it")
-    stamps = (manifest.get("stamps") or {}).get("whoosh")
-    if manifest.get("whoosh"):
-        bad = damaged_files(paths.whoosh, manifest["whoosh"], stamps)
-        if bad:
-            raise damage_error(paths, "whoosh", bad)
     try:
         return whoosh_index.open_dir(str(paths.whoosh))
     except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError, pickle.UnpicklingError,
