@@ -110,7 +110,7 @@ def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, 
       speechkit trend 营商环境 --plot t.png
       speechkit compare year:2008..2012 year:2019..2023
       speechkit topics -k 20 --probe 营商环境   # themes over passages, shares by year
-      speechkit diff "year:2023 level:national" "year:2024 level:national"   # 提法 changes
+      speechkit diff "year:2023 title:政府工作报告" "year:2024 title:政府工作报告"   # 提法
       speechkit cluster -k auto          # clusters of whole speeches
       speechkit show ID                  # one speech with its metadata and evidence
       speechkit export --format csv      # one row per speech
@@ -1070,7 +1070,7 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
 
     \b
     Examples:
-      speechkit diff "year:2023 level:national" "year:2024 level:national"
+      speechkit diff "year:2023 title:政府工作报告" "year:2024 title:政府工作报告"
       speechkit diff 3f2a9c 8b7d01
     A new formulation also shows where the whole corpus first has it."""
     from .corpus import Corpus

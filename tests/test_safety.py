@@ -37,6 +37,7 @@ def test_a_planted_pickle_in_a_shared_index_does_not_run(tmp_path, seeds_home):
     toc.schema._fields["body"].analyzer = _Payload(marker)  # what a shared folder could hold
     (folder / f"_MAIN_{gen}.toc").unlink()
     toc.write(storage, "MAIN")
+    _forge_manifest(home)
     out = run(home, "search", "营商环境", code=1)
     assert not marker.exists(), "the pickled payload ran"
     assert "refusing to open an index" in out and "posix.system" in out and "Traceback" not in out
@@ -53,6 +54,19 @@ class _Spooler:
         from speechkit.index import text
 
         return (text._Spool, (str(self.target),))
+
+
+def _forge_manifest(home: Path) -> None:
+    """What a planted folder would also carry: a manifest that does not describe whoosh's files
+    (an attacker rewrites the digests; an index from before them has none), so the planted
+    pickle reaches the unpickler rather than the digest check."""
+    import json
+
+    manifest = home / "indexes" / "manifest.json"
+    data = json.loads(manifest.read_text("utf-8"))
+    data.pop("whoosh", None)
+    data.pop("stamps", None)
+    manifest.write_text(json.dumps(data), "utf-8")
 
 
 def _planted_targets(tmp_path: Path) -> tuple[Path, Path]:
@@ -99,6 +113,7 @@ def test_a_planted_class_with_io_in_the_table_of_contents_is_refused(tmp_path, s
         toc.schema._fields["body"].analyzer = _Spooler(created)
     (folder / f"_MAIN_{gen}.toc").unlink()
     toc.write(storage, "MAIN")
+    _forge_manifest(home)
     _assert_refused(home, kept, created)
 
 
