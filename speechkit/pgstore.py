@@ -182,9 +182,10 @@ class PgStore(_Connected):
         return self._rows("SELECT COUNT(*) AS n FROM documents" + where)[0]["n"]
 
     def metadata(self, *, canonical_only: bool = True) -> list[dict[str, Any]]:
-        return self._rows(f"SELECT {', '.join(self.META)}, length(text) AS chars, text_hash, dup_group "
+        rows = self._rows(f"SELECT {', '.join(self.META)}, length(text) AS chars, text_hash, dup_group "
                           "FROM documents" + (" WHERE canonical=1" if canonical_only else "")
                           + ' ORDER BY id COLLATE "C"')
+        return [shown_row(r) for r in rows]
 
     def metadata_of(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

@@ -94,8 +94,13 @@ def id_prefix(doc_id: str) -> str | None:
 
 def shown_row(row: Any) -> dict[str, Any]:
     """A row of metadata (sqlite3.Row or dict) as a dict whose one-line values are plain
-    (`clean_field`): what a page of hits or a near-duplicate group shows."""
-    return {k: clean_field(row[k]) if k in _SHOWN_FIELDS and row[k] else row[k] for k in row.keys()}  # noqa: SIM118
+    (`clean_field`): every metadata read of a store returns these, so no front end or
+    analysis prints what a store written before ingest cleaned its fields (or by hand) holds."""
+    out = dict(row)
+    for k in _SHOWN_FIELDS.intersection(out):
+        if out[k]:
+            out[k] = clean_field(out[k])
+    return out
 
 
 def _decode_row(row: sqlite3.Row) -> Document:
@@ -284,12 +289,12 @@ class Store(_Connected):
     # --- named reads: what the other modules need, so a second backend implements these ---------
     META = ("id", "title", "date", "year", "level", "region", "site", "speaker_role", "speaker_name")
 
-    def metadata(self, *, canonical_only: bool = True) -> list[sqlite3.Row]:
-        """Every document's metadata (META), its length in characters (`chars`), text hash and
-        near-duplicate group, ordered by id."""
-        return self.db.execute(
+    def metadata(self, *, canonical_only: bool = True) -> list[dict[str, Any]]:
+        """Every document's metadata (META, as shown: `shown_row`), its length in characters
+        (`chars`), text hash and near-duplicate group, ordered by id."""
+        return [shown_row(r) for r in self.db.execute(
             f"SELECT {', '.join(self.META)}, length(text) AS chars, text_hash, dup_group FROM documents"
-            + (" WHERE canonical=1" if canonical_only else "") + " ORDER BY id").fetchall()
+            + (" WHERE canonical=1" if canonical_only else "") + " ORDER BY id")]
 
     def metadata_of(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """META of `ids` (a page of hits), as shown (`shown_row`)."""

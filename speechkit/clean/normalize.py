@@ -62,6 +62,10 @@ def clean_field(value: str) -> str:
     >>> clean_field("\\x1b[2J标题\\x1b[31m红\\u202e\\x07 \\n 二")
     '标题红 二'
     """
+    # nearly every value is already plain: controls, invisible characters, line breaks and
+    # wide spaces are all non-printable to Python, so one C-level test answers for most
+    if value.isprintable() and value == value.strip() and "  " not in value:
+        return value
     return " ".join(R.RE_INVISIBLE.sub("", remove_control_chars(value)).split())
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from whoosh import index as whoosh_index
 
 from ..atomic import recover_dir, replace_dir, write_json
-from ..clean.normalize import clean_field
 from ..documents import Progress
 from ..engine import bounded_map, executor
 from ..faults import crash_point
@@ -42,7 +41,6 @@ from .manifest import (
 from .text import META_COLUMNS, _Spool, _write_text_index, text_index_intact
 from .writer import _Writer, save_docnum_ids
 
-SHOWN = frozenset(META_COLUMNS) - {"id", "year"}
 log = logging.getLogger(__name__)
 
 
@@ -104,9 +102,7 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         # the exact-match index must be what the last build wrote, byte for byte: a damaged
         # copy gave wrong totals silently; it is written again from the store
         text_ok = not rebuild and "text" not in damaged and text_index_intact(paths, None)
-        # what search, KWIC and the workbench print: one plain line each, whatever the store holds
-        docs = {r["id"]: {c: clean_field(r[c]) if c in SHOWN and r[c] else r[c] for c in (*META_COLUMNS, "text_hash")}
-                for r in store.metadata()}
+        docs = {r["id"]: {c: r[c] for c in (*META_COLUMNS, "text_hash")} for r in store.metadata()}
         indexed: dict[str, str] = {} if rebuild else _read_hashes(paths, old)
         if rebuild or "whoosh" in damaged or not whoosh_index.exists_in(str(paths.whoosh)):
             report.rebuilt = True
