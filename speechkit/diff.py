@@ -11,7 +11,6 @@ by word; a pair is ranked by the keyness of the words that changed.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -270,30 +269,20 @@ def diff(corpus: Corpus, a: str, b: str, *, top: int = TOP, pairs: int = TOP) ->
 
 
 class _CorpusStats:
-    """What the ranked index knows of a word across the whole corpus, in constant time a word:
-    its rarity, log(N / (1 + document frequency)), and the first year a speech uses it. Without
-    a current index every word has rarity 1 and no year."""
+    """What the ranked index knows of a word across the whole corpus: the first year a speech
+    uses it. Without a current index no word has a year."""
 
     def __init__(self, corpus: Corpus) -> None:
-        from whoosh import index as whoosh_index
-
-        from .index.manifest import open_whoosh, read_docnum_ids, read_manifest
+        from .index.manifest import open_whoosh, read_docnum_ids, read_manifest, whoosh_generation
         from .layout import Paths
 
         self.reader = None
         self.text = corpus.text_index()
         paths = Paths(corpus.settings.index_dir)
-        folder = paths.whoosh
-        if self.text is None or not whoosh_index.exists_in(str(folder)):
+        if self.text is None or whoosh_generation(paths.whoosh) is None:
             return
         self.reader = open_whoosh(paths, read_manifest(paths)).reader()
-        self.ids = read_docnum_ids(folder, self.reader)
-        self.n = max(1, self.reader.doc_count())
-
-    def rarity(self, word: str) -> float:
-        if self.reader is None:
-            return 1.0
-        return math.log(self.n / (1 + self.reader.doc_frequency("body", word)))
+        self.ids = read_docnum_ids(paths.whoosh, self.reader)
 
     def first_year(self, word: str) -> int | None:
         if self.reader is None or self.ids is None or " " in word or not self.reader.doc_frequency("body", word):

@@ -195,12 +195,26 @@ def test_a_damaged_ranked_index_is_refused_in_one_line_and_repaired(built, damag
     else:
         toc.unlink()
     one_line_error(cli(built, "search", "改革"), "speechkit index")
+    if damage != "lost toc":  # diff reads the ranked index for novelty: checked before it opens it
+        one_line_error(cli(built, "diff", "year:2023", "year:2024"), "speechkit index")
     checked = cli(built, "index", "--check")
     one_line_error(checked, "damaged", "speechkit index")
     repaired = cli(built, "index")
     assert repaired.returncode == 0, repaired.stderr
     assert answers(built) == before and whoosh_docs(built) == canonical(built)
     assert cli(built, "index", "--check").returncode == 0
+
+
+def test_the_live_generation_is_read_off_file_names_as_whoosh_reads_it(built, reports):
+    from whoosh import index as whoosh_index
+
+    from speechkit.index.manifest import whoosh_generation
+
+    folder = built / "indexes" / "whoosh"
+    _change(reports)
+    run_cli(built, "update", str(reports))  # an incremental commit: a newer generation
+    assert whoosh_generation(folder) == whoosh_index.open_dir(str(folder)).latest_generation() > 1
+    assert whoosh_generation(folder.parent / "missing") is None
 
 
 def test_a_copied_index_is_hashed_once_and_trusted(built, tmp_path):

@@ -37,6 +37,7 @@ from .manifest import (
     read_manifest,
     record_files,
     save_positions,
+    whoosh_generation,
 )
 from .text import META_COLUMNS, _Spool, _write_text_index, text_index_intact
 from .writer import _Writer, save_docnum_ids
@@ -94,9 +95,9 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         # a build killed after whoosh committed and before the manifest recorded it: the live
         # index holds that build's deletions and additions, which skew BM25's statistics; it is
         # built again (from the token cache: no segmentation)
+        live = whoosh_generation(paths.whoosh)
         if (not rebuild and "whoosh" not in damaged and "whoosh_generation" in old
-                and whoosh_index.exists_in(str(paths.whoosh))
-                and whoosh_index.open_dir(str(paths.whoosh)).latest_generation() != old["whoosh_generation"]):
+                and live is not None and live != old["whoosh_generation"]):
             log.warning("the last `speechkit index` was interrupted after writing; rebuilding the ranked index")
             rebuild = True
         # the exact-match index must be what the last build wrote, byte for byte: a damaged
@@ -104,7 +105,7 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         text_ok = not rebuild and "text" not in damaged and text_index_intact(paths, None)
         docs = {r["id"]: {c: r[c] for c in (*META_COLUMNS, "text_hash")} for r in store.metadata()}
         indexed: dict[str, str] = {} if rebuild else _read_hashes(paths, old)
-        if rebuild or "whoosh" in damaged or not whoosh_index.exists_in(str(paths.whoosh)):
+        if rebuild or "whoosh" in damaged or live is None:
             report.rebuilt = True
             indexed = {}
             tmp = paths.root / "whoosh.new"

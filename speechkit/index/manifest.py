@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import json
 import pickle
+import re
 import struct
 import sys
 import zlib
@@ -149,6 +150,17 @@ def read_manifest(paths: Paths) -> dict[str, Any]:
                           "run `speechkit index --rebuild`") from None
 
 
+_TOC = re.compile(r"_MAIN_(\d+)\.toc")
+
+
+def whoosh_generation(folder: Path) -> int | None:
+    """The latest generation of the whoosh index in `folder`, read off its tables of contents'
+    file names as whoosh finds it, or None when there is none. Nothing is opened: whoosh's
+    `exists_in` unpickles the table of contents, before any check of its files could run."""
+    gens = [int(m.group(1)) for n in (whoosh_files(folder) if folder.is_dir() else ()) if (m := _TOC.fullmatch(n))]
+    return max(gens, default=None)
+
+
 def whoosh_files(folder: Path) -> list[str]:
     """whoosh's own files in its folder: tables of contents and segments. (speechkit's docnum
     maps beside them say which generation and order of ids they describe and are not used
@@ -213,7 +225,7 @@ def open_whoosh(paths: Paths, manifest: dict[str, Any]) -> Any:
     bad = _whoosh_damage(paths, manifest)  # before whoosh reads (unpickles) anything
     if bad:
         raise damage_error(paths, "whoosh", bad)
-    if not paths.whoosh.is_dir() or not any(n.startswith("_MAIN_") for n in whoosh_files(paths.whoosh)):
+    if whoosh_generation(paths.whoosh) is None:
         raise IndexError_(f"the ranked index in {paths.whoosh} is missing (an interrupted "
                           "build); run `speechkit index` to repair it")
     try:
