@@ -69,11 +69,7 @@ class Workspace(Home):
         {"whoosh" | "text": damaged or missing files}, empty when the index is whole."""
         from .index.manifest import damaged_parts, read_manifest
 
-        if not self.paths.manifest.exists():
-            from .errors import IndexError_
-
-            raise IndexError_(f"no index in {self.paths.root}; run `speechkit index` first")
-        return damaged_parts(self.paths, read_manifest(self.paths), always_hash=True)
+        return damaged_parts(self.paths, read_manifest(self.paths, required=True), always_hash=True)
 
     # --- finding -------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -126,9 +126,7 @@ def check_current(settings: Settings, store: DocumentStore, seg: Segmenter,
     """The manifest if the index is current; otherwise a one-line error with the fix.
     `want` is `expected_manifest(store, seg)` when the caller already has it."""
     paths = Paths(settings.index_dir)
-    if not paths.manifest.exists():
-        raise IndexError_(f"no index in {paths.root}; run `speechkit index` first")
-    have = read_manifest(paths)
+    have = read_manifest(paths, required=True)
     want = want or expected_manifest(store, seg, have)
     if have.get("segmenter") != want["segmenter"] or have.get("code") != want["code"]:
         raise IndexError_("the index was built with another lexicon or speechkit version; "
@@ -138,8 +136,11 @@ def check_current(settings: Settings, store: DocumentStore, seg: Segmenter,
     return have
 
 
-def read_manifest(paths: Paths) -> dict[str, Any]:
-    """The index's manifest; a damaged one is a one-line error with the fix."""
+def read_manifest(paths: Paths, *, required: bool = False) -> dict[str, Any]:
+    """The index's manifest; a damaged one is a one-line error with the fix, and so is a
+    missing one when `required` (a command that reads an index)."""
+    if required and not paths.manifest.exists():
+        raise IndexError_(f"no index in {paths.root}; run `speechkit index` first")
     try:
         data = json.loads(paths.manifest.read_text("utf-8"))
         if not isinstance(data, dict):
