@@ -500,9 +500,9 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     1024: one segment holds about 100,000 speeches of 1,300 characters), then written out as
     another segment.
 
-    Every file a build publishes is recorded with its size and SHA-256 digest: searches refuse
-    a file written since (truncated, altered, half-copied) with the command that repairs it,
-    and a plain `speechkit index` writes the damaged part again.
+    The exact-match files and whoosh's files are recorded with their size and SHA-256 digest:
+    searches refuse one written since (truncated, altered, half-copied) with the command that
+    repairs it, and a plain `speechkit index` writes the damaged part again.
     """
     from .index.build import build_index
 
@@ -513,7 +513,7 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
             names = [f"{part}/{name}" for part, files in damaged.items() for name in files]
             raise click.ClickException(f"{len(names)} index files are damaged ({', '.join(names[:5])}); "
                                        "run `speechkit index` to repair them")
-        err.print("the index is whole: every file is the one its build recorded")
+        err.print("the index is whole: every file its build recorded is as it was written")
         return
     with _progress("index") as progress, _workspace(ctx, lexicon, workers=workers, engine=engine,
                                                     scheduler=scheduler) as ws:

@@ -226,7 +226,8 @@ def diff(corpus: Corpus, a: str, b: str, *, top: int = TOP, pairs: int = TOP) ->
     def salience(g: str) -> tuple[int, int, int, int, int, int]:
         """Lexicon terms, then runs said as a unit, then plain words; within each, those in B's
         headings and lead sentences, the newest to the whole corpus, the most said in B, the
-        longest, the earliest in B. Nothing depends on the corpus holding more than A and B."""
+        longest, the earliest in B. Every key but novelty is read off A and B alone, so a
+        workspace of two speeches ranks too (novelty then ties)."""
         s = g.replace(" ", "")
         tier = 1 if " " in g else 0 if is_term(g) else 2
         first = stats.first_year(g) if tier < 2 else None

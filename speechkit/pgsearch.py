@@ -90,7 +90,7 @@ def condition(node: object, params: list[Any]) -> str:
     ("((match LIKE %s ESCAPE '\\\\') AND COALESCE((year >= %s AND year <= %s), false))", ['%营商环境%', 2019, 2020])
     """
     if isinstance(node, Phrase):
-        phrase = matching_form(node.text.strip())
+        phrase = node.needle
         if node.field != "title" and 0 < len(phrase) <= 2:
             params.append([phrase])
             return "(grams @> %s::text[])"

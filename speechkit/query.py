@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .errors import SpeechkitError
@@ -47,7 +48,12 @@ class Phrase:
         """
         if self.field != "title":
             raise SpeechkitError(f"a selection reads metadata: {self.text!r} needs title: (or a filter) in front")
-        return matching_form(self.text.strip()) in matching_form(doc["title"] or "")
+        return self.needle in matching_form(doc["title"] or "")
+
+    @cached_property
+    def needle(self) -> str:
+        """The phrase in the matching form (made once: a selection tests every row with it)."""
+        return matching_form(self.text.strip())
 
 
 # the metadata columns each filter field reads (the exact-match index saves each set as codes)

@@ -152,7 +152,7 @@ class Searcher:
         position: NOT, AND and OR over a million documents are then vector operations)."""
         if isinstance(node, Phrase):
             out = np.zeros(len(self.text), dtype=bool)
-            out[self.text.containing_positions(matching_form(node.text.strip()), node.field)] = True
+            out[self.text.containing_positions(node.needle, node.field)] = True
             return out
         if isinstance(node, Filter):
             return self.text.matching_mask(node)
@@ -366,7 +366,7 @@ class Searcher:
 
 def body_needles(node: object) -> list[str]:
     """The matching forms of a parsed query's body phrases: what is highlighted and counted."""
-    return [matching_form(p.text.strip()) for p in phrases(node) if p.field == "body"]
+    return [p.needle for p in phrases(node) if p.field == "body"]
 
 
 def _passages(text: str, spans: list[tuple[int, int]], limit: int, width: int) -> list[Passage]:
