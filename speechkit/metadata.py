@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .clean import resources as R
+from .clean.normalize import clean_field
+from .regions import TIERS, Division, gazetteer
 
 
 def cn_year(token: str) -> int | None:
@@ -537,116 +539,156 @@ def speaker(text: str, title: str | None) -> Speaker:
     return Speaker()
 
 
-_MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
+# 在哈尔滨市十二届人大一次会议上 / 在云南省第九届人民代表大会第六次会议上: the division named
+# right before the session is the one whose congress it is
+_SESSION = R.rx(r"第?[一二三四五六七八九十\d]+届(?:人民代表大会|人大)")
+# a county's or district's own government may say 全区 (as an autonomous region does) or 市
+# (a county-level city): the levels a division of each kind is compatible with
+_COMPATIBLE = {"province": {"province"}, "city": {"city"}, "county": {"county", "city"},
+               "district": {"district", "province"}}
+# what follows a county's name in a title that is about its government (海拉尔区2012年政府工作报告)
+_COUNTY_TITLE = R.rx(r"\s*(?:\d{4}年|人民政府|政府|人民代表大会|人大|第|党委|委员会|委|国民经济|工作报告|[—－（(-]|$)")
+# a region read off its count in the text needs this many mentions, and twice the next one's
+MIN_MENTIONS = 3
 
 
-def _level_of_region(region: str) -> str | None:
-    if region in ("全国", "中华人民共和国"):
-        return "national"
-    if region.endswith(("省", "自治区")) or region in _MUNICIPALITIES:
-        return "province"
-    if region.endswith(("市", "州", "盟")):
-        return "city"
-    if region.endswith(("县", "旗")):
-        return "county"
-    if region.endswith("区"):
-        return "district"
-    return None
+def _fits(div: Division, level: str | None) -> bool:
+    """Whether a division can be the region of a speech at `level` (None: any level)."""
+    if level is None or div.level == level:
+        return True
+    if level == "city" and div.tier == "province":
+        return div.name.endswith("市")  # 我代表市人民政府 in Beijing, Shanghai, Tianjin, Chongqing
+    if level == "city" and div.tier == "county":
+        return div.name.endswith("市")  # a county-level city (昆山市)
+    if level == "district":
+        return div.name.endswith("自治区")  # 全区 in Guangxi, Tibet, Ningxia, Xinjiang, Inner Mongolia
+    return False
 
 
-# 厦门市第十三届人民代表大会第一次会议政府工作报告
-_TITLE_SESSION = R.rx(r"^(?:\d{4}年)?(?P<region>[\u4e00-\u9fff]{2,12}?(?:省|自治区|市|县|区|自治州|盟|旗))"
-                      r"第[一二三四五六七八九十\d]+届人民代表大会")
+def _most_named(text: str, level: str) -> tuple[Division, str] | None:
+    """The division of `level` the text names most often, when it is named at least MIN_MENTIONS
+    times and twice as often as any other: a government speaks of its own region. Short forms
+    count only for a division the text also names in full, since many are parts of ordinary
+    words (长治 in 长治久安, 大同 in 世界大同)."""
+    counts: dict[str, int] = {}
+    forms: dict[str, set[str]] = {}
+    divs: dict[str, Division] = {}
+    for m in gazetteer().mentions(text):
+        if _fits(m.division, level):
+            name = m.division.name
+            counts[name] = counts.get(name, 0) + 1
+            forms.setdefault(name, set()).add(m.written)
+            divs[name] = m.division
+    full = gazetteer().names
+
+    def counted(name: str) -> bool:
+        return bool(forms[name] & full.keys()) or (divs[name].tier == "province" and level != "city")
+
+    ranked = sorted(((k, v) for k, v in counts.items() if counted(k)), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < MIN_MENTIONS or (len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]):
+        return None
+    name, n = ranked[0]
+    runner = f", next {ranked[1][0]} ×{ranked[1][1]}" if len(ranked) > 1 else ""
+    return divs[name], f"{'/'.join(sorted(forms[name]))} named ×{n} in the text{runner}"
 
 
-def region_and_level(text: str, title: str | None, spk: Speaker) -> tuple[str | None, str | None, dict[str, str]]:
+def _in_title(title: str, level: str | None) -> tuple[Division, str] | None:
+    """The most specific division a title names that fits the level (深圳市 in 深圳市学习广东省…).
+    A short form counts only where the title starts (广西2023年政府工作报告, 沧州：…): elsewhere it is
+    often part of another name or word (北京师范大学, 大同, 安康); a county's name only before what
+    names its government or a report (海拉尔区2012年政府工作报告, not 论解放区战场)."""
+    bare = re.sub(r"^\d{4}年", "", _fold_digits(title))
+    found: list[Division] = []
+    for m in gazetteer().mentions(bare):
+        div = m.division
+        if m.written not in gazetteer().names and m.start != 0:
+            continue
+        if div.tier == "county" and not _COUNTY_TITLE.match(bare, m.end):
+            continue
+        if _fits(div, level):
+            found.append(div)
+    deepest = max((TIERS.index(d.tier) for d in found), default=None)
+    named = {d.name: d for d in found if TIERS.index(d.tier) == deepest}
+    # several divisions of one tier (天津市委、福建省委、浙江省委…) name no one region
+    return (next(iter(named.values())), title) if len(named) == 1 else None
+
+
+def _level_in_scope(text: str, title: str | None) -> tuple[str | None, str]:
+    """The level the scope words say (全省, 我县: in the title, else 3+ times in the text and
+    twice as often as any other scope), with what said it."""
+    for lv, pattern in R.LEVEL_SCOPE:
+        if title and pattern.search(title):
+            return lv, title
+    counts = sorted(((len(p.findall(text)), lv, p) for lv, p in R.LEVEL_SCOPE), reverse=True)
+    if counts[0][0] >= 3 and counts[0][0] >= 2 * counts[1][0]:
+        return counts[0][1], f"{counts[0][0]}× " + counts[0][2].search(text).group()
+    return None, ""
+
+
+def region_and_level(text: str, title: str | None, spk: Speaker, claimed: str | None = None
+                     ) -> tuple[str | None, str | None, dict[str, str]]:
+    """Region and level, each with the text that says so. A region is always a division of the
+    official list (speechkit/regions.py); `claimed` is a crawler's region field, used when the text
+    itself names none."""
     evidence: dict[str, str] = {}
-    head = "\n".join(text.split("\n")[:12])
-    region = level = None
-    behalf = R.RE_ON_BEHALF.search("\n".join(text.split("\n")[:40]))
+    lines = text.split("\n")
+    head = "\n".join(lines[:12])
+    found: tuple[Division, str] | None = None
+    level = None
+    behalf = R.RE_ON_BEHALF.search("\n".join(lines[:40]))
     if behalf:
         # the genre's formula outranks a mention of 全国人民代表大会 in a local report's opening
         if behalf.group("national"):
-            region, level = "全国", "national"
+            level = "national"
         else:
             level = R.ON_BEHALF_LEVEL[behalf.group("unit")]
-            if len(behalf.group("region")) >= 2:
-                region = behalf.group("region") + behalf.group("unit")
-                evidence["region"] = behalf.group()
+            m = gazetteer().ending_at(behalf.string, behalf.end("unit"))
+            if m and m.start >= behalf.start("region"):
+                found = m.division, behalf.group()
         evidence["level"] = behalf.group()
     national_role = spk.role in ("国务院总理", "总理", "国家主席", "中华人民共和国主席")
     if level is None and (R.RE_NATIONAL.search(head) or national_role):
-        region, level = "全国", "national"
+        level = "national"
         evidence["level"] = (R.RE_NATIONAL.search(head) or re.search(".+", spk.role or "")).group()
-    m = R.RE_CONGRESS_SESSION.search(head) if region is None else None
-    if m:
-        region = m.group("region")
-        evidence["region"] = m.group()
-    if region is None and title:
-        m = R.RE_REGION_TITLE.search(re.sub(r"^\d{4}年", "", _fold_digits(title)))
-        if m and len(m.group("region")) >= 3:
-            region = m.group("region")
-            evidence["region"] = title
-    if region is None and title:
-        m = _TITLE_SESSION.match(_fold_digits(title))
-        if m:
-            region = m.group("region")
-            evidence["region"] = title
-    if region is None and spk.org:
-        m = re.match(r"^([\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区|旗|州))(?:人民政府|委|政府)?", spk.org)
-        if m and m.group(1) not in ("自治区", "中华人民共和国"):
-            region = m.group(1)
-            evidence["region"] = spk.evidence or spk.org
     if level is None and spk.role and ROLE_LEVEL.get(spk.role):
         level = ROLE_LEVEL[spk.role]
         evidence["level"] = spk.evidence or spk.role
-    if level is None and region:
-        level = _level_of_region(region)
-        if level:
-            evidence["level"] = evidence.get("region", region)
-    if level is None and title:
-        for lv, pattern in R.LEVEL_SCOPE:
-            m = pattern.search(title)
-            if m:
-                level = lv
-                evidence["level"] = title
+    if level == "national":
+        evidence["region"] = evidence["level"]
+        return "全国", level, evidence
+    if found is None:
+        for s in _SESSION.finditer(head):
+            m = gazetteer().ending_at(head, s.start())
+            if m and _fits(m.division, level):
+                line_end = head.find("\n", s.end())
+                line = head[head.rfind("\n", 0, m.start) + 1: line_end if line_end >= 0 else None]
+                found = m.division, line.strip()
                 break
-    if level is None:
-        counts = sorted(((len(p.findall(text)), lv, p) for lv, p in R.LEVEL_SCOPE), reverse=True)
-        if counts[0][0] >= 3 and counts[0][0] >= 2 * counts[1][0]:
-            level = counts[0][1]
-            evidence["level"] = f"{counts[0][0]}× " + counts[0][2].search(text).group()
-    if region is None or len(region) <= 3:
-        named = _province_named(title, head)
-        # a province named near a city's or county's report is where it lies, not what it is;
-        # the municipalities are the exception (北京市: 我代表市人民政府)
-        fits = level in (None, "province", "district") or named in _MUNICIPALITIES
-        if named and fits and (region is None or region in named or named.startswith(region)):
-            region = named
-            evidence.setdefault("region", title or named)
-    if (level == "district" and region and region.endswith("自治区") and region in R.PROVINCES) or (
-            level == "city" and region in _MUNICIPALITIES):
-        # 全区 in 广西/西藏/宁夏/新疆/内蒙古 means the autonomous region; 北京、上海、天津、重庆
-        # are province-level municipalities
-        level = "province"
-    return region, level, evidence
-
-
-def _province_named(title: str | None, head: str) -> str | None:
-    """The province-level division a title (or else the opening lines) names, by full or short
-    name, when no lower unit (市/县/区 of its own) follows it there."""
-    for source in (title or "", head[:200]):
-        for full, short in R.PROVINCES.items():
-            for name in (full, short):
-                i = source.find(name)
-                if i < 0:
-                    continue
-                rest = source[i + len(name):i + len(name) + 6]
-                if name == short and re.match(r"[\u4e00-\u9fff]{0,4}?(?:市|县|区|州|盟|旗)(?!委|政府|人民政府)", rest) \
-                        and not rest.startswith(full[len(short):]):
-                    continue
-                return full
-    return None
+    if found is None and title:
+        found = _in_title(title, level)
+    if found is None and spk.org:
+        m = next(gazetteer().mentions(spk.org, short=False), None)
+        if m and m.start == 0 and _fits(m.division, level):
+            found = m.division, spk.evidence or spk.org
+    if found is None and claimed:
+        div = gazetteer().lookup(clean_field(claimed) or "")
+        if div and _fits(div, level):
+            found = div, f"crawler field region: {claimed}"
+    if found is None and level is None:
+        level, scope = _level_in_scope(text, title)
+        if scope:
+            evidence["level"] = scope
+    if found is None and level is not None:
+        found = _most_named(text, level)
+    if found is not None:
+        div, evidence["region"] = found
+        if level is None:
+            level = div.level
+            evidence["level"] = evidence["region"]
+        elif level in ("city", "district") and div.tier == "province":
+            # 北京、上海、天津、重庆 are province-level municipalities; 全区 in an autonomous region
+            level = "province"
+    return (found[0].name if found else None), level, evidence
 
 
 # --- flags ----------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def process_raw(raw: RawDocument, settings: Settings, templates: Templates | Non
         spk = M.speaker(body, title)
         if spk.evidence:
             evidence["speaker"] = spk.evidence
-        region, level, ev = M.region_and_level(body, title, spk)
+        region, level, ev = M.region_and_level(body, title, spk, meta.get("region"))
         evidence.update(ev)
         if page.site_evidence:
             evidence["site"] = page.site_evidence

@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 
 from .atomic import new_folder, write_json
-from .clean import resources as R
 from .corpus import Corpus, is_content_word
 from .documents import Progress
 from .engine import bounded_map, executor
 from .errors import NotFoundError, SpeechkitError
 from .matching import matching_form
 from .query import Filter
+from .regions import gazetteer as divisions
 from .segment import deserialize, worker_segmenter
 from .topics import check_name, label_words
 
@@ -123,7 +123,7 @@ def gazetteer(regions: Iterable[str | None]) -> set[str]:
     True
     """
     names: set[str] = set()
-    for full, short in R.PROVINCES.items():
+    for full, short in divisions().provinces().items():
         names.update((full, short))
     for region in regions:
         if not region or region in ("全国", "中华人民共和国"):

@@ -359,31 +359,15 @@ RE_ACTING = re.compile(r"代(?=(?:省长|市长|县长|区长|旗长|州长|盟�
 RE_ROLE_IN_TITLE = rx(
     rf"^(?P<org>[\u4e00-\u9fff]{{0,10}}?)(?P<role>{ROLE_ALT})(?P<name>[\u4e00-\u9fff]{{2,3}})?(?:同志)?在"
 )
-RE_CONGRESS_SESSION = rx(
-    r"在(?P<region>[\u4e00-\u9fff]{2,12}?(?:省|市|县|区|自治区|自治州|盟|旗))第[一二三四五六七八九十]+届人民代表大会"
-)
-RE_REGION_TITLE = rx(
-    r"(?P<region>[\u4e00-\u9fff]{2,10}?(?:省|自治区|市|县|区))(?:人民政府|政府)?(?:\d{4}年)?(?:政府)?工作报告"
-)
 RE_NATIONAL = rx(r"全国人民代表大会|国务院总理|中华人民共和国主席|国家主席")
 # the genre's own formula names the government that delivers a work report:
-# 我代表国务院 / 我代表自治区人民政府 / 我代表广州市人民政府 / 我代表县人民政府
+# 我代表国务院 / 我代表自治区人民政府 / 我代表广州市人民政府 / 我代表市政府 / 我代表浙江省革命委员会 (1979)
 RE_ON_BEHALF = rx(
     r"我(?:谨)?(?:代表|受[\u4e00-\u9fff]{0,8}?)(?:(?P<national>国务院)|(?P<region>[\u4e00-\u9fff]{0,12}?)"
-    r"(?P<unit>自治区|省|自治州|州|盟|市|自治县|县|旗|区)人民政府)"
+    r"(?P<unit>自治区|省|自治州|州|盟|市|自治县|县|旗|区)(?:人民政府|政府|革命委员会))"
 )
 ON_BEHALF_LEVEL = {"自治区": "province", "省": "province", "自治州": "city", "州": "city", "盟": "city",
                    "市": "city", "自治县": "county", "县": "county", "旗": "county", "区": "district"}
-# the 34 province-level divisions (full name -> short name), for naming a region and its level
-PROVINCES = {
-    "北京市": "北京", "天津市": "天津", "上海市": "上海", "重庆市": "重庆", "河北省": "河北", "山西省": "山西",
-    "辽宁省": "辽宁", "吉林省": "吉林", "黑龙江省": "黑龙江", "江苏省": "江苏", "浙江省": "浙江", "安徽省": "安徽",
-    "福建省": "福建", "江西省": "江西", "山东省": "山东", "河南省": "河南", "湖北省": "湖北", "湖南省": "湖南",
-    "广东省": "广东", "海南省": "海南", "四川省": "四川", "贵州省": "贵州", "云南省": "云南", "陕西省": "陕西",
-    "甘肃省": "甘肃", "青海省": "青海", "台湾省": "台湾", "内蒙古自治区": "内蒙古", "广西壮族自治区": "广西",
-    "西藏自治区": "西藏", "宁夏回族自治区": "宁夏", "新疆维吾尔自治区": "新疆",
-    "香港特别行政区": "香港", "澳门特别行政区": "澳门",
-}
 # the scope a speaker addresses: 全县/我县 … counted when nothing names the level outright
 LEVEL_SCOPE = [("province", rx(r"全省|我省")), ("city", rx(r"全市|我市")),
                ("county", rx(r"全县|我县|全旗|我旗")), ("district", rx(r"全区|我区"))]

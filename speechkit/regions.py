@@ -1,0 +1,134 @@
+"""The administrative divisions a region can be, and finding them in a string.
+
+A region is always a real division: its name comes from the official list shipped in
+`lexicon/divisions.tsv` (province-, prefecture- and county-level, with the short forms of the first
+two: 广西, 沧州, 巴音郭楞), never from a regex's capture, so a fragment (自治州, 第九届省) or a
+near miss (淮安市 for 淮南市) cannot become a value.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+
+TIERS = ("province", "prefecture", "county")
+
+
+@dataclass(frozen=True)
+class Division:
+    name: str  # the name it has now (襄阳市 for 襄樊市)
+    tier: str  # province, prefecture or county
+    parent: str  # the parent's name ("" for a province)
+
+    @property
+    def level(self) -> str:
+        """The level a speech of this division's government has (speechkit's levels).
+
+        >>> division("沧州市").level, division("北京市").level, division("海拉尔区").level
+        ('city', 'province', 'district')
+        """
+        if self.tier != "county":
+            return "province" if self.tier == "province" else "city"
+        return "district" if self.name.endswith("区") else "county"
+
+
+@dataclass(frozen=True)
+class Mention:
+    division: Division
+    written: str  # as the text writes it (沧州, 襄樊市)
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.written)
+
+
+class Gazetteer:
+    """Every name and short form of the divisions, looked up by its first two characters so that a
+    scan costs one dictionary probe per character."""
+
+    def __init__(self, rows: list[dict[str, str]]) -> None:
+        by_code = {r["code"]: r for r in rows if not r["now"]}
+        self.names: dict[str, Division] = {}
+        shorts: dict[str, list[Division]] = {}
+        for r in rows:
+            if r["tier"] == "county" and len(r["name"]) == 2 and r["name"].endswith("区"):
+                continue  # 城区, 郊区, 矿区: real districts' names, but ordinary words in a speech
+            parent = by_code.get(r["parent"])
+            div = Division(r["now"] or r["name"], r["tier"], parent["name"] if parent else "")
+            self.names.setdefault(r["name"], div)
+            for s in filter(None, r["short"].split(",")):
+                shorts.setdefault(s, []).append(div)
+        self.short: dict[str, Division] = {}
+        for s, divs in shorts.items():
+            # a short form two divisions share (吉林: the province and the city; 海南: the province and
+            # the prefecture in Qinghai) means the higher one, and nothing when they are equals
+            top = min(TIERS.index(d.tier) for d in divs)
+            best = {d.name: d for d in divs if TIERS.index(d.tier) == top}
+            if len(best) == 1 and s not in self.names:
+                self.short[s] = next(iter(best.values()))
+        self.written: dict[str, set[str]] = {}  # a division's name -> every way it is written
+        for written in [*self.names, *self.short]:
+            self.written.setdefault(self.lookup(written).name, set()).add(written)
+        self._by_prefix: dict[str, list[str]] = {}
+        for written in sorted({*self.names, *self.short}, key=len, reverse=True):
+            self._by_prefix.setdefault(written[:2], []).append(written)
+
+    def lookup(self, written: str) -> Division | None:
+        """The division a name or short form names.
+
+        >>> gazetteer().lookup("巴音郭楞").name, gazetteer().lookup("襄樊市").name
+        ('巴音郭楞蒙古自治州', '襄阳市')
+        >>> gazetteer().lookup("自治州") is None
+        True
+        """
+        return self.names.get(written) or self.short.get(written)
+
+    def mentions(self, text: str, *, short: bool = True) -> Iterator[Mention]:
+        """Divisions named in `text`, longest name first at each place, not overlapping.
+
+        >>> [m.division.name for m in gazetteer().mentions("新疆维吾尔自治区巴音郭楞蒙古自治州")]
+        ['新疆维吾尔自治区', '巴音郭楞蒙古自治州']
+        """
+        i, n = 0, len(text)
+        while i < n - 1:
+            for written in self._by_prefix.get(text[i:i + 2], ()):
+                if text.startswith(written, i) and (short or written in self.names):
+                    yield Mention(self.lookup(written), written, i)
+                    i += len(written)
+                    break
+            else:
+                i += 1
+
+    def ending_at(self, text: str, end: int) -> Mention | None:
+        """The longest division name ending exactly at `end` (海拉尔区 in 呼伦贝尔市海拉尔区|第十五届)."""
+        for size in range(min(end, 12), 1, -1):
+            written = text[end - size:end]
+            div = self.names.get(written) or self.short.get(written)
+            if div:
+                return Mention(div, written, end - size)
+        return None
+
+
+    def provinces(self) -> dict[str, str]:
+        """The province-level divisions and their short forms (广西壮族自治区 -> 广西)."""
+        return {d.name: s for s, d in self.short.items() if d.tier == "province" and s in self.written[d.name]}
+
+
+@functools.cache
+def gazetteer() -> Gazetteer:
+    with resources.files("speechkit.lexicon").joinpath("divisions.tsv").open(encoding="utf-8") as fh:
+        lines = [line for line in fh if not line.startswith("#")]
+    return Gazetteer(list(csv.DictReader(lines, delimiter="\t")))
+
+
+def division(name: str) -> Division | None:
+    """The division a name or short form names, or None.
+
+    >>> division("广西").name, division("淮南市").name
+    ('广西壮族自治区', '淮南市')
+    """
+    return gazetteer().lookup(name)
