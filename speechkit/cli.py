@@ -56,7 +56,7 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _GLOBAL_VALUES = ("--home", "--store")
-_GLOBAL_FLAGS = ("--raw-csv", "-v", "-vv", "-vvv", "--verbose")
+_GLOBAL_FLAGS = ("--raw-csv", "--excel", "-v", "-vv", "-vvv", "--verbose")
 
 
 class _Speechkit(click.Group):
@@ -87,8 +87,8 @@ class _Speechkit(click.Group):
 @click.group(cls=_Speechkit, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="SPEECHKIT_HOME",
               help="Workspace: store in DIR/corpus/speechkit.db, indexes in DIR/indexes/. "
-                   "Default: $SPEECHKIT_HOME or the current directory. Like --store, -v and --raw-csv, "
-                   "it may also follow the command.")
+                   "Default: $SPEECHKIT_HOME or the current directory. Like --store, -v, --raw-csv and "
+                   "--excel, it may also follow the command.")
 @click.option("--store", metavar="URL", envvar="SPEECHKIT_STORE",
               help="A shared PostgreSQL store (postgresql://user@host/db) instead of the SQLite file; "
                    "indexes stay in DIR/indexes/. Default: $SPEECHKIT_STORE or the store setting.")
@@ -96,9 +96,13 @@ class _Speechkit(click.Group):
 @click.option("--raw-csv", is_flag=True,
               help="Write CSV cells as they are. By default a cell starting with = + - @ gets a ' in front, "
                    "so a scraped title cannot become a live spreadsheet formula.")
+@click.option("--excel", is_flag=True,
+              help="Begin every CSV with a UTF-8 byte order mark, so Excel shows the Chinese instead of "
+                   "mojibake (pandas and R read it too: encoding='utf-8-sig' / fileEncoding='UTF-8-BOM').")
 @click.version_option(__version__, prog_name="speechkit")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, raw_csv: bool) -> None:
+def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, raw_csv: bool,
+        excel: bool) -> None:
     """Clean, index and analyse scraped Chinese political speeches.
 
     \b
@@ -117,16 +121,19 @@ def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, 
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = {"home": home, "store": store, "raw_csv": raw_csv}
+    ctx.obj = {"home": home, "store": store, "raw_csv": raw_csv, "excel": excel}
 
 
 class _CsvOut:
     """csv.writer / DictWriter with every cell passed through `spreadsheet_safe`, unless the
-    user asked for --raw-csv."""
+    user asked for --raw-csv; with --excel the output starts with a UTF-8 byte order mark."""
 
     def __init__(self, fh: Any, fieldnames: list[str] | None = None, **kwargs: Any) -> None:
         ctx = click.get_current_context(silent=True)
-        self.raw = bool(ctx and ctx.find_root().obj and ctx.find_root().obj.get("raw_csv"))
+        root = (ctx.find_root().obj or {}) if ctx else {}
+        self.raw = bool(root.get("raw_csv"))
+        if root.get("excel"):
+            fh.write("\ufeff")
         self.w = csv.DictWriter(fh, fieldnames, **kwargs) if fieldnames is not None else csv.writer(fh)
 
     def writeheader(self) -> None:
@@ -464,6 +471,7 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
         except OSError as exc:
             raise click.ClickException(f"cannot write {output}: {exc.strerror or exc} "
                                        "(check that the folder exists)") from None
+        written = 0
         try:
             if fmt == "csv":
                 writer = _CsvOut(fh, [*EXPORT_FIELDS, "corpus"], extrasaction="ignore")
@@ -471,13 +479,20 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
                 for row in rows:
                     row["flags"] = ";".join(row["flags"])
                     writer.writerow(row)
+                    written += 1
             else:
                 for row in rows:
                     record = {k: v for k, v in row.items() if k in EXPORT_FIELDS or k == "corpus"}
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    written += 1
         finally:
             if output:
                 fh.close()
+        what = "speeches and copies" if include_all else "speeches (canonical copies)"
+        where = f" to {output}" if output else ""
+        sel = f" in {selection}" if selection else ""
+        bom = ", with a byte order mark for Excel" if fmt == "csv" and (ctx.find_root().obj or {}).get("excel") else ""
+        click.echo(f"exported {written} {what}{sel} as {fmt.upper()}{where}{bom}; corpus {corpus}", err=True)
 
 
 @cli.command()
@@ -595,11 +610,12 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
         return
     table = Table(title=f"{result.total} speeches match {result.parsed}"
                         + (f" — showing {offset + 1}–{offset + len(result.hits)}" if result.hits else ""))
-    for col in ("id", "title / passages", "date", "speaker", "score"):
+    for col in ("id", "title / passages", "date / region", "speaker", "score"):
         table.add_column(col, overflow="fold")
     for h in result.hits:
         body = (h.title or "(untitled)") + "".join("\n" + _render_passage(p) for p in h.passages)
-        table.add_row(h.id, body, h.date or "", " ".join(x for x in (h.speaker_role, h.speaker_name) if x),
+        where = "\n".join(x for x in (h.date or str(h.year or ""), h.region) if x)
+        table.add_row(h.id, body, where, " ".join(x for x in (h.speaker_role, h.speaker_name) if x),
                       f"{h.score:.2f} ({h.occurrences}×)")
     out.print(table)
 
@@ -612,19 +628,22 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
 @_selection_options
 @click.option("--limit", "--top", "limit", type=click.IntRange(1), default=None,
               help="At most this many lines (the total counts all).")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
+              help="Skip this many lines of the sorted concordance (with --limit: one page of it).")
 @click.option("--csv", "as_csv", is_flag=True,
-              help="CSV: left, keyword, right, id, date, title, offset, total, corpus digest, segmenter version.")
+              help="CSV: left, keyword, right, id, date, title, region, offset, total, corpus digest, "
+                   "segmenter version.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: term, total, shown, provenance and the lines.")
 @_LEXICON
 @click.pass_context
 @_fail_cleanly
 def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any], selection: str,
-         limit: int | None, as_csv: bool, as_json: bool, lexicon: str | None) -> None:
+         limit: int | None, offset: int, as_csv: bool, as_json: bool, lexicon: str | None) -> None:
     """Concordance: every occurrence of TERM in the canonical speeches, with context."""
     from .search import open_searcher
 
     with _workspace(ctx, lexicon) as ws, open_searcher(ws) as s:
-        result = s.kwic(term, width=width, sort=sort, filters=filters, limit=limit)
+        result = s.kwic(term, width=width, sort=sort, filters=filters, limit=limit, offset=offset)
     lines = result.lines
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -639,7 +658,7 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any
     key_w, id_w, date_w, borders = max((cell_len(line["keyword"]) for line in lines), default=0), 12, 10, 16
     side = max(6, (out.width - key_w - id_w - date_w - borders) // 2)
     side = min(side, max((cell_len(line[k]) for line in lines for k in ("left", "right")), default=side))
-    shown = f" (showing {len(lines)})" if len(lines) < result.total else ""
+    shown = f" (showing {result.offset + 1}–{result.offset + len(lines)})" if len(lines) < result.total else ""
     table = Table(title=f"{result.total} occurrences of {term}" + (f" in {selection}" if selection else "") + shown)
     table.add_column("left", justify="right", no_wrap=True, width=side)
     table.add_column("keyword", style="bold red", no_wrap=True, min_width=key_w)
@@ -878,6 +897,8 @@ def _print_clusters(data: dict[str, Any]) -> None:
     out.print(table)
     if data.get("k_scores"):
         err.print("silhouette by k: " + ", ".join(f"{k}: {v}" for k, v in data["k_scores"].items()))
+    if data.get("k_note"):
+        click.echo(data["k_note"], err=True)
 
 
 @cli.group(invoke_without_command=True)
@@ -958,7 +979,7 @@ def _print_themes(data: dict[str, Any], by: str) -> None:
         err.print("by k (silhouette / stability): " + ", ".join(
             f"{k}: {v['silhouette']} / {v['stability']}" for k, v in data["k_scores"].items()))
     if data.get("k_note"):
-        err.print(data["k_note"])
+        click.echo(data["k_note"], err=True)
     labels = {t["topic"]: "、".join(t["labels"][:4]) for t in data["themes"]}
     for term, p in (data.get("probes") or {}).items():
         if p["passages"]:
@@ -1139,10 +1160,10 @@ def similar(ctx: click.Context, doc_id: str, limit: int, filters: list[Any], sel
     if _emit(result.to_json(), "similar", as_json, as_csv):
         return
     table = Table(title=f"similar to {result.id} {result.title or ''}")
-    for col in ("id", "year", "title", "cosine"):
+    for col in ("id", "year", "region", "title", "cosine"):
         table.add_column(col)
     for r in result.similar:
-        table.add_row(r["id"], str(r["year"] or ""), r["title"] or "", f"{r['score']:.3f}")
+        table.add_row(r["id"], str(r["year"] or ""), r["region"] or "", r["title"] or "", f"{r['score']:.3f}")
     out.print(table)
 
 

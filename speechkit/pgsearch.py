@@ -301,7 +301,7 @@ class ServerSearch:
         order = 'date DESC NULLS LAST, id COLLATE "C" DESC' if sort == "date" else 'score DESC, id COLLATE "C"'
         # the total comes with the page (one pass over the matching rows, not two)
         rows = self.db.execute(
-            f"SELECT id, title, date, year, speaker_role, speaker_name, level, site, match, {score} AS score, "
+            f"SELECT id, title, date, year, speaker_role, speaker_name, level, region, site, match, {score} AS score, "
             f"count(*) OVER () AS total FROM search_docs WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
             [*score_params, *params, limit, offset]).fetchall()
         if rows:

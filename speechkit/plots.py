@@ -42,34 +42,7 @@ def cjk_font() -> str:
                          "fonts-wqy-microhei, or run `bash .ci/install`)")
 
 
-def plot_trend(result, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    family = cjk_font()
-    plt.rcParams["font.family"] = family
-    plt.rcParams["axes.unicode_minus"] = False
-    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
-    for term in result.terms:
-        rows = [r for r in result.rows if r.term == term and r.bucket != "(unknown)"]
-        ax.plot([r.bucket for r in rows], [r.rate_per_10k for r in rows], marker="o", label=term)
-    ax.set_xlabel({"year": "年份", "level": "层级", "speaker_role": "讲话人职务"}.get(result.by, result.by))
-    ax.set_ylabel("每万字出现次数")
-    ax.set_title("词语趋势：" + "、".join(result.terms))
-    ax.legend()
-    if len(result.rows) > 12:
-        plt.setp(ax.get_xticklabels(), rotation=60, ha="right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
-def plot_theme_shares(data: dict, path: Path, *, by: str = "year", top: int = 8) -> Path:
-    """Lines of theme share by year (or level) for the `top` largest themes, each named by its
-    first labels."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,19 +50,80 @@ def plot_theme_shares(data: dict, path: Path, *, by: str = "year", top: int = 8)
 
     plt.rcParams["font.family"] = cjk_font()
     plt.rcParams["axes.unicode_minus"] = False
+    return plt
+
+
+def year_of(bucket: str) -> int | None:
+    """The year a bucket names, or None (a level, a role, "(unknown)").
+
+    >>> year_of("2019"), year_of("province"), year_of("(unknown)")
+    (2019, None, None)
+    """
+    return int(bucket) if bucket.isdigit() and len(bucket) == 4 else None
+
+
+def draw_series(ax, buckets: list[str], series: dict[str, dict[str, float]]) -> None:
+    """Series over years as lines on a real time axis (1960, 1964 and 1975 as far apart as they
+    are; a year without speeches a gap, not a zero), over categories (levels, roles) as grouped
+    bars. Both measure from 0, so heights compare."""
+    import numpy as np
+
+    years = [year_of(b) for b in buckets]
+    if buckets and all(y is not None for y in years):
+        every = list(range(min(years), max(years) + 1))
+        for label, values in series.items():
+            ys = [values.get(str(y), np.nan) for y in every]
+            ax.plot(every, ys, marker="o", markersize=3, label=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    else:
+        width = 0.8 / max(1, len(series))
+        for n, (label, values) in enumerate(series.items()):
+            xs = [i + (n - (len(series) - 1) / 2) * width for i in range(len(buckets))]
+            ax.bar(xs, [values.get(b, 0.0) for b in buckets], width=width, label=label)
+        ax.set_xticks(range(len(buckets)), buckets)
+        if len(buckets) > 8:
+            import matplotlib.pyplot as plt
+
+            plt.setp(ax.get_xticklabels(), rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+
+
+def trend_series(result) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """The buckets that have speeches (a year without any is a gap, not a zero rate) and each
+    term's rate per 10,000 characters in them."""
+    rows = [r for r in result.rows if r.total_documents and r.bucket != "(unknown)"]
+    buckets = list(dict.fromkeys(r.bucket for r in rows))
+    return buckets, {term: {r.bucket: r.rate_per_10k for r in rows if r.term == term} for term in result.terms}
+
+
+def plot_trend(result, path: Path) -> Path:
+    """Rates per 10,000 characters: lines on a time axis by year, bars by level or role."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
+    draw_series(ax, *trend_series(result))
+    ax.set_xlabel({"year": "年份", "level": "层级", "speaker_role": "讲话人职务"}.get(result.by, result.by))
+    ax.set_ylabel("每万字出现次数")
+    ax.set_title("词语趋势：" + "、".join(result.terms))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_theme_shares(data: dict, path: Path, *, by: str = "year", top: int = 8) -> Path:
+    """Theme shares by year (lines on a time axis) or by level (bars) for the `top` largest
+    themes, each named by its first labels."""
+    plt = _pyplot()
     shares = data["share_by"][by]
-    buckets = list(shares)
+    buckets = [b for b in shares if b != "(unknown)"]
+    series = {f"{t['topic']}: " + "、".join(t["labels"][:3]): {b: shares[b].get(str(t["topic"]), 0.0) for b in buckets}
+              for t in sorted(data["themes"], key=lambda t: -t["share"])[:top]}
     fig, ax = plt.subplots(figsize=(11, 5.5), dpi=120)
-    for t in sorted(data["themes"], key=lambda t: -t["share"])[:top]:
-        c = str(t["topic"])
-        ax.plot(buckets, [shares[b].get(c, 0.0) for b in buckets], marker="o",
-                label=f"{c}: " + "、".join(t["labels"][:3]))
+    draw_series(ax, buckets, series)
     ax.set_xlabel({"year": "年份", "level": "层级"}.get(by, by))
     ax.set_ylabel("占段落字数的比例")
     ax.set_title(f"主题比重（{data['name']}，k={data['k']}）")
-    ax.legend(fontsize=8)
-    if len(buckets) > 12:
-        plt.setp(ax.get_xticklabels(), rotation=60, ha="right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -45,6 +45,7 @@ class Hit:
     speaker_role: str | None
     speaker_name: str | None
     level: str | None
+    region: str | None
     site: str | None
     score: float
     occurrences: int
@@ -68,9 +69,9 @@ class SearchResult:
         """A header and one row per hit, with the total, the query and the provenance (what
         `search --csv` and the workbench's download write)."""
         prov = [self.index.get("store"), self.index.get("segmenter")]
-        return [["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "site", "score",
-                 "occurrences", "total", "query", "corpus", "segmenter"]] + [
-            [rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level, h.site, h.score,
+        return [["rank", "id", "title", "date", "year", "speaker_role", "speaker_name", "level", "region", "site",
+                 "score", "occurrences", "total", "query", "corpus", "segmenter"]] + [
+            [rank, h.id, h.title, h.date, h.year, h.speaker_role, h.speaker_name, h.level, h.region, h.site, h.score,
              h.occurrences, self.total, self.parsed, *prov] for rank, h in enumerate(self.hits, start=first_rank)]
 
 
@@ -80,15 +81,16 @@ class Concordance:
     total: int  # every occurrence in the selection, also when `lines` is limited
     lines: list[dict[str, Any]]
     index: dict[str, Any]
+    offset: int = 0  # the number of the first line shown, from 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"term": self.term, "total": self.total, "shown": len(self.lines),
+        return {"term": self.term, "total": self.total, "offset": self.offset, "shown": len(self.lines),
                 "corpus": self.index.get("store"), "segmenter": self.index.get("segmenter"),
                 "lines": self.lines}
 
     def csv_rows(self) -> list[list[Any]]:
         """A header and one row per line, with the total and the provenance (`kwic --csv`)."""
-        names = ["left", "keyword", "right", "id", "date", "title", "offset"]
+        names = ["left", "keyword", "right", "id", "date", "title", "region", "offset"]
         tail = [self.total, self.index.get("store"), self.index.get("segmenter")]
         return [[*names, "total", "corpus", "segmenter"]] + [[line[n] for n in names] + tail for line in self.lines]
 
@@ -283,7 +285,7 @@ class Searcher:
         for n in page:
             d = meta[ids[n]]
             hit = Hit(d["id"], d["title"], d["date"], d["year"], d["speaker_role"], d["speaker_name"],
-                      d["level"], d["site"], round(scores.get(n, 0.0), 4), occurrences(n))
+                      d["level"], d["region"], d["site"], round(scores.get(n, 0.0), 4), occurrences(n))
             if passages and positive:
                 hit.passages = self.passages(d["id"], positive, limit=passages, width=width, position=n)
             hits.append(hit)
@@ -311,9 +313,9 @@ class Searcher:
         return _passages(text, spans, limit, width)
 
     def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
-             limit: int | None = None) -> Concordance:
-        """Concordance lines for a phrase across the whole corpus (at most `limit` of them;
-        `total` counts them all)."""
+             limit: int | None = None, offset: int = 0) -> Concordance:
+        """Concordance lines for a phrase across the whole corpus (at most `limit` of them from
+        line `offset` on, in the order of `sort`; `total` counts them all)."""
         term = kwic_phrase(term)
         needle = matching_form(term)
         _, found = self.find(f'"{term}"', filters=filters)
@@ -321,9 +323,10 @@ class Searcher:
         ids, titles = self.text.ids, self.text.titles["title"]
         docs = {ids[n]: n for n in found}
         dates = dict(zip(docs, self.text.values("date", docs.values()), strict=True))
-        rows = ((doc_id, text, self._matching(text, docs[doc_id]), dates[doc_id], titles[docs[doc_id]])
-                for doc_id, text in self.store.texts(sorted(docs)))  # only the texts, in batches
-        return _concordance(term, rows, needle, width, sort, limit, self.manifest)
+        regions = dict(zip(docs, self.text.values("region", docs.values()), strict=True))
+        rows = ((doc_id, text, self._matching(text, docs[doc_id]), dates[doc_id], titles[docs[doc_id]],
+                 regions[doc_id]) for doc_id, text in self.store.texts(sorted(docs)))  # only the texts, in batches
+        return _concordance(term, rows, needle, width, sort, (offset, limit), self.manifest)
 
     def explain(self, query: str, *, doc_id: str | None = None, sample: int = 1) -> dict[str, Any]:
         node, found = self.find(query)
@@ -388,22 +391,26 @@ def _passages(text: str, spans: list[tuple[int, int]], limit: int, width: int) -
     return out
 
 
-def _concordance(term: str, rows: Iterable[tuple[str, str, str | None, str | None, str | None]], needle: str,
-                 width: int, sort: str, limit: int | None, index: dict[str, Any]) -> Concordance:
-    """KWIC lines of `needle` in (id, display text, matching form or None, date, title) rows."""
+def _concordance(term: str, rows: Iterable[tuple[str, str, str | None, str | None, str | None, str | None]],
+                 needle: str, width: int, sort: str, window: tuple[int, int | None],
+                 index: dict[str, Any]) -> Concordance:
+    """KWIC lines of `needle` in (id, display text, matching form or None, date, title, region)
+    rows; `window`: (first line, number of lines or None for all) of the sorted lines."""
     lines = []
-    for doc_id, text, match, date, title in rows:
+    for doc_id, text, match, date, title, region in rows:
         for s, e in _spans(text, [needle], match):
             lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
                           "right": text[e:e + width].replace("\n", " "), "id": doc_id, "date": date,
-                          "title": title, "offset": s})
+                          "title": title, "region": region, "offset": s})
     keyfn = {
         "left": lambda x: (x["left"][::-1], x["date"] or "", x["id"], x["offset"]),
         "right": lambda x: (x["right"], x["date"] or "", x["id"], x["offset"]),
         "date": lambda x: (x["date"] or "", x["id"], x["offset"]),
     }[sort]
     lines.sort(key=keyfn)
-    return Concordance(term, len(lines), lines[:limit] if limit else lines, index)
+    first, limit = window
+    shown = lines[first:first + limit] if limit else lines[first:]
+    return Concordance(term, len(lines), shown, index, first)
 
 
 def _spans(text: str, needles: list[str], match: str | None = None) -> list[tuple[int, int]]:
@@ -467,7 +474,7 @@ class ServerSearcher:
         hits = []
         for r in rows:
             hit = Hit(r["id"], r["title"], r["date"], r["year"], r["speaker_role"], r["speaker_name"], r["level"],
-                      r["site"], round(float(r["score"]), 4), sum(r["match"].count(p) for p in positive))
+                      r["region"], r["site"], round(float(r["score"]), 4), sum(r["match"].count(p) for p in positive))
             if r["id"] in texts:
                 text = texts[r["id"]]
                 hit.passages = _passages(text, _spans(text, positive, r["match"]), passages, width)
@@ -479,16 +486,17 @@ class ServerSearcher:
         return self.server.facets(FACETS, limit)
 
     def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
-             limit: int | None = None) -> Concordance:
+             limit: int | None = None, offset: int = 0) -> Concordance:
         term = kwic_phrase(term)
         node = parse(f'"{term}"')
         filters = list(filters)
         if filters:
             node = And((node, *filters))
-        rows = list(self.server.matching_rows(node))
+        rows = list(self.server.matching_rows(node, "id, date, title, region, match"))
         texts = dict(self.store.texts([r["id"] for r in rows]))
-        return _concordance(term, ((r["id"], texts[r["id"]], r["match"], r["date"], r["title"]) for r in rows),
-                            matching_form(term.strip()), width, sort, limit, self.manifest)
+        return _concordance(term, ((r["id"], texts[r["id"]], r["match"], r["date"], r["title"], r["region"])
+                                   for r in rows), matching_form(term.strip()), width, sort, (offset, limit),
+                            self.manifest)
 
 
 def open_searcher(home: Home | Settings) -> Searcher | ServerSearcher:

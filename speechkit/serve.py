@@ -35,6 +35,7 @@ from .workspace import Workspace
 
 FILTERS = ("year_from", "year_to", "level", "speaker", "region", "site")
 PAGE = 20
+KWIC_PAGE = 200  # concordance lines a page shows; the CSV download has them all
 
 
 def selection(params: Any) -> str:
@@ -76,8 +77,12 @@ def marked(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
     return out
 
 
-def _csv(rows: list[list[Any]], filename: str) -> Response:
+def _csv(rows: list[list[Any]], filename: str, request: Request) -> Response:
+    """A CSV download; with `excel=1` it starts with a UTF-8 byte order mark, which Excel needs to
+    read the Chinese as UTF-8."""
     buf = io.StringIO()
+    if request.query_params.get("excel") == "1":
+        buf.write("\ufeff")
     writer = csv.writer(buf)
     for row in rows:
         writer.writerow([spreadsheet_safe(v) for v in row])
@@ -103,7 +108,7 @@ def trend_svg(years: list[int], series: dict[str, list[float | None]], *, width:
               height: int = 300) -> dict[str, Any]:
     """Coordinates for a line chart of rates by year: a point per year that has speeches, a gap
     (a new line) where a year has none. Returned as numbers for the template to draw."""
-    pad_l, pad_r, pad_t, pad_b = 56, 110, 16, 36  # the legend sits right of the plot
+    pad_l, pad_r, pad_t, pad_b = 56, 16, 16, 36  # the legend is HTML below the chart
     top = max((v for vals in series.values() for v in vals if v is not None), default=0.0) or 1.0
     span = max(1, (years[-1] - years[0]) if years else 1)
 
@@ -126,7 +131,8 @@ def trend_svg(years: list[int], series: dict[str, list[float | None]], *, width:
             points.append({"x": x(year), "y": y(v), "year": year, "value": v})
         if run:
             runs.append(run)
-        lines.append({"term": term, "colour": n % 6,
+        # ten colours, then the same ten dashed and dotted: no two of 30 series look alike
+        lines.append({"term": term, "colour": n % 10, "dash": n // 10 % 3,
                       "paths": [" ".join(f"{px},{py}" for px, py in r) for r in runs], "points": points})
     ticks_y = [{"y": y(top * k / 4), "label": f"{top * k / 4:.2f}"} for k in range(5)]
     step = max(1, len(years) // 10)
@@ -249,9 +255,13 @@ async def api_search(bench: Workbench, request: Request) -> Response:
 
 
 async def search_csv(bench: Workbench, request: Request) -> Response:
-    _, result, _ = _search(bench, request.query_params)
-    first = (_int(request.query_params, "page", 1, 1) - 1) * PAGE + 1
-    return _csv(_given(result, "a query: /search.csv?q=…").csv_rows(first), "search.csv")
+    """Every matching speech (not one page), ranked as the page ranks them."""
+    s, result, sel = _search(bench, request.query_params)
+    result = _given(result, "a query: /search.csv?q=…")
+    if result.total > len(result.hits):
+        sort = request.query_params.get("sort") if request.query_params.get("sort") in ("score", "date") else "score"
+        result = s.search(result.query, filters=selection_filters(sel), limit=result.total, sort=sort, passages=0)
+    return _csv(result.csv_rows(), "search.csv", request)
 
 
 # --- one document ------------------------------------------------------------------------------
@@ -302,20 +312,27 @@ async def similar_page(bench: Workbench, request: Request) -> Response:
 
 
 # --- concordance -------------------------------------------------------------------------------
-def _kwic(bench: Workbench, params: Any) -> tuple[Searcher | ServerSearcher, Any]:
+def _kwic(bench: Workbench, params: Any, *, whole: bool = False) -> tuple[Searcher | ServerSearcher, Any]:
+    """One page of KWIC_PAGE lines (`page`), or with `whole` every line (the CSV download)."""
     term = (params.get("term") or "").strip()
     s = bench.searcher()
     if not term:
         return s, None
     sort = params.get("sort") if params.get("sort") in ("left", "right", "date") else "date"
+    size = _int(params, "limit", KWIC_PAGE, 1, 100000)
+    first = (_int(params, "page", 1, 1) - 1) * size
     return s, s.kwic(term, width=_int(params, "width", 20, 1, 200), sort=sort,
-                     filters=selection_filters(selection(params)), limit=_int(params, "limit", 500, 1, 100000))
+                     filters=selection_filters(selection(params)), limit=None if whole else size,
+                     offset=0 if whole else first)
 
 
 async def kwic_page(bench: Workbench, request: Request) -> Response:
     s, result = _kwic(bench, request.query_params)
+    page = _int(request.query_params, "page", 1, 1)
+    size = _int(request.query_params, "limit", KWIC_PAGE, 1, 100000)
+    pages = (result.total + size - 1) // size if result else 0
     return bench.page("kwic.html", request, result=result, selection=selection(request.query_params),
-                      prov=bench.provenance(s), facets=s.facets())
+                      prov=bench.provenance(s), facets=s.facets(), page=page, pages=pages)
 
 
 async def api_kwic(bench: Workbench, request: Request) -> Response:
@@ -324,8 +341,8 @@ async def api_kwic(bench: Workbench, request: Request) -> Response:
 
 
 async def kwic_csv(bench: Workbench, request: Request) -> Response:
-    _, result = _kwic(bench, request.query_params)
-    return _csv(_given(result, "a term: /kwic.csv?term=…").csv_rows(), "kwic.csv")
+    _, result = _kwic(bench, request.query_params, whole=True)
+    return _csv(_given(result, "a term: /kwic.csv?term=…").csv_rows(), "kwic.csv", request)
 
 
 # --- trends ------------------------------------------------------------------------------------
@@ -366,7 +383,7 @@ async def trend_csv(bench: Workbench, request: Request) -> Response:
              "corpus", "segmenter"]]
     rows += [[r.bucket, r.term, r.occurrences, r.documents, r.total_chars, r.total_documents, r.rate_per_10k,
               prov.get("corpus"), prov.get("segmenter")] for r in result.rows]
-    return _csv(rows, "trend.csv")
+    return _csv(rows, "trend.csv", request)
 
 
 # --- keyness ------------------------------------------------------------------------------------
@@ -400,7 +417,7 @@ async def compare_csv(bench: Workbench, request: Request) -> Response:
              "corpus", "segmenter"]]
     rows += [[w.word, w.side, w.freq_a, w.freq_b, w.docs_a, w.docs_b, w.g2, w.log_ratio, w.lexicon, result.a,
               result.b, prov.get("corpus"), prov.get("segmenter")] for w in result.words]
-    return _csv(rows, "compare.csv")
+    return _csv(rows, "compare.csv", request)
 
 
 # --- themes (saved by `speechkit topics`) --------------------------------------------------------
@@ -460,7 +477,7 @@ async def topics_csv(bench: Workbench, request: Request) -> Response:
         for value, shares in table.items():
             rows += [[by, value, c, " ".join(model["themes"][int(c)]["labels"][:4]), share, model["name"],
                       model.get("corpus"), model.get("segmenter")] for c, share in shares.items()]
-    return _csv(rows, "topics.csv")
+    return _csv(rows, "topics.csv", request)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -40,7 +40,7 @@ from .matching import matching_form
 from .query import Filter
 from .regions import gazetteer as divisions
 from .segment import deserialize, worker_segmenter
-from .topics import check_name, label_words
+from .topics import check_name, k_note, label_words
 
 PASSAGE_MIN_CHARS = 80   # shorter paragraphs join the next one (a heading joins what it heads)
 MIN_FEATURES = 5         # passages with fewer theme words are too short to place
@@ -488,13 +488,7 @@ def _choose_k(x: np.ndarray, seed: int, k_range: tuple[int, int], progress: Prog
                      "stability": round(float(adjusted_rand_score(a, b)), 4)}
     stable = [n for n in scores if scores[n]["stability"] >= 0.6] or list(scores)
     best = max(stable, key=lambda n: scores[n]["silhouette"])
-    ordered = sorted((scores[n]["silhouette"] for n in stable), reverse=True)
-    notes = []
-    if len(ordered) > 1 and ordered[0] - ordered[1] < 0.005:
-        notes.append("no k is clearly better than the next (silhouettes within 0.005)")
-    if best in (lo, hi):
-        notes.append(f"the best k is at the edge of the range {lo}..{hi}: try a wider --k-range")
-    return best, scores, "; ".join(notes)
+    return best, scores, k_note({n: scores[n]["silhouette"] for n in stable}, best, (lo, hi))
 
 
 def _representative_texts(corpus: Corpus, docs: list[Any], pdoc, pstart, plen, x, labels, centers

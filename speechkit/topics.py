@@ -128,6 +128,7 @@ class ClusterResult:
     assignments: dict[str, int] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
     selection: str = ""
+    k_note: str = ""  # what -k auto's choice is worth (see k_note)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -146,6 +147,32 @@ def _lsa(matrix, seed: int, components: int = 100):
     return lsa.fit_transform(matrix)
 
 
+# under this silhouette the groups k-means draws overlap more than they separate
+WEAK_SILHOUETTE = 0.1
+
+
+def k_note(silhouettes: dict[int, float], best: int, k_range: tuple[int, int]) -> str:
+    """What a k chosen by silhouette is worth, said plainly: no clear winner, a best k at the edge
+    of the range tried, a weak structure.
+
+    >>> for part in k_note({4: 0.05, 5: 0.07, 6: 0.08}, 6, (4, 6)).split("; "): print(part)
+    the best k is at the edge of the range 4..6: try a wider --k-range
+    silhouette 0.08 is low (under 0.1): the groups overlap more than they separate
+    >>> k_note({4: 0.21, 5: 0.3, 6: 0.2}, 5, (4, 6))
+    ''
+    """
+    ordered = sorted(silhouettes.values(), reverse=True)
+    notes = []
+    if len(ordered) > 1 and ordered[0] - ordered[1] < 0.005:
+        notes.append("no k is clearly better than the next (silhouettes within 0.005)")
+    if best in k_range and k_range[0] != k_range[1]:
+        notes.append(f"the best k is at the edge of the range {k_range[0]}..{k_range[1]}: try a wider --k-range")
+    if silhouettes[best] < WEAK_SILHOUETTE:
+        notes.append(f"silhouette {silhouettes[best]:.2f} is low (under {WEAK_SILHOUETTE}): the groups overlap "
+                     "more than they separate")
+    return "; ".join(notes)
+
+
 def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = (), name: str = "default",
             seed: int = 0, k_range: tuple[int, int] = (4, 20), selection: str = "",
             include_duplicates: bool = False, save: bool = True, progress: Progress | None = None) -> ClusterResult:
@@ -156,6 +183,7 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
     x = _lsa(matrix, seed)
     sample = min(len(docs), 3000)
     k_scores: dict[int, float] = {}
+    note = ""
 
     def fit(n: int) -> KMeans:
         return KMeans(n_clusters=n, random_state=seed, n_init=corpus.settings.cluster_n_init).fit(x)
@@ -176,6 +204,7 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
             if best is None or score > best[0]:
                 best = (score, n, model)
         _, k, model = best
+        note = k_note(k_scores, k, (lo, hi))
     else:
         k = int(k)
         if not 2 <= k < len(docs):
@@ -199,7 +228,7 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
         clusters.append(Cluster(c, len(members), top_words[c], reps, shares))
     result = ClusterResult(name, k, seed, len(docs), round(sil, 4) if sil is not None else None, k_scores,
                            clusters, {d.id: int(lab) for d, lab in zip(docs, labels, strict=True)},
-                           corpus.provenance(), selection)
+                           corpus.provenance(), selection, note)
     if save:
         save_clusters(result, corpus.settings.index_dir / "topics" / check_name(name))
     return result
@@ -300,7 +329,8 @@ def similar(corpus: Corpus, doc_id: str, *, limit: int = 10, filters: list[Filte
         d = docs[n]
         if d.id == target.id or (target.dup_group and d.dup_group == target.dup_group):
             continue
-        out.append({"id": d.id, "title": d.title, "year": d.year, "score": round(float(sims[n]), 4)})
+        out.append({"id": d.id, "title": d.title, "year": d.year, "level": d.level, "region": d.region,
+                    "score": round(float(sims[n]), 4)})
         if len(out) == limit:
             break
     return SimilarResult(target.id, target.title, out, corpus.provenance())

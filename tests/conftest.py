@@ -27,15 +27,16 @@ def indexed_workspace(tmp_path_factory: pytest.TempPathFactory, name: str, *inpu
     return home
 
 
-def run_cli(home: Path, *args: str, code: int = 0) -> str:
-    """Run `speechkit --home HOME ARGS…` in-process; assert the exit code; return the output."""
+def run_cli(home: Path, *args: str, code: int = 0, stdout: bool = False) -> str:
+    """Run `speechkit --home HOME ARGS…` in-process; assert the exit code; return the output
+    (with `stdout`, only what it wrote to stdout: what a pipe gets, without the messages)."""
     from click.testing import CliRunner
 
     from speechkit.cli import cli
 
     result = CliRunner().invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
     assert result.exit_code == code, result.output
-    return result.output
+    return result.stdout if stdout else result.output
 
 
 @pytest.fixture(scope="session")

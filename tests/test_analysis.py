@@ -129,6 +129,24 @@ def test_clusters_are_reproducible_and_separate_party_documents(corpus_, home):
     assert set(auto.k_scores) == {2, 3, 4, 5} and auto.k == max(auto.k_scores, key=auto.k_scores.get)
 
 
+def test_cluster_auto_says_what_its_k_is_worth(corpus_, home):
+    """-k auto picked k at the edge of its range with silhouette 0.08 and said nothing (topics
+    did): the note is checked against the silhouettes the result itself reports."""
+    from click.testing import CliRunner
+
+    from speechkit.cli import cli
+
+    result = cluster(corpus_, k="auto", k_range=(2, 4), save=False)
+    assert ("edge of the range 2..4" in result.k_note) == (result.k in (2, 4))
+    weak = result.k_scores[result.k] < 0.1
+    assert ("is low" in result.k_note) == weak
+    run_ = CliRunner().invoke(cli, ["--home", str(home), "cluster", "-k", "auto", "--k-range", "2..3",
+                                    "--name", "edge"], catch_exceptions=False)
+    shown = json.loads(run(home, "cluster", "show", "edge", "--json"))
+    assert shown["k"] in (2, 3) and "edge of the range 2..3: try a wider --k-range" in run_.stderr
+    assert shown["k_note"] in run_.stderr
+
+
 def test_similar_leaves_out_the_document_itself(corpus_, home):
     with Store(load_settings(home).store_path) as store:
         doc = next(d for d in store.documents() if d.source_path.endswith("2019.md"))
@@ -151,6 +169,42 @@ def test_chart_is_a_png_with_chinese_glyphs(home, tmp_path):
     png = tmp_path / "t.png"
     run(home, "trend", "营商环境", "放管服", "--filter", "level:national", "--plot", str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10000
+
+
+@pytest.mark.parametrize("by", ["year", "level"])
+def test_charts_keep_time_real_and_categories_apart(corpus_, by):
+    """By year, a line on a real time axis: the national reports of 1960, 1964 and 1975 stand as
+    far apart as they are, and the years between (no report) are gaps, not zeros nor equal steps.
+    By level, bars, not a line drawn across categories. Both axes start at 0."""
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from speechkit.plots import draw_series, trend_series
+
+    national = selection_filters("level:national") if by == "year" else ()
+    result = trend(corpus_, ["改革", "计划"], by=by, filters=national)
+    buckets, series = trend_series(result)
+    fig, ax = plt.subplots()
+    draw_series(ax, buckets, series)
+    assert ax.get_ylim()[0] == 0
+    if by == "level":
+        assert not ax.lines and len(ax.patches) == 2 * len(buckets) >= 2
+        assert [t.get_text() for t in ax.get_xticklabels()] == buckets
+        heights = [p.get_height() for p in ax.patches]
+        assert heights == [series[t][b] for t in result.terms for b in buckets]
+    else:
+        line = ax.lines[0]
+        xs, ys = list(line.get_xdata()), list(line.get_ydata())
+        have = {int(b) for b in buckets}
+        assert {1960, 1964, 1975} <= have and not have & set(range(1965, 1975))
+        assert xs == list(range(min(have), max(have) + 1))  # one slot per calendar year
+        assert all(math.isnan(ys[xs.index(y)]) for y in range(1965, 1975))
+        assert ys[xs.index(1964)] == series["改革"]["1964"]
+    plt.close(fig)
 
 
 def test_cli_outputs_carry_provenance(home):
@@ -219,8 +273,8 @@ def themes_result(corpus_):
 def test_theme_labels_are_never_places_numbers_or_years(themes_result):
     import re
 
-    from speechkit.clean.resources import PROVINCES
-    places = set(PROVINCES) | set(PROVINCES.values())
+    from speechkit.regions import gazetteer
+    places = set(gazetteer().provinces()) | set(gazetteer().provinces().values())
     for t in themes_result.themes:
         assert t.labels, t
         for label in t.labels:

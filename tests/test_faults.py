@@ -205,6 +205,26 @@ def test_a_damaged_ranked_index_is_refused_in_one_line_and_repaired(built, damag
     assert cli(built, "index", "--check").returncode == 0
 
 
+@pytest.mark.parametrize("name", ["speechkit-positions.bin", "speechkit-ids.json"])
+def test_a_damaged_docnum_map_is_not_believed(built, name):
+    """The maps from whoosh's document numbers to our speeches are caches beside the segments:
+    a flipped bit in one scored a speech as another. Each carries a digest; a map that does not
+    match it is read again from whoosh's own stored ids, so the answers stay the same."""
+    before = answers(built)
+    path = built / "indexes" / "whoosh" / name
+    data = bytearray(path.read_bytes())
+    if name.endswith(".bin"):
+        start = data.index(b"\n") + 1  # the header stays readable: the numbers change
+        for k in range(40):
+            data[start + (len(data) - start) * k // 40] ^= 0x01
+    else:
+        at = data.index(b'"ids": ["') + 9  # one character of the first id
+        data[at] = ord("0") if data[at] != ord("0") else ord("1")
+        (path.parent / "speechkit-positions.bin").unlink()  # the ids are read when it is missing
+    path.write_bytes(bytes(data))
+    assert answers(built) == before
+
+
 def test_the_live_generation_is_read_off_file_names_as_whoosh_reads_it(built, reports):
     from whoosh import index as whoosh_index
 
@@ -390,10 +410,13 @@ def test_a_speech_over_the_text_limit_is_skipped_and_the_rest_lands(tmp_path, co
         assert db.execute("SELECT COUNT(DISTINCT source_path) FROM documents").fetchone()[0] == 5
 
 
-@pytest.mark.parametrize("command", ["ingest", "index"])
-def test_workers_end_with_a_main_process_killed_outright(tmp_path, corpus, command):
+@pytest.mark.parametrize("command, engine", [("ingest", "local"), ("index", "local"), ("ingest", "dask")])
+def test_workers_end_with_a_main_process_killed_outright(tmp_path, corpus, command, engine):
     """kill -9 of `ingest` or `index` leaves no worker behind, and a pipeline reading the
-    command's output sees its end (orphans kept the parent's stdout open, so a reader hung)."""
+    command's output sees its end (orphans kept the parent's stdout open, so a reader hung).
+    Also with a local Dask cluster's worker processes (`--engine dask`)."""
+    if engine == "dask":
+        pytest.importorskip("distributed", reason="the dask extra is not installed")
     import psutil
 
     src = tmp_path / "src"
@@ -403,7 +426,7 @@ def test_workers_end_with_a_main_process_killed_outright(tmp_path, corpus, comma
     home = tmp_path / "home"
     if command == "index":
         run_cli(home, "ingest", str(src), "--workers", "1")
-    args = [sys.executable, "-m", "speechkit", "--home", str(home), command, "--workers", "2"]
+    args = [sys.executable, "-m", "speechkit", "--home", str(home), command, "--workers", "2", "--engine", engine]
     proc = subprocess.Popen(args + ([str(src)] if command == "ingest" else []),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:

@@ -155,20 +155,40 @@ def test_near_duplicates_keep_the_complete_copy_canonical(tmp_path, corpus):
     assert by_name["d_other.md"].dup_group is None
     assert by_name["c_truncated.txt"].truncated and not by_name["c_truncated.txt"].canonical
     assert sum(by_name[n].canonical for n in ("a_original.md", "b_republished.txt", "c_truncated.txt")) == 1
-    exported = [json.loads(x) for x in run(home, "export").splitlines()]
+    exported = [json.loads(x) for x in run(home, "export", stdout=True).splitlines()]
     assert len(exported) == 2
-    assert len(run(home, "export", "--all").splitlines()) == 4
+    assert len(run(home, "export", "--all", stdout=True).splitlines()) == 4
 
 
-def test_export_show_and_stats(seeds_home):
-    lines = run(seeds_home, "export", "--format", "jsonl").splitlines()
+def _export(home: Path, *args: str) -> tuple[str, str]:
+    """`speechkit export ARGS` as a shell sees it: the data on stdout, the summary on stderr."""
+    result = CliRunner().invoke(cli, ["--home", str(home), "export", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout, result.stderr
+
+
+def test_export_show_and_stats(seeds_home, tmp_path):
+    data, said = _export(seeds_home, "--format", "jsonl")
+    lines = data.splitlines()
     record = json.loads(lines[0])
     for field in ("id", "source_path", "part", "title", "text", "date", "date_source", "year",
                   "speaker_role", "speaker_name", "level", "region", "site", "url", "encoding",
                   "truncated", "masked", "flags", "dup_group", "canonical"):
         assert field in record
-    rows = list(csv.DictReader(io.StringIO(run(seeds_home, "export", "--format", "csv"))))
+    # what it wrote is said, on stderr, so a pipe gets only the records
+    assert said.startswith(f"exported {len(lines)} speeches (canonical copies) as JSONL") and len(lines) == 11
+    rows = list(csv.DictReader(io.StringIO(_export(seeds_home, "--format", "csv")[0])))
     assert len(rows) == 11 and rows[0]["id"] == record["id"]
+    # --excel: a byte order mark first, so Excel reads UTF-8; the same rows after it
+    out = tmp_path / "speeches.csv"
+    _, said = _export(seeds_home, "--format", "csv", "--level", "city", "--excel", "-o", str(out))
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and not raw[3:].startswith(b"\xef\xbb\xbf")
+    city = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert city and all(r["level"] == "city" for r in city) and city[0].keys() == rows[0].keys()
+    assert f"exported {len(city)} speeches (canonical copies) in level:city as CSV to {out}" in said
+    assert "byte order mark" in said
+
     shown = run(seeds_home, "show", record["id"][:8])
     assert record["title"] in shown and "evidence" in shown
     stats = json.loads(run(seeds_home, "stats", "--json"))

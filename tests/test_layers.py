@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "speechkit"
 # lowest first
 LAYERS: list[set[str]] = [
     {"_version", "errors", "faults", "matching", "settings", "documents", "safe_pickle", "pool", "engine",
-     "testing", "csvsafe", "atomic", "layout", "lexicon"},
+     "testing", "csvsafe", "atomic", "layout", "lexicon", "regions"},
     {"clean", "decode", "segment", "query"},
     {"sources", "metadata", "store", "pgstore", "pgsearch", "storage", "dedup"},
     {"pipeline"},

@@ -169,11 +169,11 @@ def test_spreadsheet_formulas_in_scraped_fields_are_neutralised(tmp_path, corpus
     dump.write_text(json.dumps({"text": text, "title": evil, "url": "@SUM(1+1)"}, ensure_ascii=False) + "\n", "utf-8")
     home = tmp_path / "home"
     run(home, "ingest", str(dump), "--field", "title=title", "--field", "url=url")
-    row = next(csv.DictReader(io.StringIO(run(home, "export", "--format", "csv"))))
+    row = next(csv.DictReader(io.StringIO(run(home, "export", "--format", "csv", stdout=True))))
     assert row["title"] == "'" + evil and row["url"] == "'@SUM(1+1)"
-    raw = next(csv.DictReader(io.StringIO(run(home, "--raw-csv", "export", "--format", "csv"))))
+    raw = next(csv.DictReader(io.StringIO(run(home, "--raw-csv", "export", "--format", "csv", stdout=True))))
     assert raw["title"] == evil
-    assert json.loads(run(home, "export").splitlines()[0])["title"] == evil  # JSON stays raw
+    assert json.loads(run(home, "export", stdout=True).splitlines()[0])["title"] == evil  # JSON stays raw
 
 
 def test_terminal_escapes_never_reach_the_text_or_the_terminal(tmp_path, corpus):
@@ -189,7 +189,7 @@ def test_terminal_escapes_never_reach_the_text_or_the_terminal(tmp_path, corpus)
     run(home, "ingest", str(page.parent))
     import json
 
-    doc = json.loads(run(home, "export").splitlines()[0])
+    doc = json.loads(run(home, "export", stdout=True).splitlines()[0])
     assert not any(c in doc["text"] or c in (doc["title"] or "") for c in "\x1b\x07\x08")
     shown = run(home, "show", doc["id"], "--original")
     assert "\x1b" not in shown and "\x07" not in shown
@@ -217,7 +217,7 @@ def test_escapes_in_crawler_fields_and_front_matter_never_reach_metadata_or_outp
     (raw / "page.md").write_text(f"---\ntitle: {title}\n---\n" + seeds[2].read_text("utf-8-sig"), "utf-8")
     home = tmp_path / "home"
     run(home, "ingest", str(raw), "--field", "title=title", "--field", "url=url")
-    docs = [json.loads(line) for line in run(home, "export", "--all").splitlines()]
+    docs = [json.loads(line) for line in run(home, "export", "--all", stdout=True).splitlines()]
     assert len(docs) >= 2
     for doc in docs:
         _no_controls(json.dumps([doc[k] for k in ("title", "url", "speaker_name", "site")], ensure_ascii=False))
@@ -257,7 +257,7 @@ def test_hostile_files_are_skipped_with_a_reason_and_the_rest_lands(tmp_path, co
                       ("dangling.txt", "broken link"), ("bomb.txt.gz", "more than 5 MB decompressed"),
                       ("big.txt", "more than 5 MB")):
         assert any(name in line and why in line for line in out.splitlines()), (name, out)
-    docs = [json.loads(line) for line in run(tmp_path, "export", "--all").splitlines()]
+    docs = [json.loads(line) for line in run(tmp_path, "export", "--all", stdout=True).splitlines()]
     paths = {d["source_path"] for d in docs}
     assert len([p for p in paths if p.endswith(".txt") and "/seeds" not in p]) >= 6  # 5 seeds + the GBK name
     assert any(p.startswith("bytes:") for p in paths)

@@ -284,7 +284,7 @@ def test_cli_search_json_csv_kwic_explain(home):
     rows = run(home, "search", "放管服", "--csv").splitlines()
     assert rows[0].startswith("rank,id,title")
     kw = run(home, "kwic", "放管服", "--csv", "--limit", "5").splitlines()
-    assert kw[0] == "left,keyword,right,id,date,title,offset,total,corpus,segmenter" and len(kw) == 6
+    assert kw[0] == "left,keyword,right,id,date,title,region,offset,total,corpus,segmenter" and len(kw) == 6
     table = run(home, "kwic", "供给侧结构性改革", "--limit", "5").splitlines()  # an 80-column terminal
     rows = [line for line in table if line.startswith("│")]
     assert len(rows) == 5 and all("供给侧结构性改革" in r and re.search(r"\d{4}-\d\d-\d\d", r) for r in rows)
@@ -306,11 +306,11 @@ def test_everyday_commands(home):
     assert f"{everything['total']} occurrences" in run(home, "kwic", "营商环境", "--limit", "3")
     # the same selection flags everywhere: --level as a flag equals level: in --filter
     for args in (["trend", "放管服", "--json"], ["export"], ["collocates", "改革", "--json", "--top", "5"]):
-        flag = run(home, *args, "--level", "national")
-        assert flag == run(home, *args, "--filter", "level:national"), args
-    exported = [json.loads(line) for line in run(home, "export", "--year", "2019..2020").splitlines()]
+        flag = run(home, *args, "--level", "national", stdout=True)
+        assert flag == run(home, *args, "--filter", "level:national", stdout=True), args
+    exported = [json.loads(line) for line in run(home, "export", "--year", "2019..2020", stdout=True).splitlines()]
     assert exported and all(2019 <= r["year"] <= 2020 for r in exported)
-    ids = [json.loads(line)["id"] for line in run(home, "export").splitlines()]
+    ids = [json.loads(line)["id"] for line in run(home, "export", stdout=True).splitlines()]
     prefix = next(a[:1] for a in ids if sum(b.startswith(a[:1]) for b in ids) > 1)
     assert "several ids" in run(home, "show", prefix, code=1)
     assert "several ids" in run(home, "explain", "营商环境", "--doc", prefix, code=1)
@@ -617,9 +617,9 @@ def test_csv_outputs_and_export_carry_provenance(tmp_path, seeds_home):
     run_cli(home, "index")
     digest = json.loads(run_cli(home, "search", "招商引资", "--json"))["corpus"]
     for args in (("search", "招商引资", "--csv"), ("kwic", "招商引资", "--csv"), ("export", "--format", "csv")):
-        rows = list(_csv.DictReader(io.StringIO(run_cli(home, *args))))
+        rows = list(_csv.DictReader(io.StringIO(run_cli(home, *args, stdout=True))))
         assert rows and all(r["corpus"] == digest for r in rows), args
-    record = json.loads(run_cli(home, "export").splitlines()[0])
+    record = json.loads(run_cli(home, "export", stdout=True).splitlines()[0])
     assert record["corpus"] == digest
 
 

@@ -86,6 +86,12 @@ def test_search_with_a_year_filter_then_a_document(workbench, page):
     assert int(page.inner_text("#total")) == want["total"] > 3
     titles = page.locator(".hit a.title").all_inner_texts()
     assert titles == [h["title"] or "(untitled)" for h in want["hits"]]
+    assert page.locator(".hit .region").all_inner_texts() == [h["region"] or "" for h in want["hits"]]
+    with page.expect_download() as got:
+        page.click("#csv")
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text("utf-8"))))
+    # every matching speech, not the page's 20
+    assert [r["id"] for r in rows[:20]] == [h["id"] for h in want["hits"]] and len(rows) == want["total"]
     assert set(page.locator(".passage mark").all_inner_texts()) == {"营商环境"}
     assert "year_from=2015" in page.url and "q=" in page.url  # the state is in the URL
     _shot(page, "search")
@@ -101,6 +107,7 @@ def test_search_with_a_year_filter_then_a_document(workbench, page):
     assert (sorted(tfidf.rglob("*")) if tfidf.exists() else []) == before  # read-only: no cache written
     want_similar = json.loads(run_cli(home, "similar", first["id"], "--json"))["similar"]
     assert page.locator("#similar a").all_inner_texts()[:5] == [d["title"] or d["id"] for d in want_similar][:5]
+    assert page.locator("#similar td.region").all_inner_texts()[:5] == [d["region"] or "" for d in want_similar][:5]
     page.go_back()
     page.wait_for_selector("#metadata")
     marks = page.locator("#text mark").all_inner_texts()
@@ -118,12 +125,25 @@ def test_kwic_sorts_and_its_csv_is_the_clis(workbench, page, tmp_path):
     assert int(page.inner_text("#total")) == want["total"] > 20
     lefts = page.locator("#kwic td.left").all_inner_texts()
     assert lefts == [line["left"].strip() for line in want["lines"]][:len(lefts)]
+    regions = page.locator("#kwic td.region").all_inner_texts()
+    assert regions == [line["region"] or "" for line in want["lines"]][:len(regions)] and "全国" in regions
     _shot(page, "kwic")
     with page.expect_download() as got:
         page.click("#csv")
     downloaded = Path(got.value.path()).read_text("utf-8")
-    cli = run_cli(home, "kwic", "改革开放", "--year", "1990..", "--sort", "left", "--limit", "500", "--csv")
-    assert list(csv.reader(io.StringIO(downloaded))) == list(csv.reader(io.StringIO(cli)))
+    cli = run_cli(home, "kwic", "改革开放", "--year", "1990..", "--sort", "left", "--csv")
+    rows = list(csv.reader(io.StringIO(downloaded)))
+    assert rows == list(csv.reader(io.StringIO(cli))) and len(rows) == want["total"] + 1 > 201
+    # every line, however many: the download stopped at 500
+    with urllib.request.urlopen(base + "/kwic.csv?" + urllib.parse.urlencode({"term": "改革"})) as r:
+        every = list(csv.reader(io.StringIO(r.read().decode("utf-8"))))
+    assert len(every) - 1 == json.loads(run_cli(home, "kwic", "改革", "--limit", "1", "--json"))["total"] > 1000
+    page.click("a[rel=next]")
+    page.wait_for_url("**page=2**")
+    second = json.loads(run_cli(home, "kwic", "改革开放", "--year", "1990..", "--sort", "left", "--offset", "200",
+                                "--limit", "200", "--json"))
+    assert page.locator("#kwic td.right").all_inner_texts() == [line["right"].strip() for line in second["lines"]]
+    assert f"showing 201–{min(400, want['total'])}" in page.inner_text("main")
 
 
 def test_trend_chart_has_a_point_per_year_with_speeches(workbench, page):
@@ -138,6 +158,16 @@ def test_trend_chart_has_a_point_per_year_with_speeches(workbench, page):
         got = {int(points.nth(i).get_attribute("data-year")): float(points.nth(i).get_attribute("data-value"))
                for i in range(points.count())}
         assert got == pytest.approx(rows) and len(got) > 40
+    # each legend entry is drawn in its series' colour (they were all grey: svg text's fill won)
+    # and shows its whole label inside the page
+    legend = page.locator("#legend li")
+    assert [t.strip() for t in legend.all_inner_texts()] == ["改革", "小康"]
+    swatches = [legend.nth(i).evaluate("e => getComputedStyle(e.querySelector('line')).stroke") for i in range(2)]
+    series = [page.locator(f"g.series[data-term='{t}'] path").first.evaluate("e => getComputedStyle(e).stroke")
+              for t in ("改革", "小康")]
+    assert swatches == series and len(set(series)) == 2 and "rgb(68, 68, 68)" not in series
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert all(legend.nth(i).evaluate("e => e.getBoundingClientRect().right") <= width for i in range(2))
     _shot(page, "trend")
     page.click("#measure-count")
     page.wait_for_url("**measure=count**")
@@ -154,6 +184,16 @@ def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
     page.goto(base + "/compare?" + urllib.parse.urlencode({"a": a, "b": b, "top": "15"}))
     page.wait_for_selector("#side-1")
     want = json.loads(run_cli(home, "compare", a, b, "--top", "15", "--json"))
+    # a slow page says it is working while the next one loads: here the form's submission is
+    # stopped in the page, so the banner stays to be seen
+    page.locator("form.query").evaluate("f => f.addEventListener('submit', e => e.preventDefault())")
+    page.fill("input[name=top]", "16")
+    page.click("button[type=submit]")
+    page.wait_for_timeout(1200)
+    assert page.locator("#busy").is_visible() and int(page.inner_text("#busy-seconds")) >= 1
+    _shot(page, "busy")
+    page.goto(base + "/compare?" + urllib.parse.urlencode({"a": a, "b": b, "top": "15"}))
+    page.wait_for_selector("#side-1")
     for n, side in ((1, a), (2, b)):
         words = page.locator(f"#side-{n} td:first-child a").all_inner_texts()
         assert words == [w["word"] for w in want["words"] if w["side"] == side] and len(words) == 15
@@ -193,6 +233,11 @@ def test_api_and_errors(workbench, seeds_home, tmp_path):
         got = json.load(r)
     want = json.loads(run_cli(home, "search", "营商环境", "--year", "2015..", "--limit", "20", "--json"))
     assert got["total"] == want["total"] and [h["id"] for h in got["hits"]] == [h["id"] for h in want["hits"]]
+    # a CSV for Excel starts with a byte order mark; the plain one does not
+    with urllib.request.urlopen(f"{base}/search.csv?{q}&excel=1") as r, urllib.request.urlopen(
+            f"{base}/search.csv?{q}") as plain:
+        excel, raw = r.read(), plain.read()
+    assert excel == b"\xef\xbb\xbf" + raw and raw.startswith(b"rank,id,title")
     # a chain of a thousand NOTs is NOT or nothing (it was a RecursionError and HTTP 500);
     # `%` and `_` are not id prefixes (as LIKE wildcards they matched any id)
     chained = urllib.parse.urlencode({"q": "NOT " * 1000 + "营商环境", "year_from": "2015"})

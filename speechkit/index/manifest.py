@@ -56,19 +56,29 @@ def _read_hashes(paths: Paths, manifest: dict[str, Any]) -> dict[str, str]:
         return manifest.get("hashes", {})
 
 
+def docnum_ids_record(generation: int, ids: list[str | None]) -> dict[str, Any]:
+    """What `speechkit-ids.json` holds: the ids, the whoosh generation they describe, and their
+    digest, so that a damaged file is not believed (a wrong id would put hits on other speeches)."""
+    return {"generation": generation, "ids": ids, "digest": ids_digest(json.dumps(ids).encode())}
+
+
 def read_docnum_ids(folder: Path, reader: Any) -> list[str | None] | None:
-    """The saved ids if they describe `reader`'s segments (same generation and size), else None."""
+    """The saved ids if they describe `reader`'s segments (same generation and size) and are as
+    written (their digest), else None: the caller reads them from whoosh's stored fields."""
     try:
         saved = json.loads((folder / DOCNUM_IDS).read_text("utf-8"))
-    except (OSError, ValueError):
+        ids = saved["ids"]
+        if (saved["generation"] != reader.generation() or len(ids) != reader.doc_count_all()
+                or saved["digest"] != ids_digest(json.dumps(ids).encode())):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    if saved.get("generation") != reader.generation() or len(saved.get("ids", ())) != reader.doc_count_all():
-        return None
-    return saved["ids"]
+    return ids
 
 
 def ids_digest(ids: bytes) -> str:
-    """What ties a positions file to the exact-match index's order of documents (`ids.txt`)."""
+    """What ties a positions file to the exact-match index's order of documents (`ids.txt`), and
+    what shows that a saved map is as written."""
     return hashlib.blake2b(ids, digest_size=16).hexdigest()
 
 
@@ -85,20 +95,23 @@ def save_positions(folder: Path, generation: int, docnum_ids: list[str | None], 
     for docnum, n in enumerate(to_pos):
         if n >= 0:
             to_docnum[n] = docnum
+    body = to_pos.tobytes() + to_docnum.tobytes()
     header = json.dumps({"generation": generation, "ids": ids_digest(ids), "docnums": len(to_pos),
-                         "positions": len(to_docnum), "byteorder": sys.byteorder}).encode() + b"\n"
-    write_bytes(folder / POSITIONS, header + to_pos.tobytes() + to_docnum.tobytes())
+                         "positions": len(to_docnum), "byteorder": sys.byteorder,
+                         "digest": ids_digest(body)}).encode() + b"\n"
+    write_bytes(folder / POSITIONS, header + body)
 
 
 def read_positions(folder: Path, generation: int, ids: bytes) -> tuple[array, array] | None:
     """(position of each docnum, docnum of each position) if the saved file describes whoosh's
-    `generation` and this order of documents, else None (the caller maps them the slow way)."""
+    `generation` and this order of documents and is as written (its digest: a flipped bit would
+    score one speech as another), else None (the caller maps them the slow way)."""
     try:
         data = (folder / POSITIONS).read_bytes()
         cut = data.index(b"\n")
         head = json.loads(data[:cut])
         if (head["generation"] != generation or head["ids"] != ids_digest(ids)
-                or head["byteorder"] != sys.byteorder):
+                or head["byteorder"] != sys.byteorder or head["digest"] != ids_digest(data[cut + 1:])):
             return None
         to_pos, to_docnum = array("i"), array("i")
         split = cut + 1 + 4 * head["docnums"]

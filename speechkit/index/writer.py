@@ -12,7 +12,7 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from ..atomic import write_json
-from .manifest import DOCNUM_IDS
+from .manifest import DOCNUM_IDS, docnum_ids_record
 
 
 class _MemoryPool:
@@ -119,5 +119,5 @@ def save_docnum_ids(folder: Path) -> list[str | None]:
         ids: list[str | None] = [None] * reader.doc_count_all()
         for docnum, fields in reader.iter_docs():
             ids[docnum] = fields["id"]
-        write_json(folder / DOCNUM_IDS, {"generation": ix.latest_generation(), "ids": ids})
+        write_json(folder / DOCNUM_IDS, docnum_ids_record(ix.latest_generation(), ids))
     return ids
