@@ -158,7 +158,7 @@ def _draws(size: int, paragraphs: int, counts: list[int], seed: int) -> Iterator
 def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
     """An exact-match index of `size` speeches, each as many paragraphs as a real speech has,
     drawn at random from all paragraphs of the real index at `source`; its build time."""
-    from speechkit.index.text import TextIndex, _Spool, _write_text_index
+    from speechkit.index.text import Spool, TextIndex, write_text_index
     from speechkit.layout import Paths
 
     real = TextIndex(Paths(source))
@@ -166,7 +166,7 @@ def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
     columns = real.columns
     paths = Paths(target)
     target.mkdir(parents=True)
-    spool = _Spool(target / "text.fresh")
+    spool = Spool(target / "text.fresh")
     docs = {}
     t0 = time.perf_counter()
     for i, picks in enumerate(_draws(size, len(owner), counts, seed)):
@@ -180,7 +180,7 @@ def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
             print(f"  made {i:,} of {size:,} speeches", file=sys.stderr)
     made = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _write_text_index(paths, docs, spool, _NoStore(), reuse=False,  # type: ignore[arg-type]
+    write_text_index(paths, docs, spool, _NoStore(), reuse=False,  # type: ignore[arg-type]
                       progress=lambda done, total, _: print(f"  indexed {done:,} of {total:,}", file=sys.stderr)
                       if done % 100000 == 0 else None)
     spool.close()
@@ -208,7 +208,7 @@ def synthetic_ranked(source: Path, target: Path, size: int, workers: int, seed: 
     from speechkit.index.build import document_fields
     from speechkit.index.manifest import save_positions
     from speechkit.index.text import TextIndex
-    from speechkit.index.writer import _Writer, save_docnum_ids
+    from speechkit.index.writer import Writer, save_docnum_ids
     from speechkit.layout import Paths
 
     real = TextIndex(Paths(source))
@@ -225,7 +225,7 @@ def synthetic_ranked(source: Path, target: Path, size: int, workers: int, seed: 
     folder.mkdir(parents=True)
     t0 = time.perf_counter()
     ix = whoosh_index.create_in(str(folder), schema(None))
-    writer = _Writer(ix, 1024)
+    writer = Writer(ix, 1024)
     for i, picks in enumerate(_draws(size, len(owner), counts, seed)):
         like = owner[picks[0]]
         row = {"id": f"s{i:07d}", "title": real.titles["title"][like], "year": real.columns["year"][like],

@@ -55,7 +55,7 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-_GLOBAL_VALUES = ("--home", "--store")
+_GLOBAL_VALUES = ("--home", "--store", "--lexicon")
 _GLOBAL_FLAGS = ("--raw-csv", "--excel", "-v", "-vv", "-vvv", "--verbose")
 
 
@@ -87,11 +87,14 @@ class _Speechkit(click.Group):
 @click.group(cls=_Speechkit, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="SPEECHKIT_HOME",
               help="Workspace: store in DIR/corpus/speechkit.db, indexes in DIR/indexes/. "
-                   "Default: $SPEECHKIT_HOME or the current directory. Like --store, -v, --raw-csv and "
-                   "--excel, it may also follow the command.")
+                   "Default: $SPEECHKIT_HOME or the current directory. Like --store, --lexicon, -v, "
+                   "--raw-csv and --excel, it may also follow the command.")
 @click.option("--store", metavar="URL", envvar="SPEECHKIT_STORE",
               help="A shared PostgreSQL store (postgresql://user@host/db) instead of the SQLite file; "
                    "indexes stay in DIR/indexes/. Default: $SPEECHKIT_STORE or the store setting.")
+@click.option("--lexicon", type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+              help="Your own lexicon (one term per line, optional frequency), used with the shipped one at "
+                   "index and query time alike. Default: $SPEECHKIT_LEXICON or the lexicon setting.")
 @click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
 @click.option("--raw-csv", is_flag=True,
               help="Write CSV cells as they are. By default a cell starting with = + - @ gets a ' in front, "
@@ -101,8 +104,8 @@ class _Speechkit(click.Group):
                    "mojibake (pandas and R read it too: encoding='utf-8-sig' / fileEncoding='UTF-8-BOM').")
 @click.version_option(__version__, prog_name="speechkit")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, raw_csv: bool,
-        excel: bool) -> None:
+def cli(ctx: click.Context, home: Path | None, store: str | None, lexicon: str | None, verbose: int,
+        raw_csv: bool, excel: bool) -> None:
     """Clean, index and analyse scraped Chinese political speeches.
 
     \b
@@ -121,7 +124,7 @@ def cli(ctx: click.Context, home: Path | None, store: str | None, verbose: int, 
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = {"home": home, "store": store, "raw_csv": raw_csv, "excel": excel}
+    ctx.obj = {"home": home, "store": store, "lexicon": lexicon, "raw_csv": raw_csv, "excel": excel}
 
 
 class _CsvOut:
@@ -169,16 +172,17 @@ def _progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     try:
-        return load_settings(ctx.obj["home"], store=ctx.obj.get("store"), **overrides)
+        return load_settings(ctx.obj["home"], store=ctx.obj.get("store"), lexicon=ctx.obj.get("lexicon"),
+                             **overrides)
     except SpeechkitError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def _workspace(ctx: click.Context, lexicon: str | None = None, **overrides: Any) -> Workspace:
+def _workspace(ctx: click.Context, **overrides: Any) -> Workspace:
     """The command's one workspace: settings read once, one store, one segmenter."""
     from .workspace import Workspace
 
-    return Workspace(_settings(ctx, **overrides), lexicon=lexicon)
+    return Workspace(_settings(ctx, **overrides))
 
 
 def _engine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -408,8 +412,6 @@ def stats(ctx: click.Context, as_json: bool, vocabulary: bool) -> None:
         click.echo(f"skipped {path}{' ' + record if record else ''}: {why}", err=True)
 
 
-_LEXICON = click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), envvar="SPEECHKIT_LEXICON",
-                        help="Your own lexicon (one term per line, optional frequency), used with the shipped one.")
 
 
 def _selection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -500,12 +502,11 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
 @click.option("--check", is_flag=True,
               help="Write nothing: hash every file of the index and compare it with what its build recorded; "
                    "exit 1 naming the damaged files (a plain `speechkit index` repairs them).")
-@_LEXICON
 @click.option("--workers", type=click.IntRange(0), default=None, help="Segmentation processes (0 = one per core).")
 @_engine_options
 @click.pass_context
 @_fail_cleanly
-def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int | None,
+def index(ctx: click.Context, rebuild: bool, workers: int | None,
           engine: str | None = None, scheduler: str | None = None, check: bool = False) -> None:
     """Build or update the search index from the store's canonical speeches.
 
@@ -522,7 +523,7 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
     from .index.build import build_index
 
     if check:
-        with _workspace(ctx, lexicon) as ws:
+        with _workspace(ctx) as ws:
             damaged = ws.check_index()
         if damaged:
             names = [f"{part}/{name}" for part, files in damaged.items() for name in files]
@@ -530,7 +531,7 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
                                        "run `speechkit index` to repair them")
         err.print("the index is whole: every file its build recorded is as it was written")
         return
-    with _progress("index") as progress, _workspace(ctx, lexicon, workers=workers, engine=engine,
+    with _progress("index") as progress, _workspace(ctx, workers=workers, engine=engine,
                                                     scheduler=scheduler) as ws:
         report = build_index(ws, rebuild=rebuild, progress=progress)
     err.print(f"index {'rebuilt' if report.rebuilt else 'updated'} in {report.seconds:.1f}s: "
@@ -542,17 +543,16 @@ def index(ctx: click.Context, rebuild: bool, lexicon: str | None, workers: int |
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS", help="As for `ingest`.")
 @click.option("--prune", is_flag=True, help="Remove speeches whose files are gone.")
-@_LEXICON
 @click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")
 @_engine_options
 @click.pass_context
 @_fail_cleanly
 def update(ctx: click.Context, paths: tuple[str, ...], fields: tuple[str, ...], prune: bool,
-           lexicon: str | None, workers: int | None, engine: str | None, scheduler: str | None) -> None:
+           workers: int | None, engine: str | None, scheduler: str | None) -> None:
     """Ingest PATHS and bring the index up to date: the bulk re-indexing path."""
     ctx.invoke(ingest, paths=paths, fields=fields, prune=prune, strict=False, force=False, workers=workers,
                engine=engine, scheduler=scheduler)
-    ctx.invoke(index, rebuild=False, lexicon=lexicon, workers=workers, engine=engine, scheduler=scheduler)
+    ctx.invoke(index, rebuild=False, workers=workers, engine=engine, scheduler=scheduler)
 
 
 def _render_passage(passage: Any) -> str:
@@ -579,11 +579,10 @@ def _render_passage(passage: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="JSON: total, parsed query, hits with passages and offsets.")
 @click.option("--csv", "as_csv", is_flag=True,
               help="CSV: one row per hit, with the total, corpus digest and segmenter version.")
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
 def search(ctx: click.Context, query: str, filters: list[Any], selection: str, limit: int, offset: int,
-           sort: str, passages: int, as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+           sort: str, passages: int, as_json: bool, as_csv: bool) -> None:
     """Find speeches: words, "quoted phrases", AND/OR/NOT, ( ), and filters
     year:2019..2023 speaker:县委书记 level:county site:… region:… title:….
 
@@ -597,7 +596,7 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
     """
     from .search import open_searcher
 
-    with _workspace(ctx, lexicon) as ws, open_searcher(ws) as s:
+    with _workspace(ctx) as ws, open_searcher(ws) as s:
         result = s.search(query, filters=filters, limit=limit,
                           offset=offset, sort=sort, passages=0 if as_csv else passages)
     if as_json:
@@ -634,15 +633,14 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
               help="CSV: left, keyword, right, id, date, title, region, offset, total, corpus digest, "
                    "segmenter version.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: term, total, shown, provenance and the lines.")
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
 def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any], selection: str,
-         limit: int | None, offset: int, as_csv: bool, as_json: bool, lexicon: str | None) -> None:
+         limit: int | None, offset: int, as_csv: bool, as_json: bool) -> None:
     """Concordance: every occurrence of TERM in the canonical speeches, with context."""
     from .search import open_searcher
 
-    with _workspace(ctx, lexicon) as ws, open_searcher(ws) as s:
+    with _workspace(ctx) as ws, open_searcher(ws) as s:
         result = s.kwic(term, width=width, sort=sort, filters=filters, limit=limit, offset=offset)
     lines = result.lines
     if as_json:
@@ -688,15 +686,14 @@ def _fit(text: str, width: int, *, keep_end: bool = False) -> str:
 @click.argument("query")
 @click.option("--doc", "doc_id", help="Explain this speech (matched or not; a unique id prefix) instead of a sample.")
 @click.option("--json", "as_json", is_flag=True, help="The explanation as JSON.")
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
-def explain(ctx: click.Context, query: str, doc_id: str | None, as_json: bool, lexicon: str | None) -> None:
+def explain(ctx: click.Context, query: str, doc_id: str | None, as_json: bool) -> None:
     """Show how QUERY is parsed and segmented, which lexicon entries apply, and why a speech
     matches (where the phrase was found, and how the text around it was segmented)."""
     from .search import Searcher
 
-    with _workspace(ctx, lexicon) as ws, Searcher(ws) as s:
+    with _workspace(ctx) as ws, Searcher(ws) as s:
         data = s.explain(query, doc_id=doc_id)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -753,19 +750,18 @@ def _emit(data: dict[str, Any], rows_key: str, as_json: bool, as_csv: bool) -> b
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Also draw a line chart to FILE.png.")
 @_DUPS
 @_formats
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
 def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | None, year_to: int | None,
-          filters: list[Any], selection: str, plot: Path | None, include_duplicates: bool, as_json: bool, as_csv: bool,
-          lexicon: str | None) -> None:
+          filters: list[Any], selection: str, plot: Path | None, include_duplicates: bool, as_json: bool,
+          as_csv: bool) -> None:
     """Occurrences of TERMS per year (or level, speaker role): exact counts as in `search`,
     documents containing them, the bucket's size, and the rate per 10,000 characters. Each
     term's first appearance in the whole corpus (the earliest dated speech) is shown below."""
     from .corpus import Corpus
     from .trends import trend as run
 
-    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
+    with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = run(corpus, list(terms), by=by, year_from=year_from, year_to=year_to,
                      filters=filters, include_duplicates=include_duplicates)
     if plot:
@@ -795,11 +791,10 @@ def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | 
 @click.option("--min-freq", type=click.IntRange(1), default=5, show_default=True)
 @_DUPS
 @_formats
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
 def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include_duplicates: bool,
-            as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+            as_json: bool, as_csv: bool) -> None:
     """Keywords of selection A against selection B (and B against A): log-likelihood G² and
     log ratio, with document frequencies. A and B are filters, e.g. 'year:2008..2012'
     'year:2019..2023' or 'level:province' 'level:city'. Stopwords and masked placeholders
@@ -808,7 +803,7 @@ def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include
     from .keyness import compare as run
     from .query import selection_filters
 
-    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
+    with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = run(corpus, selection_filters(a), selection_filters(b), label_a=a, label_b=b, top=top,
                      min_freq=min_freq, include_duplicates=include_duplicates)
     if _emit(result.to_json(), "words", as_json, as_csv):
@@ -834,18 +829,17 @@ def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include
 @_selection_options
 @_DUPS
 @_formats
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
 def collocates(ctx: click.Context, term: str, window: int, measure: str, top: int, min_freq: int,
                filters: list[Any], selection: str, include_node: bool, include_duplicates: bool, as_json: bool,
-               as_csv: bool, lexicon: str | None) -> None:
+               as_csv: bool) -> None:
     """Words that occur near TERM, with co-occurrence and overall frequencies. TERM itself and
     words containing it (优化营商环境 for 营商环境) are left out unless --include-node."""
     from .corpus import Corpus
     from .keyness import collocates as run
 
-    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus, _progress("collocates") as progress:
+    with _workspace(ctx) as ws, Corpus(ws) as corpus, _progress("collocates") as progress:
         result = run(corpus, term, window=window, measure=measure, top=top, min_freq=min_freq,
                      filters=filters, include_duplicates=include_duplicates, include_node=include_node,
                      progress=progress)
@@ -860,7 +854,7 @@ def collocates(ctx: click.Context, term: str, window: int, measure: str, top: in
 
 
 def _clustering(ctx: click.Context, run: Callable[..., Any], label: str, k: str, k_range: str, name: str,
-                lexicon: str | None, settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+                settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """`cluster` and `topics`: check -k, --k-range and --name, then run with a progress bar
     (`settings`: overrides such as the engine)."""
     from .corpus import Corpus
@@ -868,7 +862,7 @@ def _clustering(ctx: click.Context, run: Callable[..., Any], label: str, k: str,
 
     lo_hi = _k_range(k, k_range)
     check_name(name)
-    with _workspace(ctx, lexicon, **(settings or {})) as ws, Corpus(ws) as corpus, _progress(label) as progress:
+    with _workspace(ctx, **(settings or {})) as ws, Corpus(ws) as corpus, _progress(label) as progress:
         return run(corpus, k=k if k == "auto" else int(k), name=name, k_range=lo_hi, progress=progress, **kwargs)
 
 
@@ -910,11 +904,10 @@ def _print_clusters(data: dict[str, Any]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @_DUPS
 @click.option("--json", "as_json", is_flag=True, help="JSON, with the corpus digest and segmenter version.")
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
 def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], selection: str, name: str, seed: int,
-            include_duplicates: bool, as_json: bool, lexicon: str | None) -> None:
+            include_duplicates: bool, as_json: bool) -> None:
     """Topic clusters: TF-IDF over the speeches' words, LSA, seeded k-means. Each cluster gets
     labels (c-TF-IDF), its size, its 3 most representative speeches and its share by year.
     `speechkit cluster show NAME` prints a saved result."""
@@ -922,7 +915,7 @@ def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], select
         return
     from .topics import cluster as run
 
-    result = _clustering(ctx, run, "cluster", k, k_range, name, lexicon, filters=filters, seed=seed,
+    result = _clustering(ctx, run, "cluster", k, k_range, name, filters=filters, seed=seed,
                          selection=selection, include_duplicates=include_duplicates)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -1005,7 +998,6 @@ def _print_themes(data: dict[str, Any], by: str) -> None:
               help="Also say which themes hold the passages containing TERM (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="JSON: themes, shares, choice of k, provenance.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per (year or level, theme) with its share.")
-@_LEXICON
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Processes that read the passages (0 = one per core).")
 @_engine_options
@@ -1013,8 +1005,7 @@ def _print_themes(data: dict[str, Any], by: str) -> None:
 @_fail_cleanly
 def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selection: str, name: str, seed: int,
            by: str, plot: Path | None, probes: tuple[str, ...], as_json: bool, as_csv: bool,
-           lexicon: str | None, workers: int | None = None, engine: str | None = None,
-           scheduler: str | None = None) -> None:
+           workers: int | None = None, engine: str | None = None, scheduler: str | None = None) -> None:
     """Themes over passages: speeches are cut into passages (paragraphs, a heading joined to
     what it heads), passages are clustered (TF-IDF, LSA, seeded k-means), and each speech gets
     its theme shares. Place names, words nearly every speech uses, numbers, years, units
@@ -1036,7 +1027,7 @@ def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selecti
         return
     from .themes import themes as run
 
-    result = _clustering(ctx, run, "topics", k, k_range, name, lexicon, filters=filters, seed=seed,
+    result = _clustering(ctx, run, "topics", k, k_range, name, filters=filters, seed=seed,
                          selection=selection, probes=list(probes),
                          settings={"workers": workers, "engine": engine, "scheduler": scheduler})
     _show_themes(result.to_json(), by, plot, as_json, as_csv)
@@ -1081,10 +1072,9 @@ def topics_show(ctx: click.Context, name: str, by: str, plot: Path | None, as_js
 @click.option("--limit", "--top", "top", type=click.IntRange(1), default=20, show_default=True, help="Rows per list.")
 @click.option("--json", "as_json", is_flag=True, help="JSON: every list, the sentence pairs, provenance.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per formulation (kind, term, a, b, g2).")
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
-def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv: bool, lexicon: str | None) -> None:
+def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv: bool) -> None:
     """What changed from A to B (提法): formulations new in B and dropped from A, words used more
     and less (log-likelihood), and sentences reworded, with the changed words marked
     [-removed-]{+added+}. A and B are speech ids (or unique prefixes) or selections.
@@ -1097,7 +1087,7 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
     from .corpus import Corpus
     from .diff import diff
 
-    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
+    with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = diff(corpus, a, b, top=top, pairs=top)
     data = result.to_json()
     if as_json:
@@ -1145,17 +1135,16 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
 @click.option("--limit", "--top", "limit", type=click.IntRange(1), default=10, show_default=True)
 @_selection_options
 @_formats
-@_LEXICON
 @click.pass_context
 @_fail_cleanly
 def similar(ctx: click.Context, doc_id: str, limit: int, filters: list[Any], selection: str, as_json: bool,
-            as_csv: bool, lexicon: str | None) -> None:
+            as_csv: bool) -> None:
     """Speeches most similar to DOC_ID (cosine on TF-IDF), leaving out its own near-duplicates;
     the selection flags restrict where to look (e.g. --level city)."""
     from .corpus import Corpus
     from .topics import similar as run
 
-    with _workspace(ctx, lexicon) as ws, Corpus(ws) as corpus:
+    with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = run(corpus, doc_id, limit=limit, filters=filters)
     if _emit(result.to_json(), "similar", as_json, as_csv):
         return

@@ -51,10 +51,10 @@ class Doc:
 class Corpus:
     """The store seen by the analyses: documents, texts and tokens of a selection."""
 
-    def __init__(self, home: Home | Settings, *, user_lexicon: str | None = None) -> None:
+    def __init__(self, home: Home | Settings) -> None:
         """`home`: a workspace (its store and segmenter are used, and stay open after this
         closes), or settings (a private one is opened and closed with this)."""
-        self.home, self._owns_home = as_home(home, user_lexicon)
+        self.home, self._owns_home = as_home(home)
         self.settings = self.home.settings
         self.store = self.home.store
         # the index's saved dictionary lets a few short texts (a query, sentences of a diff) be

@@ -274,8 +274,9 @@ class _CorpusStats:
     uses it. Without a current index no word has a year."""
 
     def __init__(self, corpus: Corpus) -> None:
-        from .index.manifest import open_whoosh, read_docnum_ids, read_manifest, whoosh_generation
+        from .index.manifest import open_whoosh, read_docnum_ids, whoosh_generation
         from .layout import Paths
+        from .provenance import read_manifest
 
         self.reader = None
         self.text = corpus.text_index()

@@ -8,12 +8,14 @@ uses; they also take plain `Settings` and then open a private `Home` that they c
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 from .errors import SpeechkitError
-from .index.manifest import expected_manifest, read_manifest
 from .layout import Paths
+from .provenance import expected_manifest, read_manifest
 from .segment import Segmenter
 from .settings import Settings, load_settings
 from .storage import open_store
@@ -25,8 +27,11 @@ class Home:
     manager) to close its store."""
 
     def __init__(self, settings: Settings, *, lexicon: str | os.PathLike[str] | None = None) -> None:
+        """`lexicon`: a user lexicon for this workspace, in place of the `lexicon` setting."""
+        if lexicon:
+            settings = dataclasses.replace(settings, lexicon=str(Path(lexicon).resolve()))
         self.settings = settings
-        self.lexicon = str(lexicon) if lexicon else None
+        self.lexicon = str(settings.lexicon_path) if settings.lexicon_path else None
         self.paths = Paths(settings.index_dir)
         self._store: DocumentStore | None = None
         self._segmenter: Segmenter | None = None
@@ -85,8 +90,8 @@ class Home:
                 "segmenter": want["segmenter"]}
 
 
-def as_home(where: Home | Settings, lexicon: str | None = None) -> tuple[Home, bool]:
+def as_home(where: Home | Settings) -> tuple[Home, bool]:
     """`where` as a Home, and whether it was made here (then the caller closes it)."""
     if isinstance(where, Home):
         return where, False
-    return Home(where, lexicon=lexicon), True
+    return Home(where), True

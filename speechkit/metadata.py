@@ -134,7 +134,7 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
     for line in edge if not info.site else []:
         m = _SITE_NAME.search(line)
         if m and (m.start() <= 2 or line[m.start() - 1] in "(（©"):
-            name = R._T2S.convert(m.group())
+            name = R.T2S.convert(m.group())
             info.site, info.site_evidence = R.SITES.get(name) or name, line[:80]
             break
     m_trunc = R.RE_TRUNC_OMITTED.search(original)
@@ -316,7 +316,7 @@ def title_year(title: str) -> tuple[int, str] | None:
             plans = list(R.FIVE_YEAR_PLANS)
             key = plans[n - 1] if 1 <= n <= len(plans) else None
         else:
-            key = R._T2S.convert(m.group(2))
+            key = R.T2S.convert(m.group(2))
         if key in R.FIVE_YEAR_PLANS:
             return R.FIVE_YEAR_PLANS[key], m.group()
     for m in R.RE_YEAR_IN_TITLE.finditer(t):
@@ -367,12 +367,12 @@ def inferred_year(text: str) -> tuple[int, str] | None:
             return int(m.group(1)) + past, sentence.strip("。，, \n")[:60]
         c = R.RE_CONGRESS_OPENING.search(sentence)
         if c:
-            return R.PARTY_CONGRESSES[R._T2S.convert(c.group(3))] + 1, sentence.strip("。，, \n")[:60]
+            return R.PARTY_CONGRESSES[R.T2S.convert(c.group(3))] + 1, sentence.strip("。，, \n")[:60]
         # the sentence runs on: 今年是…开局之年，也是实施“十四五”规划承上启下的关键一年
         tail = t[m.start(): m.end() + 60].split("。")[0]
         p = _PLAN_POSITION.search(tail)
         if p:
-            start = R.FIVE_YEAR_PLANS.get(R._T2S.convert(p.group(1)))
+            start = R.FIVE_YEAR_PLANS.get(R.T2S.convert(p.group(1)))
             if start:
                 return start + _POSITION_OFFSET[p.group(2)], tail.strip("。，, \n")[:60]
     return None
@@ -399,7 +399,7 @@ def era_floor(text: str) -> tuple[int, str] | None:
         if pattern.search(text) and (best is None or year > best[0]):
             best = (year, label)
     for m in R.RE_CONGRESS.finditer(text):
-        name = R._T2S.convert(m.group(1))
+        name = R.T2S.convert(m.group(1))
         year = R.PARTY_CONGRESSES.get(name)
         # a congress is anticipated in the year before it meets
         if year and not R.RE_CONGRESS_UPCOMING.search(text[max(0, m.start() - 12): m.end()]) and (
@@ -407,7 +407,7 @@ def era_floor(text: str) -> tuple[int, str] | None:
         ):
             best = (year - 1, "党的" + name)
     for m in R.RE_PLAN_MENTION.finditer(text):
-        start = R.FIVE_YEAR_PLANS.get(R._T2S.convert(m.group(1)))
+        start = R.FIVE_YEAR_PLANS.get(R.T2S.convert(m.group(1)))
         # a plan is studied and drafted for up to three years before it starts
         if start and (best is None or start - 3 > best[0]):
             best = (start - 3, m.group().strip("“”\""))
@@ -517,7 +517,7 @@ def speaker(text: str, title: str | None) -> Speaker:
             )
             if not m:
                 continue
-            role = R._T2S.convert(m.group("role"))
+            role = R.T2S.convert(m.group("role"))
             name = _name(m.group("name"))
             if name is None and i + 1 < len(lines):
                 nm = re.match(r"^([\u4e00-\u9fff]{2,4})\s*(?:[(（][^)）]*[)）])?$", lines[i + 1])
@@ -534,7 +534,7 @@ def speaker(text: str, title: str | None) -> Speaker:
     if title:
         m = R.RE_ROLE_IN_TITLE.search(title)
         if m:
-            return Speaker(R._T2S.convert(m.group("role")), _name(m.group("name")),
+            return Speaker(R.T2S.convert(m.group("role")), _name(m.group("name")),
                            m.group("org") or None, title)
     return Speaker()
 

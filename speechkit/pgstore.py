@@ -19,7 +19,7 @@ from typing import Any
 
 from .documents import Document
 from .errors import NotFoundError, StoreError
-from .store import DOC_COLUMNS, SCHEMA_VERSION, Store, _Connected, _decode_row, _encode, id_prefix, shown_row
+from .store import DOC_COLUMNS, SCHEMA_VERSION, Connected, Store, decode_row, encode_value, id_prefix, shown_row
 
 
 def _schema() -> str:
@@ -55,7 +55,7 @@ CREATE TRIGGER documents_generation AFTER INSERT OR UPDATE OR DELETE ON document
 """
 
 
-class PgStore(_Connected):
+class PgStore(Connected):
     """PostgreSQL implementation of DocumentStore. `url`: postgresql://user@host:port/db."""
 
     META = Store.META
@@ -123,7 +123,7 @@ class PgStore(_Connected):
                 cur.executemany(
                     f"INSERT INTO documents ({cols}) VALUES ({', '.join(['%s'] * len(DOC_COLUMNS))}) "
                     f"ON CONFLICT (id) DO UPDATE SET {updates}",
-                    [tuple(_encode(c, getattr(d, c)) for c in DOC_COLUMNS) for d in docs])
+                    [tuple(encode_value(c, getattr(d, c)) for c in DOC_COLUMNS) for d in docs])
                 cur.executemany("INSERT INTO ungrouped VALUES (%s) ON CONFLICT DO NOTHING", [(d.id,) for d in docs])
             if problems:
                 cur.executemany("INSERT INTO problems VALUES (%s, %s, %s, %s) ON CONFLICT (path, record) "
@@ -151,7 +151,7 @@ class PgStore(_Connected):
     def get(self, doc_id: str) -> Document:
         rows = self._rows("SELECT * FROM documents WHERE id=%s", (doc_id,))
         if rows:
-            return _decode_row(rows[0])
+            return decode_row(rows[0])
         prefix = id_prefix(doc_id)
         like = self._rows('SELECT id FROM documents WHERE id LIKE %s ORDER BY id COLLATE "C" LIMIT 4',
                           (prefix + "%",)) if prefix else []
@@ -169,7 +169,7 @@ class PgStore(_Connected):
         with self.db.cursor(name=f"documents_{id(self)}", withhold=True) as cur:
             cur.execute(sql)
             for row in cur:
-                yield _decode_row(row)
+                yield decode_row(row)
 
     def texts(self, ids: Sequence[str]) -> Iterator[tuple[str, str]]:
         for start in range(0, len(ids), 500):

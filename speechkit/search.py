@@ -102,10 +102,10 @@ FACETS = (("level", "level"), ("speaker", "speaker_role"), ("region", "region"),
 class Searcher:
     """Opens the indexes once; use as a context manager."""
 
-    def __init__(self, home: Home | Settings, *, user_lexicon: str | None = None, check: bool = True) -> None:
+    def __init__(self, home: Home | Settings, *, check: bool = True) -> None:
         """`home`: a workspace (its store and segmenter are used, and stay open after this
         closes), or settings (a private one is opened and closed with this)."""
-        self.home, self._owns_home = as_home(home, user_lexicon)
+        self.home, self._owns_home = as_home(home)
         self.settings = self.home.settings
         self.paths = self.home.paths
         self.segmenter = self.home.segmenter
@@ -298,7 +298,7 @@ class Searcher:
         `position`: the document's place in the exact-match index, whose matching form is
         then read instead of being computed again."""
         (_, text), = self.store.texts([doc_id])
-        return text, _spans(text, needles, self._matching(text, position))
+        return text, find_spans(text, needles, self._matching(text, position))
 
     def _matching(self, text: str, position: int | None) -> str | None:
         """The stored matching form of the document at `position`, if it is `text`'s (same length)."""
@@ -398,7 +398,7 @@ def _concordance(term: str, rows: Iterable[tuple[str, str, str | None, str | Non
     rows; `window`: (first line, number of lines or None for all) of the sorted lines."""
     lines = []
     for doc_id, text, match, date, title, region in rows:
-        for s, e in _spans(text, [needle], match):
+        for s, e in find_spans(text, [needle], match):
             lines.append({"left": text[max(0, s - width):s].replace("\n", " "), "keyword": text[s:e],
                           "right": text[e:e + width].replace("\n", " "), "id": doc_id, "date": date,
                           "title": title, "region": region, "offset": s})
@@ -413,7 +413,7 @@ def _concordance(term: str, rows: Iterable[tuple[str, str, str | None, str | Non
     return Concordance(term, len(lines), shown, index, first)
 
 
-def _spans(text: str, needles: list[str], match: str | None = None) -> list[tuple[int, int]]:
+def find_spans(text: str, needles: list[str], match: str | None = None) -> list[tuple[int, int]]:
     """(start, end) of every needle in the matching form of `text` (`match`, when the caller
     has it); the matching form has the text's length, so these are offsets into the display
     text too."""
@@ -431,10 +431,10 @@ class ServerSearcher:
     """The same `search` and `kwic` on the PostgreSQL server's search table (speechkit.pgsearch):
     the same query language, the same sets and totals; ranked by ts_rank_cd, not BM25F."""
 
-    def __init__(self, home: Home | Settings, *, user_lexicon: str | None = None) -> None:
+    def __init__(self, home: Home | Settings) -> None:
         from .pgsearch import ServerSearch
 
-        self.home, self._owns_home = as_home(home, user_lexicon)
+        self.home, self._owns_home = as_home(home)
         self.settings, self.store, self.segmenter = self.home.settings, self.home.store, self.home.segmenter
         try:
             self.server = ServerSearch(self.settings)
@@ -477,7 +477,7 @@ class ServerSearcher:
                       r["region"], r["site"], round(float(r["score"]), 4), sum(r["match"].count(p) for p in positive))
             if r["id"] in texts:
                 text = texts[r["id"]]
-                hit.passages = _passages(text, _spans(text, positive, r["match"]), passages, width)
+                hit.passages = _passages(text, find_spans(text, positive, r["match"]), passages, width)
             hits.append(hit)
         return SearchResult(query, describe(node), total, hits, self.manifest)
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -29,7 +31,7 @@ from starlette.routing import Route
 from .csvsafe import spreadsheet_safe
 from .errors import NotFoundError, SpeechkitError
 from .query import selection_filters
-from .search import Searcher, ServerSearcher, _spans, body_needles, open_searcher
+from .search import Searcher, ServerSearcher, body_needles, find_spans, open_searcher
 from .settings import Settings
 from .workspace import Workspace
 
@@ -273,7 +275,7 @@ async def document_page(bench: Workbench, request: Request) -> Response:
     if doc.dup_group:
         group = [d for d in bench.ws.store.group_members(doc.dup_group) if d["id"] != doc.id]
     text = doc.text
-    segments = marked(text, _spans(text, needles)) if needles else [(text, False)]
+    segments = marked(text, find_spans(text, needles)) if needles else [(text, False)]
     return bench.page("document.html", request, doc=doc, segments=segments, q=q, group=group,
                       hits=sum(1 for _, m in segments if m),
                       original=request.query_params.get("original") == "1")
@@ -514,11 +516,19 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
+SETTINGS_ENV = "SPEECHKIT_SERVE_SETTINGS"
+
+
 def app_from_environment() -> Starlette:
-    """The app of the workspace in $SPEECHKIT_HOME (and $SPEECHKIT_STORE): what each of
-    several server processes builds for itself."""
+    """The app each of several server processes builds for itself: from the settings the parent
+    read (all of them, the lexicon and overrides included, as JSON in $SPEECHKIT_SERVE_SETTINGS),
+    else the workspace in $SPEECHKIT_HOME."""
     from .settings import load_settings
 
+    given = os.environ.get(SETTINGS_ENV)
+    if given:
+        values = json.loads(given)
+        return create_app(Settings(**{**values, "home": Path(values["home"])}))
     return create_app(load_settings())
 
 
@@ -530,9 +540,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, workers
     if workers <= 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
         return
-    os.environ["SPEECHKIT_HOME"] = str(settings.home)
-    if settings.store:
-        os.environ["SPEECHKIT_STORE"] = settings.store
+    os.environ[SETTINGS_ENV] = json.dumps({**dataclasses.asdict(settings), "home": str(settings.home)})
     uvicorn.run("speechkit.serve:app_from_environment", factory=True, workers=workers, host=host, port=port,
                 log_level="warning")
 

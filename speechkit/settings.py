@@ -42,6 +42,7 @@ class Settings:
     home: Path = field(default_factory=default_home)
     store: str = _D["store"]
     search: str = _D["search"]
+    lexicon: str = _D["lexicon"]
     workers: int = int(_D["workers"])
     engine: str = _D["engine"]
     scheduler: str = _D["scheduler"]
@@ -77,6 +78,14 @@ class Settings:
         if self.store_url:
             return "postgresql://" + self.store_url.split("@")[-1].split("://")[-1]
         return str(self.store_path)
+
+    @property
+    def lexicon_path(self) -> Path | None:
+        """The user lexicon's file (relative paths from the workspace folder), or None."""
+        if not self.lexicon:
+            return None
+        path = Path(self.lexicon).expanduser()
+        return path if path.is_absolute() else self.home / path
 
     @property
     def index_dir(self) -> Path:
@@ -122,7 +131,8 @@ def _read_cfg(text: str, source: str) -> dict[str, Any]:
 
 
 def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Build the settings once: packaged defaults < DIR/speechkit.cfg < explicit overrides."""
+    """Build the settings once: packaged defaults < DIR/speechkit.cfg < the environment
+    (SPEECHKIT_STORE, SPEECHKIT_SCHEDULER, SPEECHKIT_LEXICON) < explicit overrides."""
     home_path = Path(home or default_home()).resolve()
     values: dict[str, Any] = {}  # the packaged defaults are the dataclass's
     user_cfg = home_path / "speechkit.cfg"
@@ -136,5 +146,8 @@ def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) 
         values["store"] = os.environ["SPEECHKIT_STORE"]
     if os.environ.get("SPEECHKIT_SCHEDULER"):
         values["scheduler"] = os.environ["SPEECHKIT_SCHEDULER"]
+    if os.environ.get("SPEECHKIT_LEXICON"):
+        # a path given in the environment or on the command line is the user's, from where they are
+        values["lexicon"] = str(Path(os.environ["SPEECHKIT_LEXICON"]).expanduser().resolve())
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(home=home_path, **values)

@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS problems (
 """
 
 
-def _encode(name: str, value: Any) -> Any:
+def encode_value(name: str, value: Any) -> Any:
     if name in _JSON_FIELDS:
         return json.dumps(value, ensure_ascii=False)
     if name in _BOOL_FIELDS:
@@ -103,7 +103,7 @@ def shown_row(row: Any) -> dict[str, Any]:
     return out
 
 
-def _decode_row(row: sqlite3.Row) -> Document:
+def decode_row(row: sqlite3.Row) -> Document:
     values = {}
     for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
         value = row[name]
@@ -164,7 +164,7 @@ class DocumentStore(Protocol):
     def canonical_digest(self) -> tuple[str, int]: ...
 
 
-class _Connected:
+class Connected:
     """A store on one connection (`self.db`): a context manager that closes it."""
 
     db: Any
@@ -179,7 +179,7 @@ class _Connected:
         self.db.close()
 
 
-class Store(_Connected):
+class Store(Connected):
     """The SQLite store (implements DocumentStore). Use as a context manager or call `close()`."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
@@ -237,7 +237,7 @@ class Store(_Connected):
             db.execute("DELETE FROM problems WHERE path=?", (path,))
             db.executemany(
                 f"INSERT OR REPLACE INTO documents ({', '.join(DOC_COLUMNS)}) VALUES ({placeholders})",
-                [tuple(_encode(c, getattr(d, c)) for c in DOC_COLUMNS) for d in docs],
+                [tuple(encode_value(c, getattr(d, c)) for c in DOC_COLUMNS) for d in docs],
             )
             db.executemany("INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?)",
                            [(path, rec, why, now) for rec, why in problems])
@@ -265,13 +265,13 @@ class Store(_Connected):
                 shown = ", ".join(r[0] for r in like[:3]) + (", …" if len(like) > 3 else "")
                 raise NotFoundError(f"{doc_id!r} is the start of several ids ({shown}); give more characters")
             raise NotFoundError(f"no document {doc_id!r}; list ids with `speechkit export --format csv`")
-        return _decode_row(row)
+        return decode_row(row)
 
     def documents(self, *, canonical_only: bool = True) -> Iterator[Document]:
         """Every (canonical) document, in source order."""
         sql = "SELECT * FROM documents" + (" WHERE canonical=1" if canonical_only else "")
         for row in self.db.execute(sql + " ORDER BY source_path, record, part"):
-            yield _decode_row(row)
+            yield decode_row(row)
 
     def texts(self, ids: Sequence[str]) -> Iterator[tuple[str, str]]:
         """(id, cleaned text) for `ids`, read 500 at a time, in the order SQLite returns them."""

@@ -53,7 +53,7 @@ READ_BATCH = 500         # speeches read from the store at a time
 READ_CHARS = 2_000_000   # characters of text and tokens per task when passages are read in parallel
 SAMPLE_FOR_K = 20_000    # passages used to choose k (the final model sees all)
 
-_SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "）", ")")
+SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "）", ")")
 _NUMERAL = "〇零一二三四五六七八九十百千万亿两几半"
 _NUMBERISH = re.compile(rf"[\dA-Za-z％%‰℃]|^[{_NUMERAL}]+[年月日个项亿万元家所人次倍条座公里吨亩户台辆件名位届]?$|^第")
 _NUMBER = re.compile(rf"^[\d{_NUMERAL}]+$")
@@ -79,7 +79,7 @@ def split_passages(text: str, min_chars: int = PASSAGE_MIN_CHARS) -> list[tuple[
         if line.strip():
             if start is None:
                 start = pos
-            if end - start >= min_chars and line.rstrip().endswith(_SENTENCE_END):
+            if end - start >= min_chars and line.rstrip().endswith(SENTENCE_END):
                 spans.append((start, end))
                 start = None
         pos = end + 1
@@ -362,7 +362,7 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.metrics import silhouette_score
 
-    from .topics import _lsa
+    from .topics import lsa
 
     docs = corpus.docs(list(filters))
     if len(docs) < 2:
@@ -389,7 +389,7 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     if len(rows) < 10:
         raise SpeechkitError("too few passages with enough words to find themes; widen the selection")
     counts = counts[rows]
-    x = _lsa(TfidfTransformer(sublinear_tf=True).fit_transform(counts), seed)
+    x = lsa(TfidfTransformer(sublinear_tf=True).fit_transform(counts), seed)
     pdoc = np.frombuffer(p.doc, dtype=np.int32)[rows]
     plen = (np.frombuffer(p.end, dtype=np.int32) - np.frombuffer(p.start, dtype=np.int32))[rows]
     pstart = np.frombuffer(p.start, dtype=np.int32)[rows]

@@ -137,7 +137,7 @@ class ClusterResult:
         return out
 
 
-def _lsa(matrix, seed: int, components: int = 100):
+def lsa(matrix, seed: int, components: int = 100):
     from sklearn.decomposition import TruncatedSVD
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import Normalizer
@@ -180,7 +180,7 @@ def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = ()
     from sklearn.metrics import silhouette_score
 
     docs, vec, matrix, counts = tfidf(corpus, filters, include_duplicates=include_duplicates, progress=progress)
-    x = _lsa(matrix, seed)
+    x = lsa(matrix, seed)
     sample = min(len(docs), 3000)
     k_scores: dict[int, float] = {}
     note = ""

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .documents import Progress
     from .index.build import IndexReport
     from .ingest import IngestReport
-    from .search import Concordance, Searcher, SearchResult
+    from .search import Concordance, Searcher, SearchResult, ServerSearcher
 
 
 class Workspace(Home):
@@ -67,17 +67,20 @@ class Workspace(Home):
     def check_index(self) -> dict[str, list[str]]:
         """Every file of the index hashed and compared with what its build recorded:
         {"whoosh" | "text": damaged or missing files}, empty when the index is whole."""
-        from .index.manifest import damaged_parts, read_manifest
+        from .index.manifest import damaged_parts
+        from .provenance import read_manifest
 
         return damaged_parts(self.paths, read_manifest(self.paths, required=True), always_hash=True)
 
     # --- finding -------------------------------------------------------------------------
     @contextlib.contextmanager
-    def searcher(self) -> Iterator[Searcher]:
-        """The indexes opened once, for many queries."""
-        from .search import Searcher
+    def searcher(self) -> Iterator[Searcher | ServerSearcher]:
+        """The searcher the `search` setting names (this workspace's indexes, or the PostgreSQL
+        server's search table), opened once for many queries: the one the CLI and the
+        workbench use."""
+        from .search import open_searcher
 
-        with Searcher(self) as s:
+        with open_searcher(self) as s:
             yield s
 
     def search(self, query: str, *, filters: str | None = None, **kwargs: Any) -> SearchResult:

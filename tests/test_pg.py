@@ -181,6 +181,13 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
             with urllib.request.urlopen(f"{base}/?q=" + urllib.parse.quote("改革")) as r:
                 html = r.read().decode("utf-8")
         assert got["total"] == want.total > 0 and [h["id"] for h in got["hits"]] == [h.id for h in want.hits]
+        # the library answers from the same place as the CLI and the workbench (it always opened
+        # the workspace's own indexes, which are away here)
+        from speechkit.workspace import Workspace
+
+        with Workspace(settings) as ws:
+            got = ws.search("党", filters="year:2015..", limit=20)
+        assert got.total == want.total and [h.id for h in got.hits] == [h.id for h in want.hits]
         assert "national" in levels and all(f'value="{v}"' in html for v in levels)
     finally:
         (home / "indexes.away").rename(home / "indexes")

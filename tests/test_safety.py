@@ -53,7 +53,7 @@ class _Spooler:
     def __reduce__(self):
         from speechkit.index import text
 
-        return (text._Spool, (str(self.target),))
+        return (text.Spool, (str(self.target),))
 
 
 def _forge_manifest(home: Path) -> None:

@@ -505,7 +505,7 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
 
     from speechkit.index.analysis import schema
     from speechkit.index.build import document_fields
-    from speechkit.index.writer import _Writer
+    from speechkit.index.writer import Writer
 
     settings = load_settings(home)
     seg = Segmenter()
@@ -515,7 +515,7 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
     assert len(tokens) == len(rows) > 50
     first, later = rows[:-12], rows[-12:]
     indexes = {}
-    for name, make in (("ours", lambda ix: _Writer(ix, settings.index_memory_mb)), ("whoosh", lambda ix: ix.writer())):
+    for name, make in (("ours", lambda ix: Writer(ix, settings.index_memory_mb)), ("whoosh", lambda ix: ix.writer())):
         (tmp_path / name).mkdir()
         ix = whoosh_index.create_in(str(tmp_path / name), schema())
         w = make(ix)

@@ -280,3 +280,41 @@ def test_the_readmes_curl_commands_work_as_written(workbench):
                                     capture_output=True, text=True, timeout=120).stdout)
     want = json.loads(run_cli(home, "search", "营商环境", "--year", "2015..2020", "--level", "province", "--json"))
     assert got["total"] == want["total"]
+
+
+def test_a_lexicon_workspace_answers_alike_everywhere(tmp_path, corpus):
+    """A workspace indexed with a user lexicon: `Workspace`, the CLI (flag before or after the
+    command, or the `lexicon` setting), `serve` and `serve --workers 2` give the same totals.
+    `serve` had no lexicon (every search: "built with another lexicon"), its workers got only
+    HOME and STORE, and `Workspace(h, lexicon=F).index()` wrote a title analyzer without it."""
+    from whoosh import index as whoosh_index
+
+    from speechkit.workspace import Workspace
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for path in sorted((corpus / NATIONAL).glob("20*.md"))[-8:]:
+        shutil.copy(path, src / path.name)
+    lexicon = tmp_path / "mine.txt"
+    lexicon.write_text("稳中求进工作总基调\n高质量发展首要任务\n", "utf-8")
+    home = tmp_path / "home"
+    with Workspace(home, lexicon=lexicon) as ws:
+        ws.ingest([src])
+        ws.index()
+        total = ws.search("高质量发展").total
+    assert total >= 8
+    title = whoosh_index.open_dir(str(home / "indexes" / "whoosh")).schema["title"].analyzer
+    assert title[0].user_lexicon == str(lexicon)  # the title analyzer has the lexicon too
+    flag = ("--lexicon", str(lexicon))
+    for args in ((*flag, "search", "高质量发展"), ("search", "高质量发展", *flag)):
+        assert json.loads(run_cli(home, *args, "--json"))["total"] == total
+    run_cli(home, "search", "高质量发展", code=1)  # without it: the index is another lexicon's
+    (home / "speechkit.cfg").write_text("[speechkit]\nlexicon = ../mine.txt\n", "utf-8")  # relative to HOME
+    assert json.loads(run_cli(home, "search", "高质量发展", "--json"))["total"] == total
+    (home / "speechkit.cfg").unlink()
+    q = urllib.parse.urlencode({"q": "高质量发展"})
+    for extra in ((), ("--workers", "2")):
+        with served(home, tmp_path, "--lexicon", str(lexicon), *extra) as base:
+            for _ in range(3 if extra else 1):
+                with urllib.request.urlopen(f"{base}/api/search?{q}") as r:
+                    assert json.load(r)["total"] == total, extra

@@ -97,23 +97,23 @@ def strip_site_furniture(text: str) -> str:
     return "\n".join(out)
 
 
-_SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "’", "」", "』", "：", ":", "）", ")")
+SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "’", "」", "』", "：", ":", "）", ")")
 _HEADLINE_RUN = 3  # short lines in a row after the body ends: a list of links, not the speech
 # a line that is only a date: the end of a signature
 _CN_DIGIT = "〇零一二三四五六七八九十○"
-_DATEISH = re.compile(rf"^[(（]?\s*(\d{{4}}|[{_CN_DIGIT}]{{4}})\s*[-/.年]\s*[\d{_CN_DIGIT}]{{1,2}}\s*[-/.月]"
+DATEISH = re.compile(rf"^[(（]?\s*(\d{{4}}|[{_CN_DIGIT}]{{4}})\s*[-/.年]\s*[\d{_CN_DIGIT}]{{1,2}}\s*[-/.月]"
                       rf"\s*([\d{_CN_DIGIT}]{{1,3}}\s*日?)?\s*[)）]?$")
 
 
 # an enumerated item (一、 (二) 3. ⒋ ⑤) or a table row (粮 食 万吨 45262 -2.1) belongs to the document
-_ITEM = re.compile(r"^\s*([一二三四五六七八九十]+、|[(（][一二三四五六七八九十\d]+[)）]|\d+\s*[.、．)]|[⒈-⒛①-⑳])")
+ITEM = re.compile(r"^\s*([一二三四五六七八九十]+、|[(（][一二三四五六七八九十\d]+[)）]|\d+\s*[.、．)]|[⒈-⒛①-⑳])")
 _TABLE_ROW = re.compile(r"\s-?\d[\d.,%]*\s.*\s-?\d[\d.,%]*(\s|$)")
 
 
 def _headline_like(line: str) -> bool:
     s = line.strip()
-    return (0 < len(s) <= 40 and not s.endswith(_SENTENCE_END) and bool(R.RE_HAN.search(s))
-            and not _DATEISH.match(s) and not R.RE_SPEAKER_LINE.match(s) and not _ITEM.match(s)
+    return (0 < len(s) <= 40 and not s.endswith(SENTENCE_END) and bool(R.RE_HAN.search(s))
+            and not DATEISH.match(s) and not R.RE_SPEAKER_LINE.match(s) and not ITEM.match(s)
             and not _TABLE_ROW.search(" " + s + " "))
 
 
@@ -133,7 +133,7 @@ def strip_trailing_headlines(text: str) -> str:
     while i > 0 and (_headline_like(lines[i - 1]) or not lines[i - 1].strip()):
         i -= 1
     run = [x for x in lines[i:] if x.strip()]
-    if len(run) < _HEADLINE_RUN or i == 0 or not lines[i - 1].strip().endswith(_SENTENCE_END):
+    if len(run) < _HEADLINE_RUN or i == 0 or not lines[i - 1].strip().endswith(SENTENCE_END):
         return text
     return "\n".join(lines[:i])
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import opencc
 
-from ..matching import T2S as _T2S
+from ..matching import T2S
 
 _S2T = opencc.OpenCC("s2t")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -20,7 +20,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 @lru_cache(maxsize=4096)
 def _variants(ch: str) -> str:
-    alts = {ch, _S2T.convert(ch), _T2S.convert(ch)}
+    alts = {ch, _S2T.convert(ch), T2S.convert(ch)}
     alts = {a for a in alts if len(a) == 1}
     return ch if len(alts) == 1 else "[" + "".join(sorted(alts)) + "]"
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from . import resources as R
-from .boilerplate import _DATEISH, _ITEM, _SENTENCE_END
+from .boilerplate import DATEISH, ITEM, SENTENCE_END
 
 BLOCK = 12        # lines at each end of a text that can hold a template line
 MAX_CHARS = 40    # longer lines are text, not furniture
@@ -39,13 +39,13 @@ def _squash(line: str) -> str:
 
 def _eligible(line: str, title: str, speaker: str) -> bool:
     s = _squash(line)
-    if not s or len(s) > MAX_CHARS or s.endswith(_SENTENCE_END) or _ORGAN.search(s):
+    if not s or len(s) > MAX_CHARS or s.endswith(SENTENCE_END) or _ORGAN.search(s):
         return False
     if R.RE_OUTLINE_START.match(s) or _STRUCTURE.match(s) or _DOCUMENT_HEADING.match(s):
         return False
     if speaker and speaker in s:
         return False
-    if _DATEISH.match(s) or _ITEM.match(line.strip()) or R.RE_SPEAKER_LINE.match(line.strip()):
+    if DATEISH.match(s) or ITEM.match(line.strip()) or R.RE_SPEAKER_LINE.match(line.strip()):
         return False
     if R.RE_DATELINE.search(line) or R.RE_DATE_ADOPTED.search(line.strip()):
         return False

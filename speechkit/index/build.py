@@ -24,23 +24,14 @@ from ..engine import bounded_map, executor
 from ..faults import crash_point
 from ..home import Home, as_home
 from ..matching import matching_form
+from ..provenance import expected_manifest, read_manifest
 from ..segment import Segmenter, segment_batch
 from ..settings import Settings
 from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema
-from .manifest import (
-    _locked,
-    _read_hashes,
-    damage_error,
-    damaged_parts,
-    expected_manifest,
-    read_manifest,
-    record_files,
-    save_positions,
-    whoosh_generation,
-)
-from .text import META_COLUMNS, _Spool, _write_text_index, text_index_intact
-from .writer import _Writer, save_docnum_ids
+from .manifest import damage_error, damaged_parts, locked, read_hashes, record_files, save_positions, whoosh_generation
+from .text import META_COLUMNS, Spool, text_index_intact, write_text_index
+from .writer import Writer, save_docnum_ids
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +55,17 @@ def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
 
 
 
-def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: str | None = None,
-                progress: Progress | None = None) -> IndexReport:
+def build_index(home: Home | Settings, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
     """Bring the indexes of `home` (a workspace, or its settings) up to date with the store:
     only new, changed and removed documents are written, unless `rebuild`."""
     t0 = time.perf_counter()
-    home, owned = as_home(home, user_lexicon)
+    home, owned = as_home(home)
     settings, paths = home.settings, home.paths
     # whole speeches are cut with jieba's full dictionary, not with the saved copy this build
     # writes (which the workspace's segmenter reads for queries); both give the same tokens
     seg = Segmenter(home.lexicon)
     report = IndexReport()
-    with _locked(paths), (home if owned else contextlib.nullcontext()):
+    with locked(paths), (home if owned else contextlib.nullcontext()):
         store = home.store
         # a build killed inside a folder swap left the old folder aside: put it back
         for folder in (paths.whoosh, paths.text):
@@ -104,14 +94,14 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         # copy gave wrong totals silently; it is written again from the store
         text_ok = not rebuild and "text" not in damaged and text_index_intact(paths, None)
         docs = {r["id"]: {c: r[c] for c in (*META_COLUMNS, "text_hash")} for r in store.metadata()}
-        indexed: dict[str, str] = {} if rebuild else _read_hashes(paths, old)
+        indexed: dict[str, str] = {} if rebuild else read_hashes(paths, old)
         if rebuild or "whoosh" in damaged or live is None:
             report.rebuilt = True
             indexed = {}
             tmp = paths.root / "whoosh.new"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
-            whoosh_index.create_in(str(tmp), schema(user_lexicon))
+            whoosh_index.create_in(str(tmp), schema(home.lexicon))
             target = tmp
         else:
             target = paths.whoosh
@@ -124,8 +114,8 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         removed = [i for i in indexed if i not in docs]
         report.unchanged = len(docs) - len(changed)
         ix = whoosh_index.open_dir(str(target))
-        writer = _Writer(ix, settings.index_memory_mb)
-        fresh = _Spool(paths.root / "text.fresh")
+        writer = Writer(ix, settings.index_memory_mb)
+        fresh = Spool(paths.root / "text.fresh")
         try:
             for i in removed:
                 writer.delete_by_term("id", i)
@@ -161,7 +151,7 @@ def build_index(home: Home | Settings, *, rebuild: bool = False, user_lexicon: s
         if progress:
             progress(len(changed), len(changed), "writing the exact-match index")
         try:
-            manifest["text"] = _write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress,
+            manifest["text"] = write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress,
                                                  unchanged=old.get("text") if text_ok else None)
         finally:
             fresh.close()

@@ -18,27 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .._version import __version__
 from ..atomic import write_bytes
 from ..errors import IndexError_
 from ..layout import Paths
+from ..provenance import expected_manifest, read_manifest
 from ..segment import Segmenter
 from ..settings import Settings
 from ..store import DocumentStore
 from .integrity import damaged_files, folder_sums, stamp
 from .text import text_index_intact
 
-# bumped when the files of an index change: 2 = the exact-match index is offsets.bin, ids.txt,
-# meta.json and titles.json beside matching.txt; 3 = and the n-gram index (ngrams.sqlite,
-# rowids.bin); 4 = the analyzer's classes, pickled into whoosh's files, live in
-# speechkit.index.analysis
-INDEX_REV = 4
 DOCNUM_IDS = "speechkit-ids.json"
 POSITIONS = "speechkit-positions.bin"
 
 
 @contextlib.contextmanager
-def _locked(paths: Paths) -> Iterator[None]:
+def locked(paths: Paths) -> Iterator[None]:
     paths.root.mkdir(parents=True, exist_ok=True)
     with open(paths.lock, "w") as fh:
         try:
@@ -48,7 +43,7 @@ def _locked(paths: Paths) -> Iterator[None]:
         yield
 
 
-def _read_hashes(paths: Paths, manifest: dict[str, Any]) -> dict[str, str]:
+def read_hashes(paths: Paths, manifest: dict[str, Any]) -> dict[str, str]:
     """id -> what it was indexed as; indexes built before 0.2 kept these in the manifest."""
     try:
         return json.loads(paths.hashes.read_text("utf-8"))
@@ -122,18 +117,6 @@ def read_positions(folder: Path, generation: int, ids: bytes) -> tuple[array, ar
     return (to_pos, to_docnum) if len(to_docnum) == head["positions"] else None
 
 
-def expected_manifest(store: DocumentStore, seg: Segmenter, have: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the manifest of a current index says. The corpus digest is taken from `have` (the
-    index's manifest) when the store's generation shows no document changed since then."""
-    generation = store.generation()  # read first: a change while hashing then shows as stale
-    if have and have.get("generation") == generation and have.get("store"):
-        digest, n = have["store"], have.get("documents", 0)
-    else:
-        digest, n = store.canonical_digest()
-    return {"store": digest, "documents": n, "generation": generation, "segmenter": seg.version,
-            "code": f"{__version__}/{INDEX_REV}", "user_lexicon": str(seg.user_lexicon or "")}
-
-
 def check_current(settings: Settings, store: DocumentStore, seg: Segmenter,
                   want: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest if the index is current; otherwise a one-line error with the fix.
@@ -147,21 +130,6 @@ def check_current(settings: Settings, store: DocumentStore, seg: Segmenter,
     if have.get("store") != want["store"]:
         raise IndexError_("the store has changed since the index was built; run `speechkit index`")
     return have
-
-
-def read_manifest(paths: Paths, *, required: bool = False) -> dict[str, Any]:
-    """The index's manifest; a damaged one is a one-line error with the fix, and so is a
-    missing one when `required` (a command that reads an index)."""
-    if required and not paths.manifest.exists():
-        raise IndexError_(f"no index in {paths.root}; run `speechkit index` first")
-    try:
-        data = json.loads(paths.manifest.read_text("utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
-        return data
-    except (OSError, ValueError) as exc:
-        raise IndexError_(f"the index manifest {paths.manifest} cannot be read ({exc}); "
-                          "run `speechkit index --rebuild`") from None
 
 
 _TOC = re.compile(r"_MAIN_(\d+)\.toc")

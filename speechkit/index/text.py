@@ -329,27 +329,27 @@ def _create_ngrams(path: Path) -> sqlite3.Connection:
     return db
 
 
-class _Spool:
+class Spool:
     """Matching forms of the documents being indexed, kept on disk until the text index is
     written (in memory they would be twice the corpus's text size)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fh = open(path, "w+b")  # noqa: SIM115 - closed by close()
-        self._spans: dict[str, tuple[int, int]] = {}
+        self.spans: dict[str, tuple[int, int]] = {}
 
     def add(self, doc_id: str, text: str) -> None:
         start = self._fh.seek(0, os.SEEK_END)
-        self._spans[doc_id] = (start, start + self._fh.write(text.encode("utf-8")))
+        self.spans[doc_id] = (start, start + self._fh.write(text.encode("utf-8")))
 
     def __contains__(self, doc_id: str) -> bool:
-        return doc_id in self._spans
+        return doc_id in self.spans
 
     def __len__(self) -> int:
-        return len(self._spans)
+        return len(self.spans)
 
     def read(self, doc_id: str) -> bytes:
-        start, end = self._spans[doc_id]
+        start, end = self.spans[doc_id]
         self._fh.seek(start)
         return self._fh.read(end - start)
 
@@ -358,7 +358,7 @@ class _Spool:
         self.path.unlink(missing_ok=True)
 
 
-def _write_text_index(paths: Paths, docs: dict[str, Any], fresh: _Spool, store: DocumentStore, *,
+def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: DocumentStore, *,
                       reuse: bool = True, progress: Callable[[int, int, str], None] | None = None,
                       unchanged: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
     """One UTF-8 file of matching forms, NUL-separated, a table of documents and the n-gram

@@ -64,7 +64,7 @@ class _Lengths:
         return lengths[docnum]
 
 
-class _Writer(SegmentWriter):
+class Writer(SegmentWriter):
     """whoosh's segment writer with postings sorted in memory and lengths read once; the
     postings, weights and lengths it writes are whoosh's own (tests/test_search.py compares).
 
