@@ -1041,12 +1041,9 @@ def _show_themes(data: dict[str, Any], by: str, plot: Path | None, as_json: bool
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     elif as_csv:
-        writer = _CsvOut(sys.stdout)
-        writer.writerow([by, "theme", "labels", "share", "corpus", "segmenter"])
-        labels = {str(t["topic"]): " ".join(t["labels"][:4]) for t in data["themes"]}
-        for bucket, row in data["share_by"][by].items():
-            for c, share in row.items():
-                writer.writerow([bucket, c, labels[c], share, data.get("corpus"), data.get("segmenter")])
+        from .themes import share_rows
+
+        _CsvOut(sys.stdout).writerows(share_rows(data, by))
     else:
         _print_themes(data, by)
 

@@ -474,12 +474,9 @@ async def api_topics(bench: Workbench, request: Request) -> Response:
 
 async def topics_csv(bench: Workbench, request: Request) -> Response:
     model = _given(_themes(bench, request.query_params)[1], _NO_THEMES)
-    rows = [["by", "value", "topic", "labels", "share", "themes", "corpus", "segmenter"]]
-    for by, table in model["share_by"].items():
-        for value, shares in table.items():
-            rows += [[by, value, c, " ".join(model["themes"][int(c)]["labels"][:4]), share, model["name"],
-                      model.get("corpus"), model.get("segmenter")] for c, share in shares.items()]
-    return _csv(rows, "topics.csv", request)
+    from .themes import share_rows
+
+    return _csv(share_rows(model), "topics.csv", request)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -543,6 +543,24 @@ def _share_by(docs: list[Any], pdoc, plen, labels, k: int, attr: str) -> dict[st
             for v, row in sorted(acc.items())}
 
 
+def share_rows(data: dict[str, Any], by: str | None = None) -> list[list[Any]]:
+    """Saved themes' shares as CSV rows, a header first: one row per theme and year (or level;
+    both when `by` is None), with its labels, the model's name and its provenance. What
+    `topics --csv` and the workbench's download write.
+
+    >>> share_rows({"name": "t", "themes": [{"topic": 0, "labels": ["改革", "开放"]}],
+    ...             "share_by": {"year": {"2020": {"0": 1.0}}, "level": {}}}, "year")[1]
+    ['year', '2020', '0', '改革 开放', 1.0, 't', None, None]
+    """
+    labels = {str(t["topic"]): " ".join(t["labels"][:4]) for t in data["themes"]}
+    rows: list[list[Any]] = [["by", "value", "theme", "labels", "share", "themes", "corpus", "segmenter"]]
+    for name in [by] if by else list(data["share_by"]):
+        for value, shares in data["share_by"][name].items():
+            rows += [[name, value, c, labels[c], share, data.get("name"), data.get("corpus"), data.get("segmenter")]
+                     for c, share in shares.items()]
+    return rows
+
+
 def save_themes(result: ThemeResult, folder: Path) -> None:
     """themes.json, speech_shares.csv and share_by_year.csv, written into a new folder and
     renamed into place (a crash leaves the previous result whole)."""

@@ -4,6 +4,8 @@ work reports, similar leaves out near-duplicates, charts have Chinese glyphs."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -369,8 +371,11 @@ def test_topics_cli_saves_and_shows_with_provenance(home):
     assert "营商环境:" in out
     data = json.loads(run(home, "topics", "show", "cli6", "--json"))
     assert data["k"] == 6 and data["corpus"] and data["segmenter"]
-    rows = run(home, "topics", "show", "cli6", "--csv").splitlines()
-    assert rows[0].startswith("year,theme,labels,share")
+    rows = list(csv.reader(io.StringIO(run(home, "topics", "show", "cli6", "--csv", stdout=True))))
+    assert rows[0] == ["by", "value", "theme", "labels", "share", "themes", "corpus", "segmenter"]
+    shares = data["share_by"]["year"]
+    assert len(rows) - 1 == sum(len(v) for v in shares.values())
+    assert all(r[0] == "year" and float(r[4]) == shares[r[1]][r[2]] and r[5] == "cli6" for r in rows[1:])
 
 
 def _national(home, year):

@@ -211,6 +211,11 @@ def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
            for i in range(points.count())}
     assert got == pytest.approx({int(y): v["1"] for y, v in model["share_by"]["year"].items()}) and len(got) > 40
     assert page.locator("#stale").count() == 0  # built from the corpus the page reads
+    # its CSV has the CLI's columns and rows (they had different columns), both levels and years
+    with urllib.request.urlopen(base + "/topics.csv?name=t") as r:
+        served_rows = list(csv.reader(io.StringIO(r.read().decode("utf-8"))))
+    cli_rows = list(csv.reader(io.StringIO(run_cli(home, "topics", "show", "t", "--csv", stdout=True))))
+    assert served_rows[0] == cli_rows[0] and [r for r in served_rows if r[0] == "year"] == cli_rows[1:]
     _shot(page, "topics")
 
 
