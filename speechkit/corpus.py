@@ -16,7 +16,6 @@ from typing import Any
 
 from .errors import SpeechkitError
 from .home import Home, as_home
-from .layout import Paths
 from .matching import matching_form
 from .query import Filter
 from .segment import deserialize, segment_batch, stopwords
@@ -80,8 +79,8 @@ class Corpus:
 
         if self._text_index is None:
             try:
-                have = check_current(self.settings, self.store, self.segmenter, self.home.expected_manifest())
-                self._text_index = TextIndex(Paths(self.settings.index_dir), have.get("text"),
+                have = check_current(self.home)
+                self._text_index = TextIndex(self.home.paths, have.get("text"),
                                              (have.get("stamps") or {}).get("text"))
             except SpeechkitError:
                 return None

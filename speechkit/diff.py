@@ -275,12 +275,11 @@ class _CorpusStats:
 
     def __init__(self, corpus: Corpus) -> None:
         from .index.manifest import open_whoosh, read_docnum_ids, whoosh_generation
-        from .layout import Paths
         from .provenance import read_manifest
 
         self.reader = None
         self.text = corpus.text_index()
-        paths = Paths(corpus.settings.index_dir)
+        paths = corpus.home.paths
         if self.text is None or whoosh_generation(paths.whoosh) is None:
             return
         self.reader = open_whoosh(paths, read_manifest(paths)).reader()

@@ -111,7 +111,7 @@ class Searcher:
         self.segmenter = self.home.segmenter
         self.store = self.home.store
         try:
-            self.manifest = check_current(self.settings, self.store, self.segmenter) if check else {}
+            self.manifest = check_current(self.home) if check else {}
             self.text = TextIndex(self.paths, self.manifest.get("text"),
                                   (self.manifest.get("stamps") or {}).get("text"))
         except BaseException:

@@ -20,11 +20,9 @@ from typing import Any
 
 from ..atomic import write_bytes
 from ..errors import IndexError_
+from ..home import Home
 from ..layout import Paths
-from ..provenance import expected_manifest, read_manifest
-from ..segment import Segmenter
-from ..settings import Settings
-from ..store import DocumentStore
+from ..provenance import read_manifest
 from .integrity import damaged_files, folder_sums, stamp
 from .text import text_index_intact
 
@@ -117,13 +115,11 @@ def read_positions(folder: Path, generation: int, ids: bytes) -> tuple[array, ar
     return (to_pos, to_docnum) if len(to_docnum) == head["positions"] else None
 
 
-def check_current(settings: Settings, store: DocumentStore, seg: Segmenter,
-                  want: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The manifest if the index is current; otherwise a one-line error with the fix.
-    `want` is `expected_manifest(store, seg)` when the caller already has it."""
-    paths = Paths(settings.index_dir)
-    have = read_manifest(paths, required=True)
-    want = want or expected_manifest(store, seg, have)
+def check_current(home: Home) -> dict[str, Any]:
+    """The manifest of `home`'s index if it is current (built from this store, lexicon and
+    speechkit version); otherwise a one-line error with the fix."""
+    have = read_manifest(home.paths, required=True)
+    want = home.expected_manifest()
     if have.get("segmenter") != want["segmenter"] or have.get("code") != want["code"]:
         raise IndexError_("the index was built with another lexicon or speechkit version; "
                           "run `speechkit index --rebuild`")
