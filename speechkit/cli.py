@@ -135,7 +135,8 @@ class _CsvOut:
         ctx = click.get_current_context(silent=True)
         root = (ctx.find_root().obj or {}) if ctx else {}
         self.raw = bool(root.get("raw_csv"))
-        if root.get("excel"):
+        self.excel = bool(root.get("excel"))
+        if self.excel:
             fh.write("\ufeff")
         self.w = csv.DictWriter(fh, fieldnames, **kwargs) if fieldnames is not None else csv.writer(fh)
 
@@ -473,10 +474,11 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
         except OSError as exc:
             raise click.ClickException(f"cannot write {output}: {exc.strerror or exc} "
                                        "(check that the folder exists)") from None
-        written = 0
+        written, bom = 0, ""
         try:
             if fmt == "csv":
                 writer = _CsvOut(fh, [*EXPORT_FIELDS, "corpus"], extrasaction="ignore")
+                bom = ", with a byte order mark for Excel" if writer.excel else ""
                 writer.writeheader()
                 for row in rows:
                     row["flags"] = ";".join(row["flags"])
@@ -493,7 +495,6 @@ def export(ctx: click.Context, fmt: str, include_all: bool, filters: list[Any], 
         what = "speeches and copies" if include_all else "speeches (canonical copies)"
         where = f" to {output}" if output else ""
         sel = f" in {selection}" if selection else ""
-        bom = ", with a byte order mark for Excel" if fmt == "csv" and (ctx.find_root().obj or {}).get("excel") else ""
         click.echo(f"exported {written} {what}{sel} as {fmt.upper()}{where}{bom}; corpus {corpus}", err=True)
 
 

@@ -542,10 +542,6 @@ def speaker(text: str, title: str | None) -> Speaker:
 # 在哈尔滨市十二届人大一次会议上 / 在云南省第九届人民代表大会第六次会议上: the division named
 # right before the session is the one whose congress it is
 _SESSION = R.rx(r"第?[一二三四五六七八九十\d]+届(?:人民代表大会|人大)")
-# a county's or district's own government may say 全区 (as an autonomous region does) or 市
-# (a county-level city): the levels a division of each kind is compatible with
-_COMPATIBLE = {"province": {"province"}, "city": {"city"}, "county": {"county", "city"},
-               "district": {"district", "province"}}
 # what follows a county's name in a title that is about its government (海拉尔区2012年政府工作报告)
 _COUNTY_TITLE = R.rx(r"\s*(?:\d{4}年|人民政府|政府|人民代表大会|人大|第|党委|委员会|委|国民经济|工作报告|[—－（(-]|$)")
 # a region read off its count in the text needs this many mentions, and twice the next one's
@@ -567,9 +563,10 @@ def _fits(div: Division, level: str | None) -> bool:
 
 def _most_named(text: str, level: str) -> tuple[Division, str] | None:
     """The division of `level` the text names most often, when it is named at least MIN_MENTIONS
-    times and twice as often as any other: a government speaks of its own region. Short forms
-    count only for a division the text also names in full, since many are parts of ordinary
-    words (长治 in 长治久安, 大同 in 世界大同)."""
+    times and twice as often as any other: a government speaks of its own region. A short form
+    counts only for a division the text also names in full, since many are parts of ordinary
+    words (长治 in 长治久安, 大同 in 世界大同); a province's (甘肃, 广西) counts alone, except in a
+    city's speech (a city's report says 上海 more often than its own name in full)."""
     counts: dict[str, int] = {}
     forms: dict[str, set[str]] = {}
     divs: dict[str, Division] = {}

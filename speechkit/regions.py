@@ -21,7 +21,6 @@ TIERS = ("province", "prefecture", "county")
 class Division:
     name: str  # the name it has now (襄阳市 for 襄樊市)
     tier: str  # province, prefecture or county
-    parent: str  # the parent's name ("" for a province)
 
     @property
     def level(self) -> str:
@@ -51,14 +50,12 @@ class Gazetteer:
     scan costs one dictionary probe per character."""
 
     def __init__(self, rows: list[dict[str, str]]) -> None:
-        by_code = {r["code"]: r for r in rows if not r["now"]}
         self.names: dict[str, Division] = {}
         shorts: dict[str, list[Division]] = {}
         for r in rows:
             if r["tier"] == "county" and len(r["name"]) == 2 and r["name"].endswith("区"):
                 continue  # 城区, 郊区, 矿区: real districts' names, but ordinary words in a speech
-            parent = by_code.get(r["parent"])
-            div = Division(r["now"] or r["name"], r["tier"], parent["name"] if parent else "")
+            div = Division(r["now"] or r["name"], r["tier"])
             self.names.setdefault(r["name"], div)
             for s in filter(None, r["short"].split(",")):
                 shorts.setdefault(s, []).append(div)
@@ -115,7 +112,7 @@ class Gazetteer:
 
     def provinces(self) -> dict[str, str]:
         """The province-level divisions and their short forms (广西壮族自治区 -> 广西)."""
-        return {d.name: s for s, d in self.short.items() if d.tier == "province" and s in self.written[d.name]}
+        return {d.name: s for s, d in self.short.items() if d.tier == "province"}
 
 
 @functools.cache

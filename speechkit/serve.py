@@ -37,6 +37,7 @@ from .workspace import Workspace
 
 FILTERS = ("year_from", "year_to", "level", "speaker", "region", "site")
 PAGE = 20
+EVERY = 2**31 - 1  # "no limit" for a search: every hit (a LIMIT PostgreSQL takes as well)
 KWIC_PAGE = 200  # concordance lines a page shows; the CSV download has them all
 
 
@@ -227,7 +228,9 @@ def _int(params: Any, name: str, default: int, lo: int = 0, hi: int = 10**6) -> 
 
 
 # --- search ------------------------------------------------------------------------------------
-def _search(bench: Workbench, params: Any) -> tuple[Searcher | ServerSearcher, Any, str]:
+def _search(bench: Workbench, params: Any, *, whole: bool = False) -> tuple[Searcher | ServerSearcher, Any, str]:
+    """One page of PAGE hits (`page`) with passages, or with `whole` every hit without them (the
+    CSV download)."""
     q = (params.get("q") or "").strip()
     sel = selection(params)
     s = bench.searcher()
@@ -235,6 +238,8 @@ def _search(bench: Workbench, params: Any) -> tuple[Searcher | ServerSearcher, A
         return s, None, sel
     page = _int(params, "page", 1, 1)
     sort = params.get("sort") if params.get("sort") in ("score", "date") else "score"
+    if whole:
+        return s, s.search(q, filters=selection_filters(sel), limit=EVERY, sort=sort, passages=0), sel
     result = s.search(q, filters=selection_filters(sel), limit=PAGE, offset=(page - 1) * PAGE, sort=sort,
                       passages=_int(params, "passages", 3, 0, 10))
     return s, result, sel
@@ -258,11 +263,7 @@ async def api_search(bench: Workbench, request: Request) -> Response:
 
 async def search_csv(bench: Workbench, request: Request) -> Response:
     """Every matching speech (not one page), ranked as the page ranks them."""
-    s, result, sel = _search(bench, request.query_params)
-    result = _given(result, "a query: /search.csv?q=…")
-    if result.total > len(result.hits):
-        sort = request.query_params.get("sort") if request.query_params.get("sort") in ("score", "date") else "score"
-        result = s.search(result.query, filters=selection_filters(sel), limit=result.total, sort=sort, passages=0)
+    result = _given(_search(bench, request.query_params, whole=True)[1], "a query: /search.csv?q=…")
     return _csv(result.csv_rows(), "search.csv", request)
 
 
@@ -314,36 +315,35 @@ async def similar_page(bench: Workbench, request: Request) -> Response:
 
 
 # --- concordance -------------------------------------------------------------------------------
-def _kwic(bench: Workbench, params: Any, *, whole: bool = False) -> tuple[Searcher | ServerSearcher, Any]:
-    """One page of KWIC_PAGE lines (`page`), or with `whole` every line (the CSV download)."""
+def _kwic(bench: Workbench, params: Any, *, whole: bool = False
+          ) -> tuple[Searcher | ServerSearcher, Any, int, int]:
+    """One page of `limit` (KWIC_PAGE) lines, or with `whole` every line (the CSV download); and
+    the page's number and the number of pages."""
     term = (params.get("term") or "").strip()
     s = bench.searcher()
+    page, size = _int(params, "page", 1, 1), _int(params, "limit", KWIC_PAGE, 1, 100000)
     if not term:
-        return s, None
+        return s, None, page, 0
     sort = params.get("sort") if params.get("sort") in ("left", "right", "date") else "date"
-    size = _int(params, "limit", KWIC_PAGE, 1, 100000)
-    first = (_int(params, "page", 1, 1) - 1) * size
-    return s, s.kwic(term, width=_int(params, "width", 20, 1, 200), sort=sort,
-                     filters=selection_filters(selection(params)), limit=None if whole else size,
-                     offset=0 if whole else first)
+    result = s.kwic(term, width=_int(params, "width", 20, 1, 200), sort=sort,
+                    filters=selection_filters(selection(params)), limit=None if whole else size,
+                    offset=0 if whole else (page - 1) * size)
+    return s, result, page, (result.total + size - 1) // size
 
 
 async def kwic_page(bench: Workbench, request: Request) -> Response:
-    s, result = _kwic(bench, request.query_params)
-    page = _int(request.query_params, "page", 1, 1)
-    size = _int(request.query_params, "limit", KWIC_PAGE, 1, 100000)
-    pages = (result.total + size - 1) // size if result else 0
+    s, result, page, pages = _kwic(bench, request.query_params)
     return bench.page("kwic.html", request, result=result, selection=selection(request.query_params),
                       prov=bench.provenance(s), facets=s.facets(), page=page, pages=pages)
 
 
 async def api_kwic(bench: Workbench, request: Request) -> Response:
-    _, result = _kwic(bench, request.query_params)
+    result = _kwic(bench, request.query_params)[1]
     return JSONResponse(_given(result, "a term: /api/kwic?term=…").to_json())
 
 
 async def kwic_csv(bench: Workbench, request: Request) -> Response:
-    _, result = _kwic(bench, request.query_params, whole=True)
+    result = _kwic(bench, request.query_params, whole=True)[1]
     return _csv(_given(result, "a term: /kwic.csv?term=…").csv_rows(), "kwic.csv", request)
 
 
