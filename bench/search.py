@@ -44,6 +44,7 @@ from speechkit.ingest import ingest
 from speechkit.search import Searcher
 from speechkit.settings import load_settings
 from speechkit.store import Store
+from speechkit.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS_FIELDS = {"text": "content_html", "date": "pubtime", "title": "title", "url": "url", "id": "id"}
@@ -400,15 +401,15 @@ def scale(home: Path, sizes: list[int], runs: int, keep: Path | None = None, ran
             shutil.rmtree(work, ignore_errors=True)
 
 
-def incremental(settings, extra: Path, full: float, cached: float) -> None:
+def incremental(ws: Workspace, extra: Path, full: float, cached: float) -> None:
     """Ingest the held-out 1% and bring the index up to date; its cost against both builds."""
     t0 = time.perf_counter()
-    ingest([str(extra)], settings, field_map=NEWS_FIELDS)
-    added = build_index(settings)
+    ingest([str(extra)], ws, field_map=NEWS_FIELDS)
+    added = build_index(ws)
     print(f"incremental: {added.added} new documents indexed in {added.seconds:.2f} s "
           f"= {100 * added.seconds / full:.1f}% of the full build, {100 * added.seconds / cached:.1f}% of a "
           f"rebuild from cached tokens (ingest of them {time.perf_counter() - t0 - added.seconds:.1f} s)")
-    noop = build_index(settings)
+    noop = build_index(ws)
     print(f"nothing to do: {noop.seconds:.2f} s")
 
 
@@ -437,20 +438,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="speechkit-bench-"))
     try:
         inputs, extra = prepare(args.corpus, work, args.quick)
-        settings = load_settings(work / "home", workers=args.workers)
+        ws = Workspace(work / "home", workers=args.workers)
+        settings = ws.settings
         t0 = time.perf_counter()
-        ingest(inputs, settings, field_map=NEWS_FIELDS)
+        ingest(inputs, ws, field_map=NEWS_FIELDS)
         print(f"ingest: {time.perf_counter() - t0:.1f} s (not part of the build times below)")
 
-        build_index(settings, rebuild=True)  # fills the token cache
-        cached = build_index(settings, rebuild=True)  # a rebuild that segments nothing
+        build_index(ws, rebuild=True)  # fills the token cache
+        cached = build_index(ws, rebuild=True)  # a rebuild that segments nothing
         with Store(settings.store_path) as store:
             store.clear_tokens()  # the full build must segment, like the baseline
-        ours = build_index(settings, rebuild=True)
+        ours = build_index(ws, rebuild=True)
         print(f"full build {ours.seconds:.1f} s (segmenting {ours.segmented}); from cached tokens "
               f"{cached.seconds:.1f} s")
         if args.incremental_only:
-            incremental(settings, extra, ours.seconds, cached.seconds)
+            incremental(ws, extra, ours.seconds, cached.seconds)
             return
         base_s, n_docs = baseline(settings, work / "baseline")
         print(f"documents indexed: {n_docs}")
@@ -471,7 +473,7 @@ def main() -> None:
             bix = index.open_dir(str(work / "baseline"))
             bsearcher = bix.searcher()
             bparser = QueryParser("body", bix.schema)  # reads the schema again
-        with Searcher(settings) as s:
+        with Searcher(ws) as s:
             print(f"{'query':<34}{'hits':>7}{'base hits':>10}{'median ms':>11}{'p95 ms':>8}"
                   f"{'+3 passages p95':>17}{'base p95':>10}")
             for kind, queries in QUERIES.items():
@@ -503,7 +505,7 @@ def main() -> None:
             print(f"whole process `speechkit search {q}`: median {statistics.median(walls):.2f} s, "
                   f"worst {max(walls):.2f} s (target < 0.5 s)")
 
-        incremental(settings, extra, ours.seconds, cached.seconds)
+        incremental(ws, extra, ours.seconds, cached.seconds)
         print(json.dumps({"build_s": round(ours.seconds, 1), "baseline_build_s": round(base_s, 1)}))
     finally:
         shutil.rmtree(work, ignore_errors=True)

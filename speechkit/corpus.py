@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpeechkitError
-from .home import Home, as_home
+from .home import Home, require_home
 from .matching import matching_form
 from .query import Filter
 from .segment import deserialize, segment_batch, stopwords
-from .settings import Settings
 
 # placeholders and noise that must never be reported as words
 _NOT_A_WORD = re.compile(r"^(?:[Xx]+|\*+|[\d.,%％]+|[A-Za-z]|[^\w\u4e00-\u9fff]+)$")
@@ -50,10 +49,9 @@ class Doc:
 class Corpus:
     """The store seen by the analyses: documents, texts and tokens of a selection."""
 
-    def __init__(self, home: Home | Settings) -> None:
-        """`home`: a workspace (its store and segmenter are used, and stay open after this
-        closes), or settings (a private one is opened and closed with this)."""
-        self.home, self._owns_home = as_home(home)
+    def __init__(self, home: Home) -> None:
+        """`home`: the workspace; its store and segmenter are used and stay open after this closes."""
+        self.home = require_home(home, "Corpus")
         self.settings = self.home.settings
         self.store = self.home.store
         # the index's saved dictionary lets a few short texts (a query, sentences of a diff) be
@@ -66,8 +64,6 @@ class Corpus:
     def __exit__(self, *exc: object) -> None:
         if self._text_index is not None:
             self._text_index.close()
-        if self._owns_home:
-            self.home.close()
 
     _text_index = None
 

@@ -1,9 +1,9 @@
 """One workspace on disk, opened once: its frozen settings (with the user lexicon), the store,
 one segmenter, the layout of its indexes and the provenance every output carries.
 
-The index build, `Searcher`, `Corpus` and the analyses take a `Home` (`speechkit.Workspace`
-is one), so a command opens the store and builds the segmenter once however many parts it
-uses; they also take plain `Settings` and then open a private `Home` that they close.
+Every stage (ingest, the index build, the searchers, `Corpus` and the analyses) takes this one
+object (`speechkit.Workspace` is one), so a command opens the store and builds the segmenter
+once however many parts it uses. Settings alone are not accepted: `Home(settings)` makes one.
 """
 
 from __future__ import annotations
@@ -90,8 +90,10 @@ class Home:
                 "segmenter": want["segmenter"]}
 
 
-def as_home(where: Home | Settings) -> tuple[Home, bool]:
-    """`where` as a Home, and whether it was made here (then the caller closes it)."""
-    if isinstance(where, Home):
-        return where, False
-    return Home(where), True
+
+def require_home(home: object, stage: str) -> Home:
+    """`home`, checked: a stage given plain settings says how to make the workspace."""
+    if not isinstance(home, Home):
+        raise TypeError(f"{stage} takes a workspace (speechkit.Workspace or speechkit.home.Home), "
+                        f"not {type(home).__name__}: wrap settings as Workspace(settings)")
+    return home

@@ -133,7 +133,7 @@ def _filter(f: Filter, params: list[Any]) -> str:
     return "false"
 
 
-class ServerSearch:
+class SearchTable:
     """The search table on the PostgreSQL server of `settings.store`; use as a context manager."""
 
     def __init__(self, settings: Settings) -> None:
@@ -160,7 +160,7 @@ class ServerSearch:
                         "the whole table; create the database with LC_CTYPE C.UTF-8 (createdb --template "
                         "template0 --lc-ctype C.UTF-8 …)", ctype)
 
-    def __enter__(self) -> ServerSearch:
+    def __enter__(self) -> SearchTable:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -199,7 +199,7 @@ class ServerSearch:
         by one to a GIN index of character pairs took 13 minutes for 35,000 speeches and had not
         finished. Meanwhile the build holds a lock that keeps searches from building them again.
         A run killed in between leaves them missing; searches stay exact (slower) and the next
-        `ServerSearch` creates them again."""
+        `SearchTable` creates them again."""
         have = self.db.execute("SELECT count(*) AS n FROM search_docs").fetchone()["n"]
         bulk = expected >= max(BULK_ROWS, have // 5)
         if bulk:

@@ -13,19 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from whoosh import scoring
 
 from .errors import NotFoundError, SpeechkitError
-from .home import Home, as_home
+from .home import Home, require_home
 from .index.bm25 import Scorer
 from .index.manifest import check_current, open_whoosh, read_docnum_ids, read_positions
 from .index.text import TextIndex
 from .matching import matching_form
 from .query import FILTER_COLUMNS, And, Filter, Not, Or, Phrase, describe, kwic_phrase, parse, phrases
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .segment import Segmenter
+    from .store import DocumentStore
 
 
 @dataclass
@@ -99,25 +103,54 @@ class Concordance:
 FACETS = (("level", "level"), ("speaker", "speaker_role"), ("region", "region"), ("site", "site"))
 
 
+class SearchBackend(Protocol):
+    """What every front end (CLI, workbench, `Workspace`) searches through: the embedded indexes
+    (`Searcher`) or the PostgreSQL search table (`PostgresSearcher`), chosen by `open_searcher`
+    from the `search` setting. Both find the same sets and count the same totals."""
+
+    settings: Settings
+    store: DocumentStore
+    segmenter: Segmenter
+    manifest: dict[str, Any]  # the corpus digest and segmenter version every result carries
+
+    def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[str]]:
+        """The parsed query and the ids of the speeches it finds."""
+        ...
+
+    def search(self, query: str, *, filters: Iterable[Filter] = (), limit: int = 10, offset: int = 0,
+               sort: str = "score", passages: int = 3, width: int = 40) -> SearchResult:
+        """One page of ranked hits (`sort`: score or date) with highlighted passages; `total` counts all."""
+        ...
+
+    def kwic(self, term: str, *, width: int = 20, sort: str = "date", filters: Iterable[Filter] = (),
+             limit: int | None = None, offset: int = 0) -> Concordance:
+        """Concordance lines of a phrase (`total` counts every occurrence in the selection)."""
+        ...
+
+    def facets(self, limit: int = 500) -> dict[str, list[Any]]:
+        """The filterable values (level, speaker, region, site) and the first and last year."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> SearchBackend: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
 class Searcher:
     """Opens the indexes once; use as a context manager."""
 
-    def __init__(self, home: Home | Settings, *, check: bool = True) -> None:
-        """`home`: a workspace (its store and segmenter are used, and stay open after this
-        closes), or settings (a private one is opened and closed with this)."""
-        self.home, self._owns_home = as_home(home)
+    def __init__(self, home: Home, *, check: bool = True) -> None:
+        """`home`: the workspace; its store and segmenter are used and stay open after this
+        closes. `check`: refuse an index that is not current (the default)."""
+        self.home = require_home(home, "Searcher")
         self.settings = self.home.settings
         self.paths = self.home.paths
         self.segmenter = self.home.segmenter
         self.store = self.home.store
-        try:
-            self.manifest = check_current(self.home) if check else {}
-            self.text = TextIndex(self.paths, self.manifest.get("text"),
-                                  (self.manifest.get("stamps") or {}).get("text"))
-        except BaseException:
-            if self._owns_home:
-                self.home.close()
-            raise
+        self.manifest = check_current(self.home) if check else {}
+        self.text = TextIndex(self.paths, self.manifest.get("text"), (self.manifest.get("stamps") or {}).get("text"))
         self._position_maps: tuple[np.ndarray, np.ndarray] | None = None
 
     def __enter__(self) -> Searcher:
@@ -128,8 +161,6 @@ class Searcher:
 
     def close(self) -> None:
         self.text.close()
-        if self._owns_home:
-            self.home.close()
         if "whoosh" in self.__dict__:
             self.whoosh.close()
 
@@ -181,10 +212,16 @@ class Searcher:
             node = And((node, *filters))
         return node, self._mask(node)
 
-    def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[int]]:
-        """The parsed query and the positions of the documents it finds."""
+    def _found(self, query: str, filters: Iterable[Filter] = ()) -> tuple[object, list[int]]:
+        """The parsed query and the positions (in the exact-match index) of the documents it finds."""
         node, mask = self._find(query, filters)
-        return node, set(np.flatnonzero(mask).tolist())
+        return node, np.flatnonzero(mask).tolist()
+
+    def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[str]]:
+        """The parsed query and the ids of the speeches it finds."""
+        node, found = self._found(query, filters)
+        ids = self.text.ids
+        return node, {ids[n] for n in found}
 
     # --- ranking ---------------------------------------------------------------------------
     @cached_property
@@ -318,7 +355,7 @@ class Searcher:
         line `offset` on, in the order of `sort`; `total` counts them all)."""
         term = kwic_phrase(term)
         needle = matching_form(term)
-        _, found = self.find(f'"{term}"', filters=filters)
+        _, found = self._found(f'"{term}"', filters)
         # the found documents' rows only: building every document's row cost O(corpus) a query
         ids, titles = self.text.ids, self.text.titles["title"]
         docs = {ids[n]: n for n in found}
@@ -329,7 +366,8 @@ class Searcher:
         return _concordance(term, rows, needle, width, sort, (offset, limit), self.manifest)
 
     def explain(self, query: str, *, doc_id: str | None = None, sample: int = 1) -> dict[str, Any]:
-        node, found = self.find(query)
+        node, positions = self._found(query)
+        found = set(positions)
         out: dict[str, Any] = {"query": query, "parsed": describe(node), "total": len(found), "phrases": []}
         for ph in phrases(node):
             m = matching_form(ph.text)
@@ -427,26 +465,25 @@ def find_spans(text: str, needles: list[str], match: str | None = None) -> list[
     return sorted(spans)
 
 
-class ServerSearcher:
+class PostgresSearcher:
     """The same `search` and `kwic` on the PostgreSQL server's search table (speechkit.pgsearch):
     the same query language, the same sets and totals; ranked by ts_rank_cd, not BM25F."""
 
-    def __init__(self, home: Home | Settings) -> None:
-        from .pgsearch import ServerSearch
+    def __init__(self, home: Home) -> None:
+        from .pgsearch import SearchTable
 
-        self.home, self._owns_home = as_home(home)
+        self.home = require_home(home, "PostgresSearcher")
         self.settings, self.store, self.segmenter = self.home.settings, self.home.store, self.home.segmenter
+        want = self.home.expected_manifest()
+        self.server = SearchTable(self.settings)
         try:
-            self.server = ServerSearch(self.settings)
-            want = self.home.expected_manifest()
             self.server.check(want["store"], want["segmenter"])
         except BaseException:
-            if self._owns_home:
-                self.home.close()
+            self.server.close()
             raise
         self.manifest = {"store": want["store"], "segmenter": want["segmenter"], "backend": "postgresql"}
 
-    def __enter__(self) -> ServerSearcher:
+    def __enter__(self) -> PostgresSearcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -454,8 +491,6 @@ class ServerSearcher:
 
     def close(self) -> None:
         self.server.close()
-        if self._owns_home:
-            self.home.close()
 
     def find(self, query: str, *, filters: Iterable[Filter] = ()) -> tuple[object, set[str]]:
         """The parsed query and the ids of the speeches it finds."""
@@ -499,8 +534,8 @@ class ServerSearcher:
                             self.manifest)
 
 
-def open_searcher(home: Home | Settings) -> Searcher | ServerSearcher:
+def open_searcher(home: Home) -> SearchBackend:
     """The searcher the workspace's `search` setting names: the embedded indexes (local), or
     the PostgreSQL server's search table (server)."""
-    settings = home.settings if isinstance(home, Home) else home
-    return ServerSearcher(home) if settings.search == "server" else Searcher(home)
+    home = require_home(home, "open_searcher")
+    return PostgresSearcher(home) if home.settings.search == "server" else Searcher(home)

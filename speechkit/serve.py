@@ -31,7 +31,7 @@ from starlette.routing import Route
 from .csvsafe import spreadsheet_safe
 from .errors import NotFoundError, SpeechkitError
 from .query import selection_filters
-from .search import Searcher, ServerSearcher, body_needles, find_spans, open_searcher
+from .search import SearchBackend, body_needles, find_spans, open_searcher
 from .settings import Settings
 from .workspace import Workspace
 
@@ -150,13 +150,13 @@ class Workbench:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ws = Workspace(settings)
-        self._searcher: Searcher | ServerSearcher | None = None
+        self._searcher: SearchBackend | None = None
         self._opened_at: int | None = None  # the store's generation when the searcher was opened
         self._cache: dict[tuple[Any, ...], Any] = {}  # the last analyses: a page, then its CSV, costs one run
         self.templates = Environment(loader=PackageLoader("speechkit", "templates"),
                                      autoescape=select_autoescape(default=True, default_for_string=True))
 
-    def searcher(self) -> Searcher | ServerSearcher:
+    def searcher(self) -> SearchBackend:
         """The searcher the workspace's `search` setting names (the embedded indexes, or the
         PostgreSQL server's search table), reopened when the store has changed since (a stale
         index is then refused, with the fix)."""
@@ -188,7 +188,7 @@ class Workbench:
                                                         home=str(self.settings.home), **context)
         return HTMLResponse(html, status_code=status)
 
-    def provenance(self, s: Searcher | ServerSearcher) -> dict[str, Any]:
+    def provenance(self, s: SearchBackend) -> dict[str, Any]:
         return {"corpus": s.manifest.get("store"), "segmenter": s.manifest.get("segmenter")}
 
 
@@ -228,7 +228,7 @@ def _int(params: Any, name: str, default: int, lo: int = 0, hi: int = 10**6) -> 
 
 
 # --- search ------------------------------------------------------------------------------------
-def _search(bench: Workbench, params: Any, *, whole: bool = False) -> tuple[Searcher | ServerSearcher, Any, str]:
+def _search(bench: Workbench, params: Any, *, whole: bool = False) -> tuple[SearchBackend, Any, str]:
     """One page of PAGE hits (`page`) with passages, or with `whole` every hit without them (the
     CSV download)."""
     q = (params.get("q") or "").strip()
@@ -316,7 +316,7 @@ async def similar_page(bench: Workbench, request: Request) -> Response:
 
 # --- concordance -------------------------------------------------------------------------------
 def _kwic(bench: Workbench, params: Any, *, whole: bool = False
-          ) -> tuple[Searcher | ServerSearcher, Any, int, int]:
+          ) -> tuple[SearchBackend, Any, int, int]:
     """One page of `limit` (KWIC_PAGE) lines, or with `whole` every line (the CSV download); and
     the page's number and the number of pages."""
     term = (params.get("term") or "").strip()

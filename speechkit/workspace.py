@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .documents import Progress
     from .index.build import IndexReport
     from .ingest import IngestReport
-    from .search import Concordance, Searcher, SearchResult, ServerSearcher
+    from .search import Concordance, SearchBackend, SearchResult
 
 
 class Workspace(Home):
@@ -74,7 +74,7 @@ class Workspace(Home):
 
     # --- finding -------------------------------------------------------------------------
     @contextlib.contextmanager
-    def searcher(self) -> Iterator[Searcher | ServerSearcher]:
+    def searcher(self) -> Iterator[SearchBackend]:
         """The searcher the `search` setting names (this workspace's indexes, or the PostgreSQL
         server's search table), opened once for many queries: the one the CLI and the
         workbench use."""

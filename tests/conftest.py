@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,12 +20,12 @@ def indexed_workspace(tmp_path_factory: pytest.TempPathFactory, name: str, *inpu
     """A new workspace with `inputs` ingested and indexed."""
     from speechkit.index.build import build_index
     from speechkit.ingest import ingest
-    from speechkit.settings import load_settings
+    from speechkit.workspace import Workspace
 
     home = tmp_path_factory.mktemp(name)
-    settings = load_settings(home)
-    ingest([str(p) for p in inputs], settings)
-    build_index(settings)
+    with Workspace(home) as ws:
+        ingest([str(p) for p in inputs], ws)
+        build_index(ws)
     return home
 
 
@@ -39,6 +41,23 @@ def run_cli(home: Path, *args: str, code: int = 0, stdout: bool = False) -> str:
     return result.stdout if stdout else result.output
 
 
+@pytest.fixture
+def workspace() -> Iterator[Callable[..., Any]]:
+    """Opens workspaces (`workspace(home, **settings)` or `workspace(settings)`) that are closed
+    when the test ends: the one object every stage takes."""
+    from speechkit.workspace import Workspace
+
+    opened: list[Workspace] = []
+
+    def open_workspace(home: Any, **overrides: Any) -> Workspace:
+        opened.append(Workspace(home, **overrides))
+        return opened[-1]
+
+    yield open_workspace
+    for ws in opened:
+        ws.close()
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not (SHARED / "seeds").is_dir():
@@ -51,10 +70,11 @@ def corpus() -> Path:
 def seeds_home(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
     """A workspace with the five seeds ingested once for the session."""
     from speechkit.ingest import ingest
-    from speechkit.settings import load_settings
+    from speechkit.workspace import Workspace
 
     home = tmp_path_factory.mktemp("seeds")
-    report = ingest([str(corpus / "seeds")], load_settings(home, workers=1))
+    with Workspace(home, workers=1) as ws:
+        report = ingest([str(corpus / "seeds")], ws)
     assert report.ok, report.skipped
     return home
 

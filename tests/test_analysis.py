@@ -20,6 +20,7 @@ from speechkit.settings import load_settings
 from speechkit.store import Store
 from speechkit.topics import cluster, similar
 from speechkit.trends import trend
+from speechkit.workspace import Workspace
 
 from .conftest import NATIONAL, indexed_workspace
 from .conftest import run_cli as run
@@ -33,7 +34,7 @@ def home(tmp_path_factory, corpus) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus_(home):
-    with Corpus(load_settings(home)) as c:
+    with Workspace(home) as ws, Corpus(ws) as c:
         yield c
 
 
@@ -229,12 +230,12 @@ def test_tfidf_counts_are_cached_per_corpus_and_selection(home, monkeypatch):
 
     settings = load_settings(home)
     shutil.rmtree(settings.index_dir / "tfidf", ignore_errors=True)
-    with Corpus(settings) as c:
+    with Workspace(settings) as ws, Corpus(ws) as c:
         _, vec, fresh, _ = topics.tfidf(c)
     reads = []
     real = topics._content_streams
     monkeypatch.setattr(topics, "_content_streams", lambda *a: reads.append(1) or real(*a))
-    with Corpus(settings) as c:
+    with Workspace(settings) as ws, Corpus(ws) as c:
         _, vec2, cached, _ = topics.tfidf(c)
         assert not reads  # tokens were not read again
         assert cached.shape == fresh.shape and (cached != fresh).nnz == 0
@@ -343,7 +344,7 @@ def test_passages_read_by_the_worker_pool_give_the_same_themes(themes_result, ho
 
     monkeypatch.setattr(T, "READ_BATCH", 7)
     monkeypatch.setattr(T, "READ_CHARS", 20_000)
-    with Corpus(load_settings(home, workers=2)) as c:
+    with Workspace(home, workers=2) as ws, Corpus(ws) as c:
         assert len(c.docs([])) >= 2 * T.READ_BATCH  # the pool is used
         pooled = T.themes(c, k=8, seed=3, probes=["营商环境"], save=False)
     assert [t.labels for t in pooled.themes] == [t.labels for t in themes_result.themes]

@@ -15,6 +15,7 @@ from speechkit.ingest import ingest
 from speechkit.pipeline import process_raw
 from speechkit.settings import Settings, load_settings
 from speechkit.store import Store
+from speechkit.workspace import Workspace
 
 # file -> why the manifest and the text disagree (checked by reading the files)
 KNOWN_YEAR_MISSES = {
@@ -38,8 +39,8 @@ def store(tmp_path_factory, corpus):
     home = tmp_path_factory.mktemp("corpus")
     settings = load_settings(home)
     folders = ["seeds", "gov-reports", "gbk", "html", "speeches", "party-docs", "noisy-pages"]
-    report = ingest([str(corpus / f) for f in folders], settings)
-    news = ingest([str(corpus / "news" / "2012.jsonl.gz")], settings,
+    report = ingest([str(corpus / f) for f in folders], Workspace(settings))
+    news = ingest([str(corpus / "news" / "2012.jsonl.gz")], Workspace(settings),
                   field_map={"text": "content_html", "date": "pubtime", "title": "title", "url": "url", "id": "id"})
     with Store(settings.store_path) as s:
         yield s, report, news
@@ -170,7 +171,7 @@ def test_work_reports_from_another_source_without_title_or_dateline(tmp_path, co
             years[name] = int(r["year"])
             (folder / name).write_text(text[start:].replace("**", ""), "utf-8")
     settings = load_settings(tmp_path / "home")
-    ingest([str(folder)], settings)
+    ingest([str(folder)], Workspace(settings))
     with Store(settings.store_path) as s:
         docs = s.query("SELECT source_path, title, level, year, evidence FROM documents WHERE canonical=1 OR 1")
     assert len(docs) >= 0.8 * len(rows)

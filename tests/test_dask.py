@@ -40,14 +40,14 @@ def local_cluster():
         cluster.close()
 
 
-def test_dask_ingests_indexes_and_resumes_like_the_local_pool(tmp_path, corpus, local_cluster):
+def test_dask_ingests_indexes_and_resumes_like_the_local_pool(tmp_path, corpus, local_cluster, workspace):
     src = _inputs(corpus, tmp_path / "src")
-    pool = load_settings(tmp_path / "pool", workers=2)
-    dask = load_settings(tmp_path / "dask", workers=2, engine="dask", scheduler=local_cluster)
+    pool = workspace(tmp_path / "pool", workers=2)
+    dask = workspace(tmp_path / "dask", workers=2, engine="dask", scheduler=local_cluster)
     a = ingest([str(src)], pool)
     b = ingest([str(src)], dask)
     assert a.speeches == b.speeches > 20 and a.skipped == b.skipped and len(b.skipped) == 1  # the broken gzip
-    assert _state(dask) == _state(pool)
+    assert _state(dask.settings) == _state(pool.settings)
     a, b = build_index(pool), build_index(dask)
     assert a.segmented == b.segmented == a.added
     with Searcher(pool) as s1, Searcher(dask) as s2:
@@ -62,24 +62,24 @@ def test_dask_ingests_indexes_and_resumes_like_the_local_pool(tmp_path, corpus, 
     a, b = ingest([str(src)], pool), ingest([str(src)], dask)
     assert (b.files_changed, b.files_new) == (a.files_changed, a.files_new) == (1, 1)
     assert b.files_unchanged == a.files_unchanged >= 19
-    assert _state(dask) == _state(pool)
+    assert _state(dask.settings) == _state(pool.settings)
     assert build_index(dask).segmented == build_index(pool).segmented >= 1
 
 
-def test_topics_read_on_dask_equal_the_local_reading(tmp_path, corpus, local_cluster, monkeypatch):
+def test_topics_read_on_dask_equal_the_local_reading(tmp_path, corpus, local_cluster, monkeypatch, workspace):
     """Passages read in batches by Dask's workers give the themes read in this process."""
     import speechkit.themes as T
     from speechkit.corpus import Corpus
 
     src = _inputs(corpus, tmp_path / "src")
-    here = load_settings(tmp_path / "home", workers=1)
+    here = workspace(tmp_path / "home", workers=1)
     ingest([str(src)], here)
     build_index(here)
     monkeypatch.setattr(T, "READ_BATCH", 5)
     monkeypatch.setattr(T, "READ_CHARS", 20_000)
     results = []
-    for settings in (here, load_settings(tmp_path / "home", workers=2, engine="dask", scheduler=local_cluster)):
-        with Corpus(settings) as c:
+    for ws in (here, workspace(tmp_path / "home", workers=2, engine="dask", scheduler=local_cluster)):
+        with Corpus(ws) as c:
             results.append(T.themes(c, k=4, seed=1, probes=["改革"], save=False))
     a, b = results
     assert a.passages > 100 and [t.labels for t in a.themes] == [t.labels for t in b.themes]
@@ -97,7 +97,7 @@ def _stored_files(home: Path) -> int:
         return 0
 
 
-def test_a_worker_killed_mid_ingest_loses_nothing(tmp_path, corpus):
+def test_a_worker_killed_mid_ingest_loses_nothing(tmp_path, corpus, workspace):
     """`dask scheduler` and two `dask worker` processes (no nanny, so a killed worker stays
     dead); `speechkit ingest --scheduler` of 150 provincial reports; kill -9 of one worker once
     files are landing. The ingest finishes on the other worker with every file stored, and the
@@ -129,14 +129,14 @@ def test_a_worker_killed_mid_ingest_loses_nothing(tmp_path, corpus):
         with distributed.Client(cluster.address, timeout=30) as client:
             assert len(client.scheduler_info()["workers"]) == 1  # the rest ran on the survivor
     assert "150 seen: 150 new" in err.decode()
-    reference = load_settings(tmp_path / "reference", workers=2)
+    reference = workspace(tmp_path / "reference", workers=2)
     ingest([str(src)], reference)
     lost = _state(load_settings(home))
     assert len(lost["files"]) == len(files) and not lost["problems"]
-    assert lost == _state(reference)
+    assert lost == _state(reference.settings)
 
 
-def test_a_file_that_kills_every_worker_is_reported_then_retried(tmp_path, corpus, monkeypatch):
+def test_a_file_that_kills_every_worker_is_reported_then_retried(tmp_path, corpus, monkeypatch, workspace):
     """A unit whose processing kills its worker each time: Dask gives up on it (KilledWorker,
     allowed-failures 1); ingest reports the file, stores the rest, and keeps the file as an
     error, so the next run processes it again."""
@@ -154,8 +154,7 @@ def test_a_file_that_kills_every_worker_is_reported_then_retried(tmp_path, corpu
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                            dashboard_address=":0")  # with nannies: a killed worker restarts
         try:
-            settings = load_settings(tmp_path / "home", workers=2, scheduler=cluster.scheduler_address)
-            first = ingest([str(src)], settings)
+            first = ingest([str(src)], workspace(tmp_path / "home", workers=2, scheduler=cluster.scheduler_address))
         finally:
             cluster.close()
     # a task queued on a worker the poison kills is suspected too and may be given up with it:
@@ -164,7 +163,7 @@ def test_a_file_that_kills_every_worker_is_reported_then_retried(tmp_path, corpu
     assert any("poison-" in where for where in lost) and len(first.skipped) == len(lost)
     assert first.files_new == 4
     monkeypatch.delenv("SPEECHKIT_FAULT")
-    again = ingest([str(src)], load_settings(tmp_path / "home", workers=1))
+    again = ingest([str(src)], workspace(tmp_path / "home", workers=1))
     assert again.files_changed == len(lost) and again.files_unchanged == 4 - len(lost) and not again.skipped
     with open_store(load_settings(tmp_path / "home"), create=False) as store:
         assert any("poison-" in d.source_path for d in store.documents(canonical_only=False))

@@ -21,6 +21,7 @@ from speechkit.search import Searcher
 from speechkit.settings import load_settings
 from speechkit.storage import open_store
 from speechkit.testing import served
+from speechkit.workspace import Workspace
 
 from .conftest import NATIONAL
 from .conftest import run_cli as run
@@ -52,25 +53,21 @@ def _state(settings) -> dict:
 
 def test_postgresql_stores_groups_and_searches_what_sqlite_does(tmp_path, corpus, pg_url):
     src = _inputs(corpus, tmp_path / "src")
-    lite = load_settings(tmp_path / "lite", workers=2)
-    pg = load_settings(tmp_path / "pg", workers=2, store=pg_url)
-    a = ingest([str(src)], lite)
-    b = ingest([str(src)], pg)
-    assert a.speeches == b.speeches > 20 and len(a.skipped) == len(b.skipped) == 1
-    state = _state(pg)
-    assert state == _state(lite)
-    assert any(not canonical for canonical, *_ in state["docs"].values())  # the republished copy
-    build_index(lite)
-    build_index(pg)
-    with Searcher(lite) as s1, Searcher(pg) as s2:
-        for q in TERMS:
-            r1, r2 = s1.search(q, limit=20, passages=0), s2.search(q, limit=20, passages=0)
-            assert r1.total == r2.total and [h.id for h in r1.hits] == [h.id for h in r2.hits], q
-        assert s2.kwic("营商环境").total == s1.kwic("营商环境").total > 0
-    # the analyses read either store alike
-    from speechkit import Workspace
-
-    with Workspace(lite) as w1, Workspace(pg) as w2:
+    with Workspace(tmp_path / "lite", workers=2) as w1, Workspace(tmp_path / "pg", workers=2, store=pg_url) as w2:
+        a = ingest([str(src)], w1)
+        b = ingest([str(src)], w2)
+        assert a.speeches == b.speeches > 20 and len(a.skipped) == len(b.skipped) == 1
+        state = _state(w2.settings)
+        assert state == _state(w1.settings)
+        assert any(not canonical for canonical, *_ in state["docs"].values())  # the republished copy
+        build_index(w1)
+        build_index(w2)
+        with Searcher(w1) as s1, Searcher(w2) as s2:
+            for q in TERMS:
+                r1, r2 = s1.search(q, limit=20, passages=0), s2.search(q, limit=20, passages=0)
+                assert r1.total == r2.total and [h.id for h in r1.hits] == [h.id for h in r2.hits], q
+            assert s2.kwic("营商环境").total == s1.kwic("营商环境").total > 0
+        # the analyses read either store alike
         assert w1.trend(["改革", "营商环境"]).rows == w2.trend(["改革", "营商环境"]).rows
         c1, c2 = w1.compare("year:..2019", "year:2020..", top=10), w2.compare("year:..2019", "year:2020..", top=10)
         assert c1.words == c2.words and len(c1.words) == 20
@@ -102,30 +99,32 @@ def test_two_ingest_processes_write_one_postgresql_store_at_once(tmp_path, corpu
         _, err = p.communicate(timeout=600)
         assert p.returncode in (0, 1), err  # 1: the unreadable file was reported
     together = _state(load_settings(home, store=pg_url))
-    alone = load_settings(tmp_path / "alone", workers=1)
-    ingest([str(src / "reports")], alone)
-    ingest([str(src / "seeds")], alone)
-    assert together["docs"].keys() == _state(alone)["docs"].keys()
-    assert together["digest"] == _state(alone)["digest"] and together["ungrouped"] == []
+    with Workspace(tmp_path / "alone", workers=1) as alone:
+        ingest([str(src / "reports")], alone)
+        ingest([str(src / "seeds")], alone)
+    assert together["docs"].keys() == _state(alone.settings)["docs"].keys()
+    assert together["digest"] == _state(alone.settings)["digest"] and together["ungrouped"] == []
 
 
-def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_path, corpus, pg_url, monkeypatch):
+def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_path, corpus, pg_url, monkeypatch,
+                                                                          workspace):
     """search = server: the same query language on the PostgreSQL search table; the found sets,
     totals and KWIC are the embedded index's and a brute-force scan's; a stale table is refused."""
     import random
 
     from speechkit.errors import IndexError_
     from speechkit.matching import matching_form
-    from speechkit.search import ServerSearcher
+    from speechkit.search import PostgresSearcher
 
     src = _inputs(corpus, tmp_path / "src")
     home = tmp_path / "home"
     (home).mkdir()
     (home / "speechkit.cfg").write_text("[speechkit]\nsearch = server\n", "utf-8")
-    settings = load_settings(home, store=pg_url, workers=2)
-    ingest([str(src)], settings)
+    ws = workspace(home, store=pg_url, workers=2)
+    settings = ws.settings
+    ingest([str(src)], ws)
     monkeypatch.setattr("speechkit.pgsearch.BULK_ROWS", 1)  # the first build's path: indexes built after the rows
-    build_index(settings)
+    build_index(ws)
     with open_store(settings, create=False) as store:
         docs = {d.id: d for d in store.documents()}
         indexes = {r["indexname"] for r in
@@ -140,10 +139,9 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
         samples.append(t[start:start + rng.randint(1, 6)].strip() or "党")
     queries = [*TERMS, "改革 NOT 开放", "(脱贫攻坚 OR 精准扶贫) year:2016..2020", "NOT year:2000..2030",
                'speaker:李克强 "稳中求进"', "level:national 100%", "title:政府工作报告 NOT 改革"]
-    with Searcher(settings) as local, ServerSearcher(settings) as server:
+    with Searcher(ws) as local, PostgresSearcher(ws) as server:
         for q in queries:
-            _, found = local.find(q)
-            assert server.find(q)[1] == {local.text.ids[n] for n in found}, q
+            assert server.find(q)[1] == local.find(q)[1], q
         for phrase in samples:
             want = {i for i, d in docs.items() if matching_form(phrase) in matching_form(d.text)}
             assert server.find(f'"{phrase}"')[1] == want, phrase
@@ -158,12 +156,12 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
             assert server.search(q, offset=total + 5).total == total, q
         want_total = local.search("营商环境 year:2015..").total
     # a table written under the previous layout (no `grams`) is refused until `index` re-writes it
-    with ServerSearcher(settings) as server:
+    with PostgresSearcher(ws) as server:
         server.server.db.execute("UPDATE search_state SET value = '1' WHERE key = 'layout'")
     with pytest.raises(IndexError_, match="speechkit index"):
-        ServerSearcher(settings)
-    build_index(settings)
-    with ServerSearcher(settings) as server:
+        PostgresSearcher(ws)
+    build_index(ws)
+    with PostgresSearcher(ws) as server:
         assert server.search("营商环境 year:2015..").total == want_total
     out = json.loads(run(home, "--store", pg_url, "search", "营商环境 year:2015..", "--json"))
     assert out["total"] == want_total and out["corpus"] == settings_digest(settings)
@@ -171,7 +169,7 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
     pytest.importorskip("starlette", reason="the serve extra is not installed; `bash .ci/install`")
     (home / "indexes").rename(home / "indexes.away")
     try:
-        with ServerSearcher(settings) as server:
+        with PostgresSearcher(ws) as server:
             want = server.search("党 year:2015..", limit=20)
             levels = server.facets()["level"]
         with served(home, tmp_path, env={"SPEECHKIT_STORE": pg_url}) as base:
@@ -183,19 +181,16 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
         assert got["total"] == want.total > 0 and [h["id"] for h in got["hits"]] == [h.id for h in want.hits]
         # the library answers from the same place as the CLI and the workbench (it always opened
         # the workspace's own indexes, which are away here)
-        from speechkit.workspace import Workspace
-
-        with Workspace(settings) as ws:
-            got = ws.search("党", filters="year:2015..", limit=20)
+        got = ws.search("党", filters="year:2015..", limit=20)
         assert got.total == want.total and [h.id for h in got.hits] == [h.id for h in want.hits]
         assert "national" in levels and all(f'value="{v}"' in html for v in levels)
     finally:
         (home / "indexes.away").rename(home / "indexes")
     # a new speech in the store and no `index`: the table is stale, and says which command fixes it
     shutil.copy(sorted((corpus / NATIONAL).glob("*.md"))[0], src / "reports" / "new.md")
-    ingest([str(src)], settings)
+    ingest([str(src)], ws)
     with pytest.raises(IndexError_, match="speechkit index"):
-        ServerSearcher(settings)
+        PostgresSearcher(ws)
     assert "speechkit index" in run(home, "--store", pg_url, "search", "营商环境", code=1)
 
 
@@ -205,7 +200,7 @@ def test_a_search_during_a_first_build_leaves_the_large_indexes_to_the_build(tmp
     and one opened after a build that died must."""
     import psycopg
 
-    from speechkit.pgsearch import _BUILD_LOCK, _BULK_INDEXES, ServerSearch
+    from speechkit.pgsearch import _BUILD_LOCK, _BULK_INDEXES, SearchTable
 
     settings = load_settings(tmp_path, store=pg_url)
 
@@ -214,15 +209,15 @@ def test_a_search_during_a_first_build_leaves_the_large_indexes_to_the_build(tmp
             return {n for (n,) in db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")
                     } & set(_BULK_INDEXES)
 
-    with ServerSearch(settings) as first:
+    with SearchTable(settings) as first:
         assert large() == set(_BULK_INDEXES)  # a new table has them
         for name in _BULK_INDEXES:
             first.db.execute(f"DROP INDEX {name}")
     with psycopg.connect(pg_url, autocommit=True) as build:  # a build between dropping and rebuilding
         build.execute("SELECT pg_advisory_lock(%s)", (_BUILD_LOCK,))
-        with ServerSearch(settings):
+        with SearchTable(settings):
             assert large() == set()
-    with ServerSearch(settings):  # that build's connection ended (killed): the search repairs
+    with SearchTable(settings):  # that build's connection ended (killed): the search repairs
         assert large() == set(_BULK_INDEXES)
 
 

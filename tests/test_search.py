@@ -29,6 +29,7 @@ from speechkit.search import Searcher
 from speechkit.segment import Segmenter, read_lexicon
 from speechkit.settings import load_settings
 from speechkit.store import Store
+from speechkit.workspace import Workspace
 
 from .conftest import NATIONAL, indexed_workspace
 from .conftest import run_cli as run
@@ -42,7 +43,7 @@ def home(tmp_path_factory, corpus) -> Path:
 
 @pytest.fixture(scope="module")
 def searcher(home):
-    with Searcher(load_settings(home)) as s:
+    with Workspace(home) as ws, Searcher(ws) as s:
         yield s
 
 
@@ -148,8 +149,7 @@ def _brute(canonical, phrase: str) -> set[str]:
 def test_phrase_whole_and_sub_term_find_the_same_passage(searcher, canonical):
     doc = next(d for d in canonical.values() if d.source_path.endswith("2019.md"))
     for q in ("营商环境", '"优化营商环境"', "结构性改革", "供给侧", "供给侧结构性改革"):
-        _, found = searcher.find(q)
-        ids = {searcher.text.docs[n]["id"] for n in found}
+        _, ids = searcher.find(q)
         assert doc.id in ids, q
 
 
@@ -169,7 +169,7 @@ def test_search_equals_brute_force_scan_on_real_terms(searcher, canonical):
             terms.append(piece)
     for term in terms:
         _, found = searcher.find(f'"{term}"')
-        assert {searcher.text.docs[n]["id"] for n in found} == _brute(canonical, term), term
+        assert found == _brute(canonical, term), term
 
 
 def test_ngram_finding_is_exact_where_a_bigram_index_is_easily_wrong(searcher, canonical):
@@ -198,7 +198,7 @@ def test_ngram_finding_is_exact_where_a_bigram_index_is_easily_wrong(searcher, c
 
 def test_boolean_and_filters(searcher, canonical):
     def ids(q):
-        return {searcher.text.docs[n]["id"] for n in searcher.find(q)[1]}
+        return searcher.find(q)[1]
 
     a, b = _brute(canonical, "营商环境"), _brute(canonical, "计划经济")
     assert ids("营商环境 OR 计划经济") == a | b
@@ -228,7 +228,7 @@ def test_ranking_highlights_and_offsets(searcher):
     for q in ("发展", "营商环境 OR 人民公社", "改革 year:1980..2000"):
         _, found = searcher.find(q)
         rows = {d["id"]: d for d in searcher.text.docs}
-        whole = sorted((rows[searcher.text.ids[n]]["date"] or "", searcher.text.ids[n]) for n in found)[::-1]
+        whole = sorted((rows[i]["date"] or "", i) for i in found)[::-1]
         for limit, offset in ((10, 0), (7, 30), (len(found) + 5, 0)):
             page = searcher.search(q, sort="date", limit=limit, offset=offset, passages=0).hits
             assert [h.id for h in page] == [i for _, i in whole[offset:offset + limit]], (q, offset)
@@ -243,7 +243,8 @@ def test_a_ranked_page_is_the_page_of_whooshs_own_full_ranking(searcher):
     from whoosh import query as wq
 
     def full(q: str) -> list[str]:
-        node, found = searcher.find(q)
+        node, found_ids = searcher.find(q)
+        found = {searcher.text.by_id[i] for i in found_ids}
         words = [w for ph in phrases(node) for w in searcher.segmenter.cut(matching_form(ph.text))]
         terms = [wq.Term(f, w) for w in words for f in ("body", "title")]
         reader, by_id = searcher.whoosh.reader(), searcher.text.by_id
@@ -386,7 +387,7 @@ def test_an_incremental_ngram_index_finds_what_a_fresh_one_finds(tmp_path, corpu
     out = run(home, "update", str(src), "--prune")
     assert "1 removed" in out and "1 updated" in out and "1 added" in out
     terms = ["改革", "变革", "党", "营商环境", "，改", "2019", "政府工作报告"]
-    with Searcher(load_settings(home)) as s:
+    with Workspace(home) as ws, Searcher(ws) as s:
         assert not s.text._dense
         patched = {t: {s.text.ids[n] for n in s.text.containing(t)} for t in terms}
         scanned = {t: {s.text.ids[n] for n in s.text._scan(t)} for t in terms}
@@ -395,7 +396,7 @@ def test_an_incremental_ngram_index_finds_what_a_fresh_one_finds(tmp_path, corpu
     assert patched["变革"] and len(patched["改革"]) == 5  # the changed report lost every 改革
     _assert_positions_are_whooshs(home)
     run(home, "index", "--rebuild")
-    with Searcher(load_settings(home)) as s:
+    with Workspace(home) as ws, Searcher(ws) as s:
         assert {t: {s.text.ids[n] for n in s.text.containing(t)} for t in terms} == patched
         assert {s.text.ids[n] for n in s.text.containing("政府工作报告", "title")} == titles
 
@@ -405,7 +406,7 @@ def _assert_positions_are_whooshs(home: Path) -> None:
     describes another whoosh generation is not used."""
     from speechkit.index.manifest import POSITIONS
 
-    with Searcher(load_settings(home)) as s:
+    with Workspace(home) as ws, Searcher(ws) as s:
         reader = s.whoosh.reader()
         want_pos = [-1] * reader.doc_count_all()
         for docnum, fields in reader.iter_docs():  # live documents only
@@ -420,7 +421,7 @@ def _assert_positions_are_whooshs(home: Path) -> None:
     data = saved.read_bytes()
     head, rest = data.split(b"\n", 1)
     saved.write_bytes(head.replace(b'"generation": ', b'"generation": 9') + b"\n" + rest)
-    with Searcher(load_settings(home)) as s:
+    with Workspace(home) as ws, Searcher(ws) as s:
         assert list(s._positions()[0]) == want_pos  # rebuilt from whoosh's ids, not read
         assert s.search("改革", limit=20, passages=0).hits == first
 
@@ -467,7 +468,7 @@ def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus):
     # the old index still opens; it is refused as stale (never served half-written) until rebuilt
     stale = CliRunner().invoke(cli, ["--home", str(home), "search", "招商引资"])
     assert "run `speechkit index`" in stale.output
-    with Searcher(load_settings(home), check=False) as s:
+    with Workspace(home) as ws, Searcher(ws, check=False) as s:
         assert s.search("招商引资", passages=0).total == len(before.splitlines()) - 1
     out = CliRunner().invoke(cli, ["--home", str(home), "index"]).output
     added, segmented = (int(x) for x in re.search(r"(\d+) added.*\((\d+)\s+segmented", out, re.S).groups())
@@ -578,16 +579,16 @@ def test_numpy_bm25_gives_whooshs_scores_across_segments_and_deletions(canonical
             assert ((got > 0) == (want > 0)).all(), words
 
 
-def test_a_small_memory_budget_writes_several_segments_and_ranks_the_same(home, searcher, tmp_path):
+def test_a_small_memory_budget_writes_several_segments_and_ranks_the_same(home, searcher, tmp_path, workspace):
     from whoosh import index as whoosh_index
 
     from speechkit.index.build import build_index
 
     shutil.copytree(home / "corpus", tmp_path / "corpus")
-    settings = load_settings(tmp_path, index_memory_mb=1)  # ~33k postings a segment
-    build_index(settings)
-    assert len(whoosh_index.open_dir(str(settings.index_dir / "whoosh"))._segments()) >= 3
-    with Searcher(settings) as small:
+    ws = workspace(tmp_path, index_memory_mb=1)  # ~33k postings a segment
+    build_index(ws)
+    assert len(whoosh_index.open_dir(str(ws.settings.index_dir / "whoosh"))._segments()) >= 3
+    with Searcher(ws) as small:
         for q in ("营商环境", '"全面建成小康社会"', "改革 NOT 开放", "人民公社 OR 粮食"):
             want = searcher.search(q, limit=200, passages=0)
             got = small.search(q, limit=200, passages=0)
@@ -703,3 +704,23 @@ def test_what_every_user_hits_is_answered_in_one_line(home):
     assert result.exit_code == 0 and len(json.loads(result.output)["hits"]) == 2, result.output
     assert len(json.loads(run(home, "search", "营商环境", "--json", "--top", "3"))["hits"]) == 3
     assert len(json.loads(run(home, "collocates", "营商环境", "--json", "--limit", "4"))["collocates"]) == 4
+
+
+def test_both_searchers_offer_the_search_backend_interface(tmp_path):
+    """CLI, workbench and library hold a `SearchBackend`: the embedded and the PostgreSQL
+    searchers take the same arguments for every method of it; a stage given bare settings
+    says how to make the one context object."""
+    import inspect
+
+    from speechkit.corpus import Corpus
+    from speechkit.search import PostgresSearcher, SearchBackend
+
+    methods = [n for n, v in vars(SearchBackend).items() if callable(v) and not n.startswith("_")]
+    assert {"find", "search", "kwic", "facets", "close"} <= set(methods)
+    for cls in (Searcher, PostgresSearcher):
+        for name in methods:
+            want = inspect.signature(getattr(SearchBackend, name))
+            assert inspect.signature(getattr(cls, name)).parameters.keys() == want.parameters.keys(), (cls, name)
+    for stage in (Searcher, PostgresSearcher, Corpus):
+        with pytest.raises(TypeError, match=r"Workspace\(settings\)"):
+            stage(load_settings(tmp_path))

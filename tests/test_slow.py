@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from speechkit.ingest import ingest
-from speechkit.settings import load_settings
+from speechkit.workspace import Workspace
 
 from .conftest import ROOT
 
@@ -23,7 +23,7 @@ def test_whole_news_dump_ingests(tmp_path, corpus):
     for p in dumps:
         with gzip.open(p, "rt", encoding="utf-8") as fh:
             records += sum(1 for _ in fh)
-    report = ingest([str(p) for p in dumps], load_settings(tmp_path),
+    report = ingest([str(p) for p in dumps], Workspace(tmp_path),
                     field_map={"text": "content_html", "date": "pubtime", "title": "title", "url": "url", "id": "id"})
     assert all(why == "no visible text" for _, why in report.skipped)
     assert report.speeches + len(report.skipped) == records

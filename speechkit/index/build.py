@@ -22,7 +22,7 @@ from ..atomic import recover_dir, replace_dir, write_json
 from ..documents import Progress
 from ..engine import bounded_map, executor
 from ..faults import crash_point
-from ..home import Home, as_home
+from ..home import Home, require_home
 from ..matching import matching_form
 from ..provenance import expected_manifest, read_manifest
 from ..segment import Segmenter, segment_batch
@@ -55,17 +55,17 @@ def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
 
 
 
-def build_index(home: Home | Settings, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
-    """Bring the indexes of `home` (a workspace, or its settings) up to date with the store:
-    only new, changed and removed documents are written, unless `rebuild`."""
+def build_index(home: Home, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+    """Bring the indexes of the workspace `home` up to date with its store: only new, changed
+    and removed documents are written, unless `rebuild`."""
     t0 = time.perf_counter()
-    home, owned = as_home(home)
+    home = require_home(home, "build_index")
     settings, paths = home.settings, home.paths
     # whole speeches are cut with jieba's full dictionary, not with the saved copy this build
     # writes (which the workspace's segmenter reads for queries); both give the same tokens
     seg = Segmenter(home.lexicon)
     report = IndexReport()
-    with locked(paths), (home if owned else contextlib.nullcontext()):
+    with locked(paths):
         store = home.store
         # a build killed inside a folder swap left the old folder aside: put it back
         for folder in (paths.whoosh, paths.text):
@@ -175,9 +175,9 @@ def _sync_server(store: DocumentStore, seg: Segmenter, docs: dict[str, Any], man
                  settings: Settings, progress: Progress | None) -> None:
     """Bring the PostgreSQL server's search table (speechkit.pgsearch) up to date with the
     store: rows of new and changed speeches written (tokens from the cache), others removed."""
-    from ..pgsearch import ServerSearch
+    from ..pgsearch import SearchTable
 
-    with ServerSearch(settings) as server:
+    with SearchTable(settings) as server:
         todo, gone = server.stale(docs)
         if progress:
             progress(0, len(todo), "the server's search table")
