@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from speechkit.context import Context
 from speechkit.decode import decode_bytes
-from speechkit.home import Home
 from speechkit.ingest import ingest
 from speechkit.settings import load_settings
 from speechkit.sources import expand_inputs
@@ -47,7 +47,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home:
             settings = load_settings(home, workers=n)
             t0 = time.perf_counter()
-            report = ingest([str(f) for f in files], Home(settings))
+            report = ingest([str(f) for f in files], Context(settings))
             elapsed = time.perf_counter() - t0
         results[n] = elapsed
         print(f"{f'ingest, {n} worker(s)':>18}: {elapsed:7.2f} s  {size_mb / elapsed:7.2f} MB/s  "

@@ -27,9 +27,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.servers: the throwaway servers
 from search import NEWS_FIELDS, du, prepare
 
-from speechkit.testing import Unavailable, dask_processes, new_database, peak_mb, postgres_cluster
+from tests.servers import Unavailable, dask_processes, new_database, peak_mb, postgres_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,13 +55,13 @@ QUERIES = ["营商环境", "改革", "党", '"优化营商环境"', "营商环�
 def latency(home: Path, store_url: str, runs: int) -> None:
     """p50/p95 of the same queries (exact total, first page of 10 with 3 passages) on the
     embedded indexes and on the PostgreSQL search table, in this process, after a warm-up."""
-    from speechkit.home import Home
+    from speechkit.context import Context
     from speechkit.search import PostgresSearcher, Searcher
     from speechkit.settings import load_settings
 
     settings = load_settings(home, store=store_url)
     print(f"{'query':<36}{'hits':>7}{'embedded p50':>14}{'p95':>7}{'server p50':>12}{'p95':>7}  ms")
-    with Home(settings) as ws, Searcher(ws) as local, PostgresSearcher(ws) as server:
+    with Context(settings) as ws, Searcher(ws) as local, PostgresSearcher(ws) as server:
         for q in QUERIES:
             timings = []
             for s in (local, server):

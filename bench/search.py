@@ -160,7 +160,7 @@ def synthetic(source: Path, target: Path, size: int, seed: int = 11) -> float:
     """An exact-match index of `size` speeches, each as many paragraphs as a real speech has,
     drawn at random from all paragraphs of the real index at `source`; its build time."""
     from speechkit.index.text import Spool, TextIndex, write_text_index
-    from speechkit.layout import Paths
+    from speechkit.paths import Paths
 
     real = TextIndex(Paths(source))
     spans, owner, counts = _paragraphs(real)
@@ -210,7 +210,7 @@ def synthetic_ranked(source: Path, target: Path, size: int, workers: int, seed: 
     from speechkit.index.manifest import save_positions
     from speechkit.index.text import TextIndex
     from speechkit.index.writer import Writer, save_docnum_ids
-    from speechkit.layout import Paths
+    from speechkit.paths import Paths
 
     real = TextIndex(Paths(source))
     spans, owner, counts = _paragraphs(real)
@@ -274,10 +274,10 @@ class _Metadata:
 def ranked_worker(home: Path, indexes: Path, runs: int) -> dict:
     """`Searcher.search` as the CLI calls it (exact total, first page of 10 ranked by BM25F with
     3 passages each) of every benchmark query, on the indexes at `indexes`."""
-    from speechkit.home import Home
-    from speechkit.layout import Paths
+    from speechkit.context import Context
+    from speechkit.paths import Paths
 
-    h = Home(load_settings(home))
+    h = Context(load_settings(home))
     h.paths = Paths(indexes)
     out = {}
     with Searcher(h, check=False) as s:
@@ -295,8 +295,8 @@ def query_worker(indexes: Path, runs: int, ranked_home: Path | None = None) -> N
     """Times every query on the index at `indexes` in this process; prints one JSON line.
     With `ranked_home`, the ranked search of the benchmark queries too (its settings)."""
     from speechkit.index.text import TextIndex
-    from speechkit.layout import Paths
     from speechkit.matching import matching_form
+    from speechkit.paths import Paths
 
     t0 = time.perf_counter()
     index = TextIndex(Paths(indexes))

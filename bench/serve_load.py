@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -19,7 +20,8 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from speechkit.testing import served
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.servers: the throwaway servers
+from tests.servers import served
 
 REQUESTS = [
     ("api", "/api/search?" + urllib.parse.urlencode({"q": "营商环境", "year_from": "2015"})),

@@ -381,8 +381,8 @@ def stats(ctx: click.Context, as_json: bool, vocabulary: bool) -> None:
 
     result = corpus_stats(_settings(ctx))
     if vocabulary:
+        from .clusters import vocabulary as vocab
         from .corpus import Corpus
-        from .topics import vocabulary as vocab
 
         with _workspace(ctx) as ws, Corpus(ws) as corpus, _progress("vocabulary") as progress:
             result["vocabulary"] = vocab(corpus, progress=progress)
@@ -858,8 +858,8 @@ def _clustering(ctx: click.Context, run: Callable[..., Any], label: str, k: str,
                 settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """`cluster` and `topics`: check -k, --k-range and --name, then run with a progress bar
     (`settings`: overrides such as the engine)."""
+    from .clusters import check_name
     from .corpus import Corpus
-    from .topics import check_name
 
     lo_hi = _k_range(k, k_range)
     check_name(name)
@@ -914,7 +914,7 @@ def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], select
     `speechkit cluster show NAME` prints a saved result."""
     if ctx.invoked_subcommand is not None:
         return
-    from .topics import cluster as run
+    from .clusters import cluster as run
 
     result = _clustering(ctx, run, "cluster", k, k_range, name, filters=filters, seed=seed,
                          selection=selection, include_duplicates=include_duplicates)
@@ -931,7 +931,7 @@ def cluster(ctx: click.Context, k: str, k_range: str, filters: list[Any], select
 @_fail_cleanly
 def cluster_show(ctx: click.Context, name: str, as_json: bool) -> None:
     """Print a saved clustering."""
-    from .topics import load_clusters
+    from .clusters import load_clusters
 
     data = load_clusters(_settings(ctx), name)
     if as_json:
@@ -1026,7 +1026,7 @@ def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selecti
     processes, or on Dask with --engine dask / --scheduler; the themes are the same."""
     if ctx.invoked_subcommand is not None:
         return
-    from .themes import themes as run
+    from .topics import themes as run
 
     result = _clustering(ctx, run, "topics", k, k_range, name, filters=filters, seed=seed,
                          selection=selection, probes=list(probes),
@@ -1042,7 +1042,7 @@ def _show_themes(data: dict[str, Any], by: str, plot: Path | None, as_json: bool
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     elif as_csv:
-        from .themes import share_rows
+        from .topics import share_rows
 
         _CsvOut(sys.stdout).writerows(share_rows(data, by))
     else:
@@ -1059,7 +1059,7 @@ def _show_themes(data: dict[str, Any], by: str, plot: Path | None, as_json: bool
 @_fail_cleanly
 def topics_show(ctx: click.Context, name: str, by: str, plot: Path | None, as_json: bool, as_csv: bool) -> None:
     """Print saved themes."""
-    from .themes import load_themes
+    from .topics import load_themes
 
     _show_themes(load_themes(_settings(ctx), name), by, plot, as_json, as_csv)
 
@@ -1139,8 +1139,8 @@ def similar(ctx: click.Context, doc_id: str, limit: int, filters: list[Any], sel
             as_csv: bool) -> None:
     """Speeches most similar to DOC_ID (cosine on TF-IDF), leaving out its own near-duplicates;
     the selection flags restrict where to look (e.g. --level city)."""
+    from .clusters import similar as run
     from .corpus import Corpus
-    from .topics import similar as run
 
     with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = run(corpus, doc_id, limit=limit, filters=filters)

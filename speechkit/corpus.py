@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .context import Context, require_context
 from .errors import SpeechkitError
-from .home import Home, require_home
 from .matching import matching_form
 from .query import Filter
 from .segment import deserialize, segment_batch, stopwords
@@ -49,9 +49,9 @@ class Doc:
 class Corpus:
     """The store seen by the analyses: documents, texts and tokens of a selection."""
 
-    def __init__(self, home: Home) -> None:
+    def __init__(self, home: Context) -> None:
         """`home`: the workspace; its store and segmenter are used and stay open after this closes."""
-        self.home = require_home(home, "Corpus")
+        self.home = require_context(home, "Corpus")
         self.settings = self.home.settings
         self.store = self.home.store
         # the index's saved dictionary lets a few short texts (a query, sentences of a diff) be

@@ -19,15 +19,14 @@ from pathlib import Path
 
 from . import sources
 from .clean import template
+from .context import Context, open_store, require_context
 from .dedup import update_groups
 from .documents import Document, Progress, RawDocument, content_hash
 from .engine import executor
 from .errors import DocumentProblem
 from .faults import crash_point
-from .home import Home, require_home
 from .pipeline import Templates, process_raw
 from .settings import Settings
-from .storage import open_store
 from .store import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -140,13 +139,13 @@ class _Pending:
     lost: bool = False  # a batch of it was lost with its worker: stored as an error, retried next run
 
 
-def ingest(paths: Sequence[str], home: Home, *, field_map: dict[str, str] | None = None,
+def ingest(paths: Sequence[str], home: Context, *, field_map: dict[str, str] | None = None,
            prune: bool = False, force: bool = False, progress: Progress | None = None) -> IngestReport:
     """Bring the store of the workspace `home` up to date with the files
     under `paths`. `force` re-processes files whose content is unchanged (after a change of the
     cleaning rules, say). The store is opened here, created if missing, on a connection of
     its own: each file is written in one transaction."""
-    settings = require_home(home, "ingest").settings
+    settings = require_context(home, "ingest").settings
     field_map = field_map or {}
     walk_problems: list[tuple[str, str]] = []
     files = sources.expand_inputs(paths, problems=walk_problems)

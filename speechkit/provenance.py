@@ -9,7 +9,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import IndexError_
-from .layout import Paths
+from .paths import Paths
 from .segment import Segmenter
 from .store import DocumentStore
 

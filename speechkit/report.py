@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from .context import open_store
 from .settings import Settings
-from .storage import open_store
 
 
 def corpus_stats(settings: Settings) -> dict[str, Any]:

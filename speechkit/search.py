@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from whoosh import scoring
 
+from .context import Context, require_context
 from .errors import NotFoundError, SpeechkitError
-from .home import Home, require_home
 from .index.bm25 import Scorer
 from .index.manifest import check_current, open_whoosh, read_docnum_ids, read_positions
 from .index.text import TextIndex
@@ -141,10 +141,10 @@ class SearchBackend(Protocol):
 class Searcher:
     """Opens the indexes once; use as a context manager."""
 
-    def __init__(self, home: Home, *, check: bool = True) -> None:
+    def __init__(self, home: Context, *, check: bool = True) -> None:
         """`home`: the workspace; its store and segmenter are used and stay open after this
         closes. `check`: refuse an index that is not current (the default)."""
-        self.home = require_home(home, "Searcher")
+        self.home = require_context(home, "Searcher")
         self.settings = self.home.settings
         self.paths = self.home.paths
         self.segmenter = self.home.segmenter
@@ -469,10 +469,10 @@ class PostgresSearcher:
     """The same `search` and `kwic` on the PostgreSQL server's search table (speechkit.pgsearch):
     the same query language, the same sets and totals; ranked by ts_rank_cd, not BM25F."""
 
-    def __init__(self, home: Home) -> None:
+    def __init__(self, home: Context) -> None:
         from .pgsearch import SearchTable
 
-        self.home = require_home(home, "PostgresSearcher")
+        self.home = require_context(home, "PostgresSearcher")
         self.settings, self.store, self.segmenter = self.home.settings, self.home.store, self.home.segmenter
         want = self.home.expected_manifest()
         self.server = SearchTable(self.settings)
@@ -534,8 +534,8 @@ class PostgresSearcher:
                             self.manifest)
 
 
-def open_searcher(home: Home) -> SearchBackend:
+def open_searcher(home: Context) -> SearchBackend:
     """The searcher the workspace's `search` setting names: the embedded indexes (local), or
     the PostgreSQL server's search table (server)."""
-    home = require_home(home, "open_searcher")
+    home = require_context(home, "open_searcher")
     return PostgresSearcher(home) if home.settings.search == "server" else Searcher(home)

@@ -304,7 +304,7 @@ async def api_document(bench: Workbench, request: Request) -> Response:
 
 
 async def similar_page(bench: Workbench, request: Request) -> Response:
-    from .topics import similar, tfidf
+    from .clusters import similar, tfidf
 
     doc = _document(bench, request)
     with bench.ws.corpus() as corpus:
@@ -440,7 +440,7 @@ def _theme_models(bench: Workbench) -> list[dict[str, Any]]:
 
 
 def _themes(bench: Workbench, params: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[int]]:
-    from .themes import load_themes
+    from .topics import load_themes
 
     models = _theme_models(bench)
     name = params.get("name") or (models[0]["name"] if models else "")
@@ -474,7 +474,7 @@ async def api_topics(bench: Workbench, request: Request) -> Response:
 
 async def topics_csv(bench: Workbench, request: Request) -> Response:
     model = _given(_themes(bench, request.query_params)[1], _NO_THEMES)
-    from .themes import share_rows
+    from .topics import share_rows
 
     return _csv(share_rows(model), "topics.csv", request)
 

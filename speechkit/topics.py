@@ -1,18 +1,30 @@
-"""Topic clusters and similar speeches: TF-IDF over the cached tokens (lexicon terms whole),
-LSA (TruncatedSVD + normalisation), then seeded k-means, as in scikit-learn's document
-clustering example. Labels are c-TF-IDF terms; quality is reported, not assumed."""
+"""`speechkit topics`: themes over passages, what a corpus talks about, and how the weight of each theme moves.
+
+A work report covers every policy area, so a whole report cannot belong to one theme:
+clustering whole reports finds who wrote them and when (issue 10 measured it). Here speeches are
+cut into passages (paragraphs, a heading joined to what it heads), passages are clustered with
+TF-IDF → LSA → k-means, and each speech gets its theme shares (by characters).
+
+The features are words that carry themes. Left out, from the data rather than typed lists:
+- place words: the regions the corpus names and their short forms, and any word whose speeches
+  come mostly from one region (闽江, 西宁, 高原 in one province's reports);
+- words nearly every speech uses (the administrative verbs 打造, 强化, 着力 of every report),
+  by document frequency;
+- numbers, years, units, masked placeholders and self-references (全市, 我省, 省委).
+Labels are each theme's c-TF-IDF terms; each theme shows 3 representative passages.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-import logging
-import os
 import re
-import shutil
 import time
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,333 +32,563 @@ from typing import Any
 import numpy as np
 
 from .atomic import new_folder, write_json
-from .corpus import Corpus, digest, is_content_word
+from .clusters import check_name, k_note, label_words
+from .corpus import Corpus, is_content_word
 from .documents import Progress
+from .engine import bounded_map, executor
 from .errors import NotFoundError, SpeechkitError
-from .faults import crash_point
+from .matching import matching_form
 from .query import Filter
+from .regions import gazetteer as divisions
+from .segment import deserialize, worker_segmenter
 
-log = logging.getLogger(__name__)
+PASSAGE_MIN_CHARS = 80   # shorter paragraphs join the next one (a heading joins what it heads)
+MIN_FEATURES = 5         # passages with fewer theme words are too short to place
+COMMON_DF = 0.4          # a word in more than this share of the speeches carries no theme
+UNIT_SHARE = 0.5         # a word that follows a number this often is a unit (万公顷 in 12万公顷)
+REGIONAL_SHARE = 0.6     # a word whose speeches come this much from one region is a place word
+REGIONAL_MIN_DF = 4
+REGIONAL_LIFT = 3.0      # … and this many times the region's share of all speeches
+READ_BATCH = 500         # speeches read from the store at a time
+READ_CHARS = 2_000_000   # characters of text and tokens per task when passages are read in parallel
+SAMPLE_FOR_K = 20_000    # passages used to choose k (the final model sees all)
 
-
-def _identity(tokens: list[str]) -> list[str]:
-    return tokens
-
-
-def _content_streams(corpus: Corpus, ids: list[str], progress: Progress | None = None) -> Iterator[list[str]]:
-    """Content words of each document, a chunk at a time, so the whole corpus's tokens are
-    never held as Python strings at once (that alone was several GB for 35,000 speeches)."""
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
-        toks = corpus.tokens(chunk)
-        for i in chunk:
-            yield [w for w in toks[i] if is_content_word(w)]
-        del toks
-        if progress:
-            progress(min(start + 1000, len(ids)), len(ids), "reading words")
-
-
-TFIDF_REV = 1  # bump when the features change: cached count matrices are then recomputed
-TFIDF_CACHES = 4  # count matrices kept under indexes/tfidf/, newest first
-
-
-def tfidf(corpus: Corpus, filters: list[Filter] = (), *, include_duplicates: bool = False, min_df: int = 2,
-          progress: Progress | None = None, save: bool = True):
-    """(documents, vectorizer, TF-IDF matrix, raw count matrix) with our segmenter's words as
-    the features, so lexicon terms stay whole and one-character words (党, 税) count.
-
-    The count matrix and vocabulary are cached under `indexes/tfidf/`, keyed by the store
-    digest, the segmenter version and the selection, so a second `similar` or `cluster` on
-    the same corpus skips re-reading every token. `save=False` reads a cache but never writes
-    one (the read-only workbench)."""
-    from scipy import sparse
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
-
-    docs = corpus.docs(list(filters), include_duplicates=include_duplicates)
-    if len(docs) < 2:
-        raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
-    ids = [d.id for d in docs]
-    min_df = min(min_df, len(docs))
-    key = digest(TFIDF_REV, corpus.provenance(), min_df, ids)
-    root = corpus.settings.index_dir / "tfidf"
-    cache = root / key
-    if (cache / "vocabulary.json").exists():
-        vocabulary = json.loads((cache / "vocabulary.json").read_text("utf-8"))
-        vec = CountVectorizer(analyzer=_identity, vocabulary={w: n for n, w in enumerate(vocabulary)},
-                              dtype=np.int32)
-        counts = sparse.load_npz(cache / "counts.npz")
-        if save:
-            os.utime(cache)  # recently used: kept when older caches are pruned
-    else:
-        vec = CountVectorizer(analyzer=_identity, min_df=min_df, max_df=0.95, dtype=np.int32)
-        counts = vec.fit_transform(_content_streams(corpus, ids, progress))
-        if save:
-            _save_counts(root, key, counts, list(vec.get_feature_names_out()))
-    # kept on the vectorizer so `similar` can weight a document outside the matrix the same way
-    vec.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
-    matrix = vec.tfidf_.transform(counts)
-    return docs, vec, matrix, counts
+SENTENCE_END = ("。", "！", "？", "；", "!", "?", ";", "…", "”", "）", ")")
+_NUMERAL = "〇零一二三四五六七八九十百千万亿两几半"
+_NUMBERISH = re.compile(rf"[\dA-Za-z％%‰℃]|^[{_NUMERAL}]+[年月日个项亿万元家所人次倍条座公里吨亩户台辆件名位届]?$|^第")
+_NUMBER = re.compile(rf"^[\d{_NUMERAL}]+$")
+_SELF_REFERENCE = re.compile(
+    r"^(全|我|本|该|各|外|省|市|县|区|州)(省|市|县|区|州|盟|旗|乡|镇|委|政府|人大|政协|级|直|属|内|外)$"
+    r"|^(全|我|本)?自治(区|州|县|旗)$")
+_ADMIN_SUFFIX = ("省", "市", "县", "区", "州", "盟", "旗", "自治区", "自治州", "地区")
 
 
-def _save_counts(root: Path, key: str, counts: Any, vocabulary: list[str]) -> None:
-    """Write a cache entry atomically (a folder renamed into place) and keep the newest few.
-    A cache that cannot be written is skipped: it only saves time."""
-    from scipy import sparse
+def split_passages(text: str, min_chars: int = PASSAGE_MIN_CHARS) -> list[tuple[int, int]]:
+    """(start, end) of each passage of `text`: a paragraph, with shorter ones (headings, a line
+    broken off) joined to the next until a passage is `min_chars` long and ends a sentence.
 
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with new_folder(root / key) as tmp:
-            sparse.save_npz(tmp / "counts.npz", counts, compressed=False)  # zlib took 4.5 s of 40 on 35k
-            (tmp / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), "utf-8")
-            crash_point("cache:after-write")
-        entries = sorted((p for p in root.iterdir() if not p.name.startswith(".")),
-                         key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[TFIDF_CACHES:]:
-            shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        log.warning("TF-IDF cache not written (%s); the next call recomputes it", exc)
+    >>> t = "（一）稳增长\\n全年经济增长5%，就业稳定。\\n二、改革"
+    >>> [t[a:b] for a, b in split_passages(t, min_chars=10)]
+    ['（一）稳增长\\n全年经济增长5%，就业稳定。', '二、改革']
+    """
+    spans: list[tuple[int, int]] = []
+    start = None
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        if line.strip():
+            if start is None:
+                start = pos
+            if end - start >= min_chars and line.rstrip().endswith(SENTENCE_END):
+                spans.append((start, end))
+                start = None
+        pos = end + 1
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _placed(positions: list[tuple[str, ...]], match: str, spans: list[tuple[int, int]],
+            is_term) -> Iterator[tuple[int, str, bool]]:
+    """(passage number, word, whether the word follows a number) for the word positions of a
+    text, in order: each word is found after the previous one (they were cut from this very
+    text), so the walk is linear. A lexicon term inside a word (放管服 in 放管服改革) counts in
+    the same passage.
+
+    >>> list(_placed([("12",), ("万公顷",), ("5",), ("造林",)], "12万公顷；5、造林", [(0, 10)], lambda w: False))
+    [(0, '12', False), (0, '万公顷', True), (0, '5', False), (0, '造林', False)]
+    """
+    pos = 0
+    k = 0
+    number_ends = -1    # where the last number ended: a word right there (no gap) follows it
+    for p in positions:
+        at = match.find(p[0], pos)
+        if at < 0:
+            continue
+        pos = at + len(p[0])
+        while k < len(spans) - 1 and at >= spans[k][1]:
+            k += 1
+        yield k, p[0], at == number_ends
+        for part in p[1:]:
+            if is_term(part):
+                yield k, part, False
+        if _NUMBER.match(p[0]):
+            number_ends = pos
+
+
+def gazetteer(regions: Iterable[str | None]) -> set[str]:
+    """Place names the corpus names (its regions, the provinces) and their short forms.
+
+    >>> {"杭州", "杭州市", "浙江"} <= gazetteer(["杭州市", "浙江省", None])
+    True
+    """
+    names: set[str] = set()
+    for full, short in divisions().provinces().items():
+        names.update((full, short))
+    for region in regions:
+        if not region or region in ("全国", "中华人民共和国"):
+            continue
+        names.add(region)
+        for suffix in sorted(_ADMIN_SUFFIX, key=len, reverse=True):
+            if region.endswith(suffix) and len(region) - len(suffix) >= 2:
+                names.add(region[: -len(suffix)])
+                break
+    return names
+
+
+def _static_drop(word: str, places: set[str]) -> bool:
+    if len(word) < 2 or not is_content_word(word) or _NUMBERISH.search(word) or _SELF_REFERENCE.match(word):
+        return True
+    if word in places:
+        return True
+    # 浙江省委, 杭州湾: a word that begins with a place name of the corpus names a place
+    return word[:2] in places or word[:3] in places
 
 
 @dataclass
-class Cluster:
-    cluster: int
-    size: int
+class Theme:
+    topic: int
+    passages: int
+    share: float                  # of all passage characters
     labels: list[str]
     representatives: list[dict[str, Any]]
-    share_by_year: dict[str, float]
+    stability: float | None = None   # Jaccard with the closest theme of a run with another seed
 
 
 @dataclass
-class ClusterResult:
+class ThemeResult:
     name: str
     k: int
     seed: int
-    documents: int
+    speeches: int
+    passages: int
+    features: int
     silhouette: float | None
-    k_scores: dict[int, float]
-    clusters: list[Cluster]
-    assignments: dict[str, int] = field(default_factory=dict)
+    k_scores: dict[int, dict[str, float]]
+    k_note: str
+    themes: list[Theme]
+    share_by: dict[str, dict[str, dict[str, float]]]      # "year"/"level" -> value -> topic -> share
+    speech_shares: dict[str, dict[int, float]] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
     selection: str = ""
-    k_note: str = ""  # what -k auto's choice is worth (see k_note)
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # term -> which themes hold it
+    stability: float | None = None    # adjusted Rand of the passages' themes against another seed's
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out.pop("assignments")
+        out.pop("speech_shares")
+        out["k_scores"] = {str(k): v for k, v in self.k_scores.items()}
         out.update(self.provenance)
         return out
 
 
-def lsa(matrix, seed: int, components: int = 100):
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import Normalizer
-
-    n = max(2, min(components, matrix.shape[1] - 1, matrix.shape[0] - 1))
-    lsa = make_pipeline(TruncatedSVD(n_components=n, random_state=seed), Normalizer(copy=False))
-    return lsa.fit_transform(matrix)
-
-
-# under this silhouette the groups k-means draws overlap more than they separate
-WEAK_SILHOUETTE = 0.1
+@dataclass
+class _Passages:
+    doc: array = field(default_factory=lambda: array("i"))      # speech number of each passage
+    start: array = field(default_factory=lambda: array("i"))
+    end: array = field(default_factory=lambda: array("i"))
+    indptr: array = field(default_factory=lambda: array("q", [0]))
+    indices: array = field(default_factory=lambda: array("i"))
+    dropped: int = 0    # distinct words never made features: places, numbers, self-references
 
 
-def k_note(silhouettes: dict[int, float], best: int, k_range: tuple[int, int]) -> str:
-    """What a k chosen by silhouette is worth, said plainly: no clear winner, a best k at the edge
-    of the range tried, a weak structure.
+def _read(corpus: Corpus, docs: list[Any], places: set[str], progress: Progress | None,
+          probes: list[str] = (), pool: Executor | None = None
+          ) -> tuple[_Passages, list[str], np.ndarray, dict[int, Counter[str]], list[array]]:
+    """Passages as rows of word ids, the vocabulary, each word's document frequency and
+    occurrences right after a number (two rows) and, per word, the regions of the speeches it
+    occurs in. Words are ids from the start: the tokens of 35,000 speeches as Python strings
+    were several GB.
 
-    >>> for part in k_note({4: 0.05, 5: 0.07, 6: 0.08}, 6, (4, 6)).split("; "): print(part)
-    the best k is at the edge of the range 4..6: try a wider --k-range
-    silhouette 0.08 is low (under 0.1): the groups overlap more than they separate
-    >>> k_note({4: 0.21, 5: 0.3, 6: 0.2}, 5, (4, 6))
-    ''
-    """
-    ordered = sorted(silhouettes.values(), reverse=True)
-    notes = []
-    if len(ordered) > 1 and ordered[0] - ordered[1] < 0.005:
-        notes.append("no k is clearly better than the next (silhouettes within 0.005)")
-    if best in k_range and k_range[0] != k_range[1]:
-        notes.append(f"the best k is at the edge of the range {k_range[0]}..{k_range[1]}: try a wider --k-range")
-    if silhouettes[best] < WEAK_SILHOUETTE:
-        notes.append(f"silhouette {silhouettes[best]:.2f} is low (under {WEAK_SILHOUETTE}): the groups overlap "
-                     "more than they separate")
-    return "; ".join(notes)
+    Batches of speeches are read by `pool`'s workers (the local pool or Dask) when given, and
+    merged here in order, so the result is the same as reading them one by one."""
+    seg = corpus.segmenter
+    spec = (str(seg.user_lexicon) if seg.user_lexicon else None, str(seg.dictionary) if seg.dictionary else None)
+    needles = [matching_form(t) for t in probes]
+    ids = [d.id for d in docs]
+
+    def batches() -> Iterator[list[tuple[int, str, str, str | None]]]:
+        for chunk_start in range(0, len(ids), READ_BATCH):
+            chunk = ids[chunk_start:chunk_start + READ_BATCH]
+            tokens = corpus.serialized_tokens(chunk)
+            texts = dict(corpus.texts(chunk))
+            batch, size = [], 0
+            for k, i in enumerate(chunk):
+                batch.append((chunk_start + k, texts[i], tokens[i], _region(docs[chunk_start + k])))
+                size += len(texts[i]) + len(tokens[i])
+                if size >= READ_CHARS:  # a task's input stays a few MB (500 work reports are 50)
+                    yield batch
+                    batch, size = [], 0
+            if batch:
+                yield batch
+
+    results = bounded_map(pool, _read_batch, batches(), places, needles, *spec) if pool else \
+        (_read_batch(b, places, needles, *spec) for b in batches())
+    vocab: dict[str, int] = {}
+    words: list[str] = []
+    dropped: set[str] = set()
+    stats = np.zeros((2, 0), dtype=np.int64)  # per word: document frequency, occurrences after a number
+    regions: dict[int, Counter[str]] = defaultdict(Counter)
+    p = _Passages()
+    probed: list[array] = [array("i") for _ in probes]  # passages containing each probe term
+    done = 0
+    for part in results:
+        # the batch's own word ids become the corpus's, in the order words were first seen
+        for w in part["words"]:
+            if w not in vocab:
+                vocab[w] = len(words)
+                words.append(w)
+        mapping = np.fromiter((vocab[w] for w in part["words"]), dtype=np.int64, count=len(part["words"]))
+        if len(words) > stats.shape[1]:  # grown geometrically: a copy per batch would be batches × vocabulary
+            grown = np.zeros((2, max(len(words), 2 * stats.shape[1])), dtype=np.int64)
+            grown[:, :stats.shape[1]] = stats
+            stats = grown
+        for row, key in enumerate(("df", "after")):
+            np.add.at(stats[row], mapping, np.frombuffer(part[key], dtype=np.int32))
+        for j, counts in part["regions"].items():
+            regions[int(mapping[j])].update(counts)
+        dropped |= part["dropped"]
+        for found, more in zip(probed, part["probed"], strict=True):
+            found.extend(len(p.doc) + k for k in more)
+        p.doc.extend(part["doc"])
+        p.start.extend(part["start"])
+        p.end.extend(part["end"])
+        offset = p.indptr[-1]
+        p.indptr.extend(offset + k for k in part["indptr"][1:])
+        local = np.frombuffer(part["indices"], dtype=np.int32)
+        p.indices.extend(array("i", mapping[local].astype(np.int32).tobytes()) if len(local) else ())
+        done += part["speeches"]
+        if progress:
+            progress(done, len(ids), "passages")
+    p.dropped = len(dropped)
+    return p, words, stats[:, :len(words)], regions, probed
 
 
-def cluster(corpus: Corpus, *, k: int | str = "auto", filters: list[Filter] = (), name: str = "default",
-            seed: int = 0, k_range: tuple[int, int] = (4, 20), selection: str = "",
-            include_duplicates: bool = False, save: bool = True, progress: Progress | None = None) -> ClusterResult:
+def _region(doc: Any) -> str | None:
+    return doc.region if doc.region not in ("全国", "中华人民共和国") else None
+
+
+def _read_batch(items: list[tuple[int, str, str, str | None]], places: set[str], needles: list[str],
+                user_lexicon: str | None, dictionary: str | None) -> dict[str, Any]:
+    """Worker entry point: the passages of a batch of (speech number, text, serialized tokens,
+    region) as rows of the batch's own word ids, with each word's document frequency and
+    regions, the words left out, and the passages containing each probe."""
+    is_term = worker_segmenter(user_lexicon, dictionary).is_term
+    vocab: dict[str, int] = {}
+    words: list[str] = []
+    dropped: set[str] = set()
+    df = array("i")
+    after = array("i")    # occurrences of each word that follow a number
+    regions: dict[int, Counter[str]] = defaultdict(Counter)
+    p = _Passages()
+    probed: list[list[int]] = [[] for _ in needles]
+    for n, text, tokens, region in items:
+        spans = split_passages(text)
+        if not spans:
+            continue
+        rows: list[list[int]] = [[] for _ in spans]
+        match = matching_form(text)
+        for t, needle in enumerate(needles):
+            if needle in match:
+                probed[t].extend(len(p.doc) + k for k, (a, b) in enumerate(spans) if needle in match[a:b])
+        for k, w, after_number in _placed(deserialize(tokens), match, spans, is_term):
+            j = vocab.get(w)
+            if j is None:
+                if w in dropped:
+                    continue
+                if _static_drop(w, places):
+                    dropped.add(w)
+                    continue
+                j = vocab[w] = len(words)
+                words.append(w)
+                df.append(0)
+                after.append(0)
+            rows[k].append(j)
+            after[j] += after_number
+        for j in {j for row in rows for j in row}:
+            df[j] += 1
+            if region:
+                regions[j][region] += 1
+        for (a, b), row in zip(spans, rows, strict=True):
+            p.doc.append(n)
+            p.start.append(a)
+            p.end.append(b)
+            p.indices.extend(row)
+            p.indptr.append(len(p.indices))
+    return {"speeches": len(items), "words": words, "df": df.tobytes(), "after": after.tobytes(),
+            "regions": dict(regions),
+            "dropped": dropped, "probed": probed, "doc": p.doc, "start": p.start, "end": p.end,
+            "indptr": p.indptr, "indices": p.indices.tobytes()}
+
+
+def _theme_columns(words: list[str], stats: np.ndarray, seen: np.ndarray, regions: dict[int, Counter[str]],
+                   n_docs: int, region_docs: Counter[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Which words are features: not in almost every speech, not in too few, not a unit, not
+    regional. A word is a unit (万公顷, 万千瓦, 亿吨公里) when most of its occurrences follow a
+    number. A word is regional when most of its speeches come from one region, several times
+    more than that region's share of all speeches (a corpus of one region has no regional words)."""
+    df, after = stats   # `seen`: each word's occurrences
+    regional_docs = sum(region_docs.values())
+    keep = np.ones(len(words), dtype=bool)
+    why: Counter[str] = Counter()
+    min_df = 3 if n_docs >= 30 else 1
+    for j in range(len(words)):
+        if df[j] > COMMON_DF * n_docs and n_docs >= 20:
+            keep[j] = False
+            why["in most speeches"] += 1
+        elif df[j] < min_df:
+            keep[j] = False
+            why["in fewer than 3 speeches"] += 1
+        elif after[j] > UNIT_SHARE * seen[j]:
+            keep[j] = False
+            why["mostly after a number (units)"] += 1
+        elif regional_docs >= 50 and df[j] >= REGIONAL_MIN_DF and regions.get(j):
+            region, top = regions[j].most_common(1)[0]
+            share = top / sum(regions[j].values())
+            if share >= REGIONAL_SHARE and share >= REGIONAL_LIFT * region_docs[region] / regional_docs:
+                keep[j] = False
+                why["mostly from one region"] += 1
+    return keep, dict(why)
+
+
+def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), name: str = "themes",
+           seed: int = 0, k_range: tuple[int, int] = (8, 30), selection: str = "", save: bool = True,
+           probes: list[str] = (), progress: Progress | None = None) -> ThemeResult:
+    """Cluster the passages of the selected speeches into `k` themes (or choose k: `auto`).
+    `probes`: terms whose passages are followed (which themes hold them)."""
+    from scipy import sparse
     from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.metrics import silhouette_score
 
-    docs, vec, matrix, counts = tfidf(corpus, filters, include_duplicates=include_duplicates, progress=progress)
-    x = lsa(matrix, seed)
-    sample = min(len(docs), 3000)
-    k_scores: dict[int, float] = {}
-    note = ""
+    from .clusters import lsa
 
-    def fit(n: int) -> KMeans:
-        return KMeans(n_clusters=n, random_state=seed, n_init=corpus.settings.cluster_n_init).fit(x)
+    docs = corpus.docs(list(filters))
+    if len(docs) < 2:
+        raise SpeechkitError("fewer than two speeches in the selection; widen the filter")
+    places = gazetteer(corpus.regions())
+    settings = corpus.settings
+    # reading passages is most of the time: batches of speeches go to the workers (the local
+    # pool, or Dask with --engine dask), and the result is the same as reading them here
+    parallel = settings.uses_dask or (settings.worker_count > 1 and len(docs) >= 2 * READ_BATCH)
+    with executor(settings) if parallel else contextlib.nullcontext() as pool:
+        p, words, stats, regions, probed = _read(corpus, docs, places, progress, list(probes), pool)
+    region_docs = Counter(d.region for d in docs if d.region and d.region not in ("全国", "中华人民共和国"))
+    indices = np.frombuffer(p.indices, dtype=np.int32)
+    keep, excluded = _theme_columns(words, stats, np.bincount(indices, minlength=len(words)), regions, len(docs),
+                                    region_docs)
+    excluded["places, numbers, stopwords, self-references"] = p.dropped
+    counts = sparse.csr_matrix(
+        (np.ones(len(indices), dtype=np.float32), indices,
+         np.frombuffer(p.indptr, dtype=np.int64)), shape=(len(p.doc), len(words)))
+    counts.sum_duplicates()
+    counts = counts[:, np.where(keep)[0]]
+    vocab = np.array(words, dtype=object)[keep]
+    rows = np.where(np.diff(counts.indptr) >= MIN_FEATURES)[0]
+    if len(rows) < 10:
+        raise SpeechkitError("too few passages with enough words to find themes; widen the selection")
+    counts = counts[rows]
+    x = lsa(TfidfTransformer(sublinear_tf=True).fit_transform(counts), seed)
+    pdoc = np.frombuffer(p.doc, dtype=np.int32)[rows]
+    plen = (np.frombuffer(p.end, dtype=np.int32) - np.frombuffer(p.start, dtype=np.int32))[rows]
+    pstart = np.frombuffer(p.start, dtype=np.int32)[rows]
 
+    k_scores: dict[int, dict[str, float]] = {}
+    k_note = ""
     if k == "auto":
-        lo, hi = k_range
-        hi = min(hi, len(docs) - 1)  # k-means needs fewer clusters than speeches
-        lo = min(max(2, lo), hi)
-        if hi < 2:
-            raise SpeechkitError(f"only {len(docs)} speeches in the selection: clustering needs at least 3")
-        best = None
-        for n in range(lo, hi + 1):
-            if progress:
-                progress(n - lo, hi - lo + 1, f"k-means, k={n}")
-            model = fit(n)
-            score = float(silhouette_score(x, model.labels_, sample_size=sample, random_state=seed))
-            k_scores[n] = round(score, 4)
-            if best is None or score > best[0]:
-                best = (score, n, model)
-        _, k, model = best
-        note = k_note(k_scores, k, (lo, hi))
+        k, k_scores, k_note = _choose_k(x, seed, k_range, progress)
     else:
         k = int(k)
-        if not 2 <= k < len(docs):
-            raise SpeechkitError(f"-k must be between 2 and {len(docs) - 1} for this selection")
-        model = fit(k)
+        if not 2 <= k < len(rows):
+            raise SpeechkitError(f"-k must be between 2 and {len(rows) - 1} for this selection")
+    if progress:
+        progress(0, 1, f"k-means, k={k}")
+    model = KMeans(n_clusters=k, random_state=seed, n_init=corpus.settings.topics_n_init).fit(x)
     labels = model.labels_
-    sil = float(silhouette_score(x, labels, sample_size=sample, random_state=seed)) if k > 1 else None
-    vocab = vec.get_feature_names_out()
-    top_words = label_words(counts, labels, k, vocab, usable=np.array([len(w) > 1 for w in vocab]))
-    by_year: dict[int, Counter[int]] = defaultdict(Counter)
-    for d, lab in zip(docs, labels, strict=True):
-        if d.year is not None:
-            by_year[d.year][lab] += 1
-    clusters = []
-    for c in range(k):
-        members = np.where(labels == c)[0]
-        dist = np.linalg.norm(x[members] - model.cluster_centers_[c], axis=1)
-        reps = [{"id": docs[i].id, "title": docs[i].title, "year": docs[i].year}
-                for i in members[np.argsort(dist)[:3]]]
-        shares = {str(y): round(cnt[c] / sum(cnt.values()), 4) for y, cnt in sorted(by_year.items())}
-        clusters.append(Cluster(c, len(members), top_words[c], reps, shares))
-    result = ClusterResult(name, k, seed, len(docs), round(sil, 4) if sil is not None else None, k_scores,
-                           clusters, {d.id: int(lab) for d, lab in zip(docs, labels, strict=True)},
-                           corpus.provenance(), selection, note)
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(labels), min(len(labels), 5000), replace=False)
+    sil = float(silhouette_score(x[sample], labels[sample])) if len(set(labels[sample])) > 1 else None
+    # a second seed on a sample of the passages: how far each theme is a property of the data
+    # rather than of one k-means start (the 营商环境 passages went 32-53% to one theme by seed)
+    if progress:
+        progress(0, 1, f"k-means with another seed on a sample, k={k}")
+    drawn = rng.choice(len(labels), min(len(labels), SAMPLE_FOR_K), replace=False)
+    other = KMeans(n_clusters=k, random_state=seed + 1, n_init=corpus.settings.topics_n_init).fit(x[drawn])
+    agreement, per_theme = theme_stability(labels[drawn], other.labels_, k)
+
+    top_words = label_words(counts, labels, k, vocab)
+    weights = np.bincount(labels, weights=plen, minlength=k)
+    texts = _representative_texts(corpus, docs, pdoc, pstart, plen, x, labels, model.cluster_centers_)
+    out_themes = [Theme(c, int((labels == c).sum()), round(float(weights[c] / weights.sum()), 4), top_words[c],
+                        texts[c], per_theme[c]) for c in range(k)]
+    shares = _shares(docs, pdoc, plen, labels, k)
+    position = np.full(len(p.doc), -1)
+    position[rows] = np.arange(len(rows))
+    probe_rows = {}
+    for term, found in zip(probes, probed, strict=True):
+        placed = position[np.frombuffer(found, dtype=np.int32)] if len(found) else np.array([], dtype=int)
+        placed = placed[placed >= 0]
+        by_topic = Counter(int(labels[i]) for i in placed)
+        top = by_topic.most_common(1)
+        probe_rows[term] = {"passages": len(placed), "by_topic": dict(by_topic.most_common()),
+                            "top_topic": top[0][0] if top else None,
+                            "top_share": round(top[0][1] / len(placed), 4) if top else None}
+    result = ThemeResult(name, k, seed, len(docs), len(rows), int(keep.sum()), round(sil, 4) if sil else None,
+                         k_scores, k_note, out_themes,
+                         {"year": _share_by(docs, pdoc, plen, labels, k, "year"),
+                          "level": _share_by(docs, pdoc, plen, labels, k, "level")},
+                         shares, excluded, corpus.provenance(), selection, probe_rows, agreement)
     if save:
-        save_clusters(result, corpus.settings.index_dir / "topics" / check_name(name))
+        save_themes(result, corpus.settings.index_dir / "topics" / check_name(name))
     return result
 
 
-def label_words(counts: Any, labels: np.ndarray, k: int, vocab: Any, n: int = 8,
-                usable: np.ndarray | None = None) -> list[list[str]]:
-    """The `n` c-TF-IDF terms of each of `k` topics, from the word counts of its rows (`counts`:
-    rows × words, `labels`: each row's topic), with the square root of the term frequency
-    (BERTopic's reduce_frequent_words): in a corpus of short news items the words of every
-    report (建设, 发展) are in too few speeches to be left out as common, and with plain
-    frequencies 建设 was among the labels of 8 of 20 themes on gov-reports + news. A word seen
-    fewer than 3 times in the topic, or not `usable`, is never a label.
+def theme_stability(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, list[float | None]]:
+    """How two partitions of the same passages agree: adjusted Rand overall, and for each
+    theme of `a` the Jaccard index of its passages with the closest theme of `b` (Hennig's
+    cluster-wise stability: under 0.5 a theme dissolved, over 0.75 it held). None for a theme
+    with no passages in `a`.
 
-    >>> label_words(np.array([[50., 10, 0], [50, 0, 10]]), np.array([0, 1]), 2, ["建设", "港口", "教育"], n=1)
-    [['港口'], ['教育']]
+    >>> a = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    >>> theme_stability(a, np.array([0, 0, 1, 1, 2, 2, 3, 3]), 3)[1]
+    [0.5, 1.0, 1.0]
     """
-    from scipy import sparse
+    from sklearn.metrics import adjusted_rand_score
 
-    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
-    per_topic = sparse.csr_matrix(member @ counts, dtype=np.float64).toarray()
-    total = per_topic.sum(axis=0)
-    idf = np.log(1 + (total.sum() / len(per_topic)) / np.maximum(total, 1))
-    out = []
-    for row in per_topic:
-        weight = np.sqrt(row / max(row.sum(), 1.0)) * idf
-        weight[(row < 3) if usable is None else (row < 3) | ~usable] = -1
-        out.append([str(vocab[j]) for j in np.argsort(-weight, kind="stable")[:n] if weight[j] > 0])
+    both = np.zeros((k, int(b.max()) + 1))
+    np.add.at(both, (a, b), 1)
+    size_a, size_b = both.sum(axis=1), both.sum(axis=0)
+    jaccard = both / np.maximum(size_a[:, None] + size_b[None, :] - both, 1)
+    return (round(float(adjusted_rand_score(a, b)), 4),
+            [round(float(jaccard[c].max()), 4) if size_a[c] else None for c in range(k)])
+
+
+def _choose_k(x: np.ndarray, seed: int, k_range: tuple[int, int], progress: Progress | None
+              ) -> tuple[int, dict[int, dict[str, float]], str]:
+    """Silhouette and stability (agreement of two seeds, adjusted Rand) for each k on a sample;
+    the best silhouette among the stable k. Says so when no k is clearly better, or when the
+    best is at the edge of the range."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+    rng = np.random.default_rng(seed)
+    xs = x[rng.choice(len(x), min(len(x), SAMPLE_FOR_K), replace=False)]
+    lo, hi = k_range
+    hi = min(hi, len(xs) - 1)
+    lo = min(max(2, lo), hi)
+    scores: dict[int, dict[str, float]] = {}
+    for n in range(lo, hi + 1):
+        if progress:
+            progress(n - lo, hi - lo + 1, f"choosing k: {n}")
+        a = KMeans(n_clusters=n, random_state=seed, n_init=1).fit(xs).labels_
+        b = KMeans(n_clusters=n, random_state=seed + 1, n_init=1).fit(xs).labels_
+        sub = slice(0, min(len(xs), 5000))
+        scores[n] = {"silhouette": round(float(silhouette_score(xs[sub], a[sub])), 4),
+                     "stability": round(float(adjusted_rand_score(a, b)), 4)}
+    stable = [n for n in scores if scores[n]["stability"] >= 0.6] or list(scores)
+    best = max(stable, key=lambda n: scores[n]["silhouette"])
+    return best, scores, k_note({n: scores[n]["silhouette"] for n in stable}, best, (lo, hi))
+
+
+def _representative_texts(corpus: Corpus, docs: list[Any], pdoc, pstart, plen, x, labels, centers
+                          ) -> list[list[dict[str, Any]]]:
+    out: list[list[dict[str, Any]]] = []
+    picks: list[list[int]] = []
+    for c in range(len(centers)):
+        members = np.where(labels == c)[0]
+        dist = np.linalg.norm(x[members] - centers[c], axis=1)
+        chosen: list[int] = []
+        seen_docs: set[int] = set()
+        for i in members[np.argsort(dist)]:  # three passages from three different speeches
+            if int(pdoc[i]) not in seen_docs:
+                chosen.append(int(i))
+                seen_docs.add(int(pdoc[i]))
+            if len(chosen) == 3:
+                break
+        picks.append(chosen)
+    need = sorted({docs[pdoc[i]].id for chosen in picks for i in chosen})
+    texts = dict(corpus.texts(need))
+    for chosen in picks:
+        reps = []
+        for i in chosen:
+            d = docs[pdoc[i]]
+            text = texts[d.id][pstart[i]:pstart[i] + plen[i]].replace("\n", " ")
+            reps.append({"id": d.id, "title": d.title, "region": d.region, "year": d.year,
+                         "text": text[:160] + ("…" if len(text) > 160 else "")})
+        out.append(reps)
     return out
 
 
-_NAME = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_\-\u4e00-\u9fff]{0,63}")
+def _shares(docs: list[Any], pdoc, plen, labels, k: int) -> dict[str, dict[int, float]]:
+    """Each speech's theme shares, by characters of its placed passages."""
+    acc = np.zeros((len(docs), k))
+    np.add.at(acc, (pdoc, labels), plen)
+    out = {}
+    for n, row in enumerate(acc):
+        s = row.sum()
+        if s:
+            out[docs[n].id] = {int(c): round(float(v / s), 4) for c, v in enumerate(row) if v}
+    return out
 
 
-def check_name(name: str) -> str:
-    """A saved result's name is a plain name, never a path (it becomes indexes/topics/NAME).
+def _share_by(docs: list[Any], pdoc, plen, labels, k: int, attr: str) -> dict[str, dict[str, float]]:
+    values = [getattr(d, attr) for d in docs]
+    acc: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(k))
+    for i in range(len(labels)):
+        v = values[pdoc[i]]
+        if v is not None:
+            acc[str(v)][labels[i]] += plen[i]
+    return {v: {str(c): round(float(row[c] / row.sum()), 4) for c in range(k)}
+            for v, row in sorted(acc.items())}
 
-    >>> check_name("reports-2024")
-    'reports-2024'
+
+def share_rows(data: dict[str, Any], by: str | None = None) -> list[list[Any]]:
+    """Saved themes' shares as CSV rows, a header first: one row per theme and year (or level;
+    both when `by` is None), with its labels, the model's name and its provenance. What
+    `topics --csv` and the workbench's download write.
+
+    >>> share_rows({"name": "t", "themes": [{"topic": 0, "labels": ["改革", "开放"]}],
+    ...             "share_by": {"year": {"2020": {"0": 1.0}}, "level": {}}}, "year")[1]
+    ['year', '2020', '0', '改革 开放', 1.0, 't', None, None]
     """
-    if not _NAME.fullmatch(name):
-        raise SpeechkitError(f"name {name!r}: use letters, digits, - and _ (no slashes or dots), e.g. reports")
-    return name
+    labels = {str(t["topic"]): " ".join(t["labels"][:4]) for t in data["themes"]}
+    rows: list[list[Any]] = [["by", "value", "theme", "labels", "share", "themes", "corpus", "segmenter"]]
+    for name in [by] if by else list(data["share_by"]):
+        for value, shares in data["share_by"][name].items():
+            rows += [[name, value, c, labels[c], share, data.get("name"), data.get("corpus"), data.get("segmenter")]
+                     for c, share in shares.items()]
+    return rows
 
 
-def save_clusters(result: ClusterResult, folder: Path) -> None:
-    """Write a clustering's three files into a new folder and rename it into place: after a
-    crash the previous clustering is there whole, or the new one, never a mix of the two."""
+def save_themes(result: ThemeResult, folder: Path) -> None:
+    """themes.json, speech_shares.csv and share_by_year.csv, written into a new folder and
+    renamed into place (a crash leaves the previous result whole)."""
+    from .faults import crash_point
+
     with new_folder(folder) as tmp:
-        with open(tmp / "assignments.csv", "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["id", "cluster"])
-            writer.writerows(sorted(result.assignments.items()))
+        write_json(tmp / "themes.json", result.to_json())
+        with open(tmp / "speech_shares.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "topic", "share"])
+            for doc_id, shares in sorted(result.speech_shares.items()):
+                w.writerows((doc_id, c, s) for c, s in sorted(shares.items()))
+        with open(tmp / "share_by_year.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["year", "topic", "labels", "share"])
+            for year, row in result.share_by["year"].items():
+                for c, s in row.items():
+                    w.writerow([year, c, " ".join(result.themes[int(c)].labels[:4]), s])
         crash_point("cluster:after-assignments")
-        write_json(tmp / "clusters.json", result.to_json())
-        write_json(tmp / "manifest.json", {
-            "name": result.name, "k": result.k, "seed": result.seed, "selection": result.selection,
-            "documents": result.documents, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
+        write_json(tmp / "manifest.json", {"name": result.name, "kind": "themes", "k": result.k,
+                                           "seed": result.seed, "selection": result.selection,
+                                           "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result.provenance})
 
 
-def load_clusters(settings, name: str) -> dict[str, Any]:
-    check_name(name)
-    path = settings.index_dir / "topics" / name / "clusters.json"
+def load_themes(settings, name: str) -> dict[str, Any]:
+    path = settings.index_dir / "topics" / check_name(name) / "themes.json"
     if not path.exists():
-        raise NotFoundError(f"no clustering named {name!r}; run `speechkit cluster --name {name}` first")
-    return json.loads(path.read_text("utf-8"))
-
-
-@dataclass
-class SimilarResult:
-    id: str
-    title: str | None
-    similar: list[dict[str, Any]]
-    provenance: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, **self.provenance, "similar": self.similar}
-
-
-def similar(corpus: Corpus, doc_id: str, *, limit: int = 10, filters: list[Filter] = (),
-            model: tuple[Any, ...] | None = None) -> SimilarResult:
-    """Most similar canonical speeches (within `filters`) by cosine on TF-IDF, leaving out the
-    speech's own near-duplicate group. `model`: what `tfidf(corpus, filters)` returned, when the
-    caller keeps it for many speeches."""
-    from sklearn.metrics.pairwise import linear_kernel
-
-    target = corpus.store.get(doc_id)
-    docs, vec, matrix, _ = model if model is not None else tfidf(corpus, filters)
-    index = {d.id: n for n, d in enumerate(docs)}
-    if target.id in index:
-        row = matrix[index[target.id]]
-    else:  # a non-canonical copy: describe it with the same vocabulary
-        toks = corpus.tokens([target.id])[target.id]
-        row = vec.tfidf_.transform(vec.transform([[w for w in toks if is_content_word(w)]]))
-    sims = linear_kernel(row, matrix).ravel()
-    out = []
-    for n in np.argsort(-sims):
-        d = docs[n]
-        if d.id == target.id or (target.dup_group and d.dup_group == target.dup_group):
-            continue
-        out.append({"id": d.id, "title": d.title, "year": d.year, "level": d.level, "region": d.region,
-                    "score": round(float(sims[n]), 4)})
-        if len(out) == limit:
-            break
-    return SimilarResult(target.id, target.title, out, corpus.provenance())
-
-
-def vocabulary(corpus: Corpus, *, top: int = 20, progress: Progress | None = None) -> dict[str, Any]:
-    """Top content words overall and per year, for `speechkit stats`."""
-    docs = corpus.docs()
-    year_of = {d.id: d.year for d in docs}
-    overall: Counter[str] = Counter()
-    per_year: dict[int, Counter[str]] = defaultdict(Counter)
-    for doc_id, words in zip(year_of, _content_streams(corpus, list(year_of), progress), strict=True):
-        words = [w for w in words if len(w) > 1]
-        overall.update(words)
-        if year_of[doc_id] is not None:
-            per_year[year_of[doc_id]].update(words)
-    return {"overall": overall.most_common(top),
-            "by_year": {str(y): c.most_common(min(top, 10)) for y, c in sorted(per_year.items())},
-            **corpus.provenance()}
+        raise NotFoundError(f"no themes named {name!r}; run `speechkit topics --name {name}` first")
+    with contextlib.suppress(ValueError):
+        return json.loads(path.read_text("utf-8"))
+    raise NotFoundError(f"{path} cannot be read; run `speechkit topics --name {name}` again")

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .home import Home
+from .context import Context
 from .query import selection_filters
 from .settings import Settings, load_settings
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .search import Concordance, SearchBackend, SearchResult
 
 
-class Workspace(Home):
+class Workspace(Context):
     """A workspace on disk. `home` defaults to $SPEECHKIT_HOME or the current directory;
     keyword arguments override settings (workers=1, max_file_mb=50, …). Its store and
     segmenter are opened once and shared by every method; close it (or use `with`) when done."""
@@ -119,14 +119,14 @@ class Workspace(Home):
 
     def topics(self, *, filters: str | None = None, **kwargs: Any):
         """Themes over passages (`speechkit topics`)."""
-        from .themes import themes
+        from .topics import themes
 
         with self.corpus() as c:
             return themes(c, filters=selection_filters(filters), selection=filters or "", **kwargs)
 
     def cluster(self, *, filters: str | None = None, **kwargs: Any):
         """Clusters of whole speeches (`speechkit cluster`)."""
-        from .topics import cluster
+        from .clusters import cluster
 
         with self.corpus() as c:
             return cluster(c, filters=selection_filters(filters), selection=filters or "", **kwargs)
@@ -139,7 +139,7 @@ class Workspace(Home):
             return diff(c, a, b, **kwargs)
 
     def similar(self, doc_id: str, *, filters: str | None = None, **kwargs: Any):
-        from .topics import similar
+        from .clusters import similar
 
         with self.corpus() as c:
             return similar(c, doc_id, filters=selection_filters(filters), **kwargs)

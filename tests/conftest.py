@@ -82,9 +82,9 @@ def seeds_home(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
 @pytest.fixture(scope="session")
 def pg_server() -> str:
     """A throwaway PostgreSQL cluster on a free loopback port, started for the session and
-    stopped by its pid (speechkit.testing); its base URL (append a database name). Skipped,
+    stopped by its pid (tests/servers.py); its base URL (append a database name). Skipped,
     with the reason, when PostgreSQL's server programs are not installed."""
-    from speechkit.testing import Unavailable, postgres_cluster
+    from .servers import Unavailable, postgres_cluster
 
     with contextlib.ExitStack() as stack:
         try:
@@ -99,6 +99,6 @@ def pg_url(pg_server: str) -> str:
     """A new, empty database on the session's PostgreSQL server."""
     import uuid
 
-    from speechkit.testing import new_database
+    from .servers import new_database
 
     return new_database(pg_server, "t" + uuid.uuid4().hex[:12])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from speechkit.clusters import cluster, similar
 from speechkit.corpus import Corpus
 from speechkit.errors import SpeechkitError
 from speechkit.keyness import collocates, compare
@@ -18,7 +19,6 @@ from speechkit.matching import matching_form
 from speechkit.query import selection_filters
 from speechkit.settings import load_settings
 from speechkit.store import Store
-from speechkit.topics import cluster, similar
 from speechkit.trends import trend
 from speechkit.workspace import Workspace
 
@@ -226,23 +226,23 @@ def test_cli_outputs_carry_provenance(home):
 def test_tfidf_counts_are_cached_per_corpus_and_selection(home, monkeypatch):
     import shutil
 
-    from speechkit import topics
+    from speechkit import clusters
 
     settings = load_settings(home)
     shutil.rmtree(settings.index_dir / "tfidf", ignore_errors=True)
     with Workspace(settings) as ws, Corpus(ws) as c:
-        _, vec, fresh, _ = topics.tfidf(c)
+        _, vec, fresh, _ = clusters.tfidf(c)
     reads = []
-    real = topics._content_streams
-    monkeypatch.setattr(topics, "_content_streams", lambda *a: reads.append(1) or real(*a))
+    real = clusters._content_streams
+    monkeypatch.setattr(clusters, "_content_streams", lambda *a: reads.append(1) or real(*a))
     with Workspace(settings) as ws, Corpus(ws) as c:
-        _, vec2, cached, _ = topics.tfidf(c)
+        _, vec2, cached, _ = clusters.tfidf(c)
         assert not reads  # tokens were not read again
         assert cached.shape == fresh.shape and (cached != fresh).nnz == 0
         assert list(vec2.get_feature_names_out()) == list(vec.get_feature_names_out())
         # a document outside the matrix is weighted with the same vocabulary
         assert vec2.tfidf_.transform(vec2.transform([["改革", "改革", "发展"]])).nnz == 2
-        topics.tfidf(c, selection_filters("year:2000..2026"))  # another selection: computed
+        clusters.tfidf(c, selection_filters("year:2000..2026"))  # another selection: computed
         assert reads
     assert len(list((settings.index_dir / "tfidf").iterdir())) == 2
 
@@ -250,7 +250,7 @@ def test_tfidf_counts_are_cached_per_corpus_and_selection(home, monkeypatch):
 def test_long_steps_report_progress(corpus_):
     """cluster, collocates and the vocabulary of `stats` call their progress callback up to
     the whole selection (the CLI draws it as a bar on a terminal)."""
-    from speechkit.topics import vocabulary
+    from speechkit.clusters import vocabulary
 
     for name, call in (("cluster", lambda p: cluster(corpus_, k="auto", k_range=(2, 4), save=False, progress=p)),
                        ("collocates", lambda p: collocates(corpus_, "改革", progress=p)),
@@ -269,7 +269,7 @@ def test_long_steps_report_progress(corpus_):
 
 @pytest.fixture(scope="module")
 def themes_result(corpus_):
-    from speechkit.themes import themes
+    from speechkit.topics import themes
     return themes(corpus_, k=8, name="t8", seed=3, probes=["营商环境"], save=True)
 
 
@@ -311,7 +311,7 @@ def test_theme_labels_are_not_units_that_follow_numbers(themes_result, corpus_):
 def test_theme_stability_measures_agreement_between_partitions(themes_result):
     import numpy as np
 
-    from speechkit.themes import theme_stability
+    from speechkit.topics import theme_stability
     rng = np.random.default_rng(0)
     a = rng.integers(0, 5, 400)
     # the same partition under other names agrees fully; a partition drawn at random does not
@@ -326,7 +326,7 @@ def test_theme_stability_measures_agreement_between_partitions(themes_result):
 
 
 def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
-    from speechkit.themes import themes
+    from speechkit.topics import themes
     for shares in themes_result.speech_shares.values():
         assert abs(sum(shares.values()) - 1) < 0.01
     for row in themes_result.share_by["year"].values():
@@ -340,7 +340,7 @@ def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
 def test_passages_read_by_the_worker_pool_give_the_same_themes(themes_result, home, monkeypatch):
     """Batches of speeches read by two worker processes and merged in order give the themes,
     shares and probes of reading them one by one (small batches, so there are many)."""
-    import speechkit.themes as T
+    import speechkit.topics as T
 
     monkeypatch.setattr(T, "READ_BATCH", 7)
     monkeypatch.setattr(T, "READ_CHARS", 20_000)
@@ -354,7 +354,7 @@ def test_passages_read_by_the_worker_pool_give_the_same_themes(themes_result, ho
 
 
 def test_passages_of_a_term_are_followed(themes_result, corpus_):
-    from speechkit.themes import split_passages
+    from speechkit.topics import split_passages
     # brute force: the passages of every speech that contain the term; the themes place those
     # with enough theme words (nearly all), never more
     truth = 0

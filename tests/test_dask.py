@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from speechkit.context import open_store
 from speechkit.index.build import build_index
 from speechkit.ingest import ingest
 from speechkit.search import Searcher
 from speechkit.settings import load_settings
-from speechkit.storage import open_store
-from speechkit.testing import dask_processes
 
+from .servers import dask_processes
 from .test_pg import TERMS, _inputs, _state
 
 distributed = pytest.importorskip("distributed", reason="Dask is not installed; `bash .ci/install` installs it")
@@ -68,7 +68,7 @@ def test_dask_ingests_indexes_and_resumes_like_the_local_pool(tmp_path, corpus, 
 
 def test_topics_read_on_dask_equal_the_local_reading(tmp_path, corpus, local_cluster, monkeypatch, workspace):
     """Passages read in batches by Dask's workers give the themes read in this process."""
-    import speechkit.themes as T
+    import speechkit.topics as T
     from speechkit.corpus import Corpus
 
     src = _inputs(corpus, tmp_path / "src")

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from speechkit.context import open_store
 from speechkit.index.build import build_index
 from speechkit.ingest import ingest
 from speechkit.search import Searcher
 from speechkit.settings import load_settings
-from speechkit.storage import open_store
-from speechkit.testing import served
 from speechkit.workspace import Workspace
 
 from .conftest import NATIONAL
 from .conftest import run_cli as run
+from .servers import served
 
 TERMS = ["营商环境", "放管服", "改革开放", "党", "人民公社", '"供给侧结构性改革"', "GDP", "政府工作报告 year:2019"]
 

@@ -60,7 +60,7 @@ def test_the_saved_dictionary_segments_exactly_as_the_full_one(home, canonical):
     read) and must come out exactly as with jieba's whole dictionary loaded."""
     import random
 
-    from speechkit.layout import Paths
+    from speechkit.paths import Paths
     from speechkit.segment import SMALL_TEXT
 
     saved = Segmenter(dictionary=Paths(load_settings(home).index_dir).dictionary)

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from speechkit.testing import served
-
 from .conftest import NATIONAL, run_cli
+from .servers import served
 
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed; `bash .ci/install`")
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)

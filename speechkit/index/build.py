@@ -19,10 +19,10 @@ from typing import Any
 from whoosh import index as whoosh_index
 
 from ..atomic import recover_dir, replace_dir, write_json
+from ..context import Context, require_context
 from ..documents import Progress
 from ..engine import bounded_map, executor
 from ..faults import crash_point
-from ..home import Home, require_home
 from ..matching import matching_form
 from ..provenance import expected_manifest, read_manifest
 from ..segment import Segmenter, segment_batch
@@ -55,11 +55,11 @@ def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
 
 
 
-def build_index(home: Home, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+def build_index(home: Context, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
     """Bring the indexes of the workspace `home` up to date with its store: only new, changed
     and removed documents are written, unless `rebuild`."""
     t0 = time.perf_counter()
-    home = require_home(home, "build_index")
+    home = require_context(home, "build_index")
     settings, paths = home.settings, home.paths
     # whole speeches are cut with jieba's full dictionary, not with the saved copy this build
     # writes (which the workspace's segmenter reads for queries); both give the same tokens

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_bytes
+from ..context import Context
 from ..errors import IndexError_
-from ..home import Home
-from ..layout import Paths
+from ..paths import Paths
 from ..provenance import read_manifest
 from .integrity import damaged_files, folder_sums, stamp
 from .text import text_index_intact
@@ -115,7 +115,7 @@ def read_positions(folder: Path, generation: int, ids: bytes) -> tuple[array, ar
     return (to_pos, to_docnum) if len(to_docnum) == head["positions"] else None
 
 
-def check_current(home: Home) -> dict[str, Any]:
+def check_current(home: Context) -> dict[str, Any]:
     """The manifest of `home`'s index if it is current (built from this store, lexicon and
     speechkit version); otherwise a one-line error with the fix."""
     have = read_manifest(home.paths, required=True)

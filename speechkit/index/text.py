@@ -33,8 +33,8 @@ import numpy as np
 
 from ..atomic import replace_dir
 from ..errors import IndexError_
-from ..layout import Paths
 from ..matching import matching_form
+from ..paths import Paths
 from ..query import FILTER_COLUMNS, Filter
 from ..store import DocumentStore
 from .integrity import damaged_files, file_sum

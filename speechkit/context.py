@@ -3,7 +3,7 @@ one segmenter, the layout of its indexes and the provenance every output carries
 
 Every stage (ingest, the index build, the searchers, `Corpus` and the analyses) takes this one
 object (`speechkit.Workspace` is one), so a command opens the store and builds the segmenter
-once however many parts it uses. Settings alone are not accepted: `Home(settings)` makes one.
+once however many parts it uses. Settings alone are not accepted: `Context(settings)` makes one.
 """
 
 from __future__ import annotations
@@ -13,18 +13,31 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import SpeechkitError
-from .layout import Paths
+from .errors import SpeechkitError, StoreError
+from .paths import Paths
 from .provenance import expected_manifest, read_manifest
 from .segment import Segmenter
 from .settings import Settings, load_settings
-from .storage import open_store
-from .store import DocumentStore
+from .store import DocumentStore, Store
 
 
-class Home:
-    """A workspace's parts, each made on first use. Close it (or use it as a context
-    manager) to close its store."""
+def open_store(settings: Settings, *, create: bool = True) -> DocumentStore:
+    """The workspace's store: PostgreSQL when `settings.store` is a postgresql:// URL, else
+    the SQLite file in DIR/corpus/."""
+    if settings.store_url:
+        from .pgstore import PgStore
+
+        return PgStore(settings.store_url, create=create)
+    if settings.store:
+        raise StoreError(f"store {settings.store!r} is not a postgresql:// URL; leave it empty for the SQLite file")
+    return Store(settings.store_path, create=create)
+
+
+class Context:
+    """The one context object every stage takes: a workspace's settings, store, segmenter,
+    index paths and provenance, each made on first use. `speechkit.Workspace` is a Context with
+    a method per stage (it lives at the top layer because those methods import every stage).
+    Close it (or use it as a context manager) to close its store."""
 
     def __init__(self, settings: Settings, *, lexicon: str | os.PathLike[str] | None = None) -> None:
         """`lexicon`: a user lexicon for this workspace, in place of the `lexicon` setting."""
@@ -39,12 +52,12 @@ class Home:
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, *, lexicon: str | None = None,
-             **overrides: Any) -> Home:
+             **overrides: Any) -> Context:
         """The workspace at `home` ($SPEECHKIT_HOME or the current directory by default);
         keyword arguments override settings (workers=1, …)."""
         return cls(load_settings(home, **overrides), lexicon=lexicon)
 
-    def __enter__(self) -> Home:
+    def __enter__(self) -> Context:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -91,9 +104,9 @@ class Home:
 
 
 
-def require_home(home: object, stage: str) -> Home:
+def require_context(home: object, stage: str) -> Context:
     """`home`, checked: a stage given plain settings says how to make the workspace."""
-    if not isinstance(home, Home):
-        raise TypeError(f"{stage} takes a workspace (speechkit.Workspace or speechkit.home.Home), "
+    if not isinstance(home, Context):
+        raise TypeError(f"{stage} takes a workspace (speechkit.Workspace or speechkit.context.Context), "
                         f"not {type(home).__name__}: wrap settings as Workspace(settings)")
     return home
