@@ -203,11 +203,10 @@ def synthetic_ranked(source: Path, target: Path, size: int, workers: int, seed: 
     jieba cuts at line ends, so a speech's tokens are its paragraphs' tokens); its write time."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from whoosh import index as whoosh_index
-
     from speechkit.index.analysis import schema
     from speechkit.index.build import document_fields
     from speechkit.index.manifest import save_positions
+    from speechkit.index.mapped import create_in
     from speechkit.index.text import TextIndex
     from speechkit.index.writer import Writer, save_docnum_ids
     from speechkit.paths import Paths
@@ -225,7 +224,7 @@ def synthetic_ranked(source: Path, target: Path, size: int, workers: int, seed: 
     folder = Paths(target).whoosh
     folder.mkdir(parents=True)
     t0 = time.perf_counter()
-    ix = whoosh_index.create_in(str(folder), schema(None))
+    ix = create_in(folder, schema(None))
     writer = Writer(ix, 1024)
     for i, picks in enumerate(_draws(size, len(owner), counts, seed)):
         like = owner[picks[0]]

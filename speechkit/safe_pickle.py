@@ -93,8 +93,14 @@ class _PickleShim(ModuleType):
     Unpickler = _Restricted
 
 
+_HARDENED = False
+
+
 def harden_whoosh() -> None:
-    """Route every unpickling in whoosh's modules through the restricted unpickler."""
+    """Route every unpickling in whoosh's modules through the restricted unpickler (idempotent)."""
+    global _HARDENED
+    if _HARDENED:
+        return
     import importlib
 
     shim = _PickleShim("pickle")
@@ -109,3 +115,4 @@ def harden_whoosh() -> None:
                             ("load_pickle", restricted_load), ("pickle", shim)):
             if hasattr(module, attr):
                 setattr(module, attr, value)
+    _HARDENED = True

@@ -53,8 +53,30 @@ def test_pickles_are_read_whole_and_the_position_moves_past_them() -> None:
 def test_whoosh_reads_segments_through_the_mapped_reader() -> None:
     from whoosh.filedb.structfile import BufferFile
 
-    import speechkit.index  # noqa: F401  (applies the patch)
+    from speechkit.index.mapped import prepare_whoosh
 
+    prepare_whoosh()  # what open_dir and create_in do before whoosh reads anything
     f = BufferFile(memoryview(b"\x00\x00\x00\x05abcde"), name="x.pst")
     assert isinstance(f.file, MappedFile)
     assert f.read_int() == 5 and f.read(5) == b"abcde"
+
+
+def test_importing_speechkit_patches_nothing_until_an_index_is_opened(tmp_path) -> None:
+    # run in a fresh interpreter: this one may have opened an index already
+    import subprocess
+    import sys
+
+    probe = (
+        "import pickle, speechkit, speechkit.index, speechkit.index.build, speechkit.search\n"
+        "import whoosh.index, whoosh.filedb.structfile as sf\n"
+        "from speechkit.safe_pickle import restricted_load\n"
+        "print(sf.BufferFile.__init__.__module__, whoosh.index.pickle is pickle)\n"
+        "from speechkit.index.mapped import create_in, open_dir\n"
+        "from speechkit.index.analysis import schema\n"
+        "create_in(__import__('pathlib').Path(%r), schema(None))\n"
+        "print(sf.BufferFile.__init__.__module__, whoosh.index.pickle is pickle, sf.load_pickle is restricted_load)\n"
+    ) % str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    before, after = out.stdout.split("\n")[:2]
+    assert before == "whoosh.filedb.structfile True"
+    assert after == "speechkit.index.mapped False True"

@@ -14,12 +14,8 @@ The modules, lowest first: `analysis` (the whoosh analyzer and schema), `writer`
 segment writer), `text` (the exact-match index, reader and writer), `manifest` (what an index
 was built from, its lock, whether it is current), `build` (`build_index`). Importing this
 package loads none of them (import the module you need): a query imports `manifest` and `text` and never the writer.
+Nor does it patch whoosh: every index is opened or created through `mapped.open_dir` /
+`create_in`, which harden whoosh's unpickling first.
 """
 
 from __future__ import annotations
-
-from ..safe_pickle import harden_whoosh
-from .mapped import patch as _read_segments_in_place
-
-harden_whoosh()  # an index folder from elsewhere must not run code when it is opened
-_read_segments_in_place()  # whoosh copied every posting list of a segment into memory when opened

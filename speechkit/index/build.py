@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from whoosh import index as whoosh_index
-
 from ..atomic import recover_dir, replace_dir, write_json
 from ..context import Context, require_context
 from ..documents import Progress
@@ -30,6 +28,7 @@ from ..settings import Settings
 from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema
 from .manifest import damage_error, damaged_parts, locked, read_hashes, record_files, save_positions, whoosh_generation
+from .mapped import create_in, open_dir
 from .text import META_COLUMNS, Spool, text_index_intact, write_text_index
 from .writer import Writer, save_docnum_ids
 
@@ -101,7 +100,7 @@ def build_index(home: Context, *, rebuild: bool = False, progress: Progress | No
             tmp = paths.root / "whoosh.new"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
-            whoosh_index.create_in(str(tmp), schema(home.lexicon))
+            create_in(tmp, schema(home.lexicon))
             target = tmp
         else:
             target = paths.whoosh
@@ -113,7 +112,7 @@ def build_index(home: Context, *, rebuild: bool = False, progress: Progress | No
         changed = [i for i, r in docs.items() if indexed.get(i) != key(r)]
         removed = [i for i in indexed if i not in docs]
         report.unchanged = len(docs) - len(changed)
-        ix = whoosh_index.open_dir(str(target))
+        ix = open_dir(target)
         writer = Writer(ix, settings.index_memory_mb)
         fresh = Spool(paths.root / "text.fresh")
         try:

@@ -24,6 +24,7 @@ from ..errors import IndexError_
 from ..paths import Paths
 from ..provenance import read_manifest
 from .integrity import damaged_files, folder_sums, stamp
+from .mapped import open_dir
 from .text import text_index_intact
 
 DOCNUM_IDS = "speechkit-ids.json"
@@ -198,8 +199,6 @@ def open_whoosh(paths: Paths, manifest: dict[str, Any]) -> Any:
     """The ranked index, its files checked against `manifest` first; damage is a one-line error
     naming the repair (whoosh's own errors for a truncated or altered file were a bare
     "Aborted!" or a traceback)."""
-    from whoosh import index as whoosh_index
-
     bad = _whoosh_damage(paths, manifest)  # before whoosh reads (unpickles) anything
     if bad:
         raise damage_error(paths, "whoosh", bad)
@@ -207,7 +206,7 @@ def open_whoosh(paths: Paths, manifest: dict[str, Any]) -> Any:
         raise IndexError_(f"the ranked index in {paths.whoosh} is missing (an interrupted "
                           "build); run `speechkit index` to repair it")
     try:
-        return whoosh_index.open_dir(str(paths.whoosh))
+        return open_dir(paths.whoosh)
     except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError, pickle.UnpicklingError,
             struct.error, zlib.error) as exc:
         raise damage_error(paths, "whoosh", [f"(whoosh: {type(exc).__name__})"]) from None

@@ -6,13 +6,21 @@ Opening a searcher therefore copied the term dictionary and every posting list (
 speeches, 1.4 GB projected at a million) and faulted every page of them in, about 0.12 s of each
 search command. `patch()` gives `BufferFile` a read-only file over the same memory view instead:
 a search touches only the pages of the terms it reads.
+
+Every whoosh index speechkit opens or creates goes through `open_dir` / `create_in` here, which
+apply that patch and route whoosh's unpickling through the restricted loader (`safe_pickle`):
+an index folder from elsewhere must not run code when it is opened. Importing a module patches
+nothing; opening an index does.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from ..safe_pickle import harden_whoosh
 
 _PATCHED = False
 
@@ -114,3 +122,25 @@ def patch() -> None:
     BufferFile.__init__ = __init__
     BufferFile.read_pickle = read_pickle
     _PATCHED = True
+
+
+def prepare_whoosh() -> None:
+    """Restricted unpickling and in-place segment reads for whoosh (idempotent, cheap)."""
+    harden_whoosh()
+    patch()
+
+
+def open_dir(folder: Path) -> Any:
+    """whoosh's `open_dir`, prepared by `prepare_whoosh` first."""
+    from whoosh import index as whoosh_index
+
+    prepare_whoosh()
+    return whoosh_index.open_dir(str(folder))
+
+
+def create_in(folder: Path, schema: Any) -> Any:
+    """whoosh's `create_in`, prepared by `prepare_whoosh` first."""
+    from whoosh import index as whoosh_index
+
+    prepare_whoosh()
+    return whoosh_index.create_in(str(folder), schema)

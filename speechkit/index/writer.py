@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from ..atomic import write_json
 from .manifest import DOCNUM_IDS, docnum_ids_record
+from .mapped import open_dir
 
 
 class _MemoryPool:
@@ -114,7 +114,7 @@ class Writer(SegmentWriter):
 def save_docnum_ids(folder: Path) -> list[str | None]:
     """Our id of every whoosh document number, saved beside the segments it describes: reading
     them back from whoosh's stored fields took 0.3 s of every search on 35,000 speeches."""
-    ix = whoosh_index.open_dir(str(folder))
+    ix = open_dir(folder)
     with ix.reader() as reader:
         ids: list[str | None] = [None] * reader.doc_count_all()
         for docnum, fields in reader.iter_docs():
