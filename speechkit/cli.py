@@ -600,13 +600,7 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
     with _workspace(ctx) as ws, open_searcher(ws) as s:
         result = s.search(query, filters=filters, limit=limit,
                           offset=offset, sort=sort, passages=0 if as_csv else passages)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-        return
-    if as_csv:
-        writer = _CsvOut(sys.stdout)
-        for row in result.csv_rows(offset + 1):
-            writer.writerow(row)
+    if _emit(result, as_json, as_csv, result.csv_rows(offset + 1) if as_csv else None):
         return
     table = Table(title=f"{result.total} speeches match {result.parsed}"
                         + (f" — showing {offset + 1}–{offset + len(result.hits)}" if result.hits else ""))
@@ -644,13 +638,7 @@ def kwic(ctx: click.Context, term: str, width: int, sort: str, filters: list[Any
     with _workspace(ctx) as ws, open_searcher(ws) as s:
         result = s.kwic(term, width=width, sort=sort, filters=filters, limit=limit, offset=offset)
     lines = result.lines
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-        return
-    if as_csv:
-        writer = _CsvOut(sys.stdout)
-        for row in result.csv_rows():
-            writer.writerow(row)
+    if _emit(result, as_json, as_csv):
         return
     # the keyword, id and date always show whole; the contexts get what the terminal has left,
     # cut where they meet the terminal's edge (the left context keeps its end, next to the keyword)
@@ -724,20 +712,14 @@ def _formats(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _emit(data: dict[str, Any], rows_key: str, as_json: bool, as_csv: bool) -> bool:
-    """Write --json or --csv output; True when done."""
+def _emit(result: Any, as_json: bool, as_csv: bool, rows: list[list[Any]] | None = None) -> bool:
+    """Write a result's --json (`to_json`) or --csv (`csv_rows`, or `rows`: the same writer
+    as the workbench's downloads); True when done."""
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return True
     if as_csv:
-        rows = data[rows_key]
-        meta = {k: v for k, v in data.items() if k in ("corpus", "segmenter")}
-        fields = list(rows[0].keys()) + list(meta) if rows else list(meta)
-        writer = _CsvOut(sys.stdout, fields, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**{k: (";".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()},
-                             **meta})
+        _CsvOut(sys.stdout).writerows(result.csv_rows() if rows is None else rows)
         return True
     return False
 
@@ -770,7 +752,7 @@ def trend(ctx: click.Context, terms: tuple[str, ...], by: str, year_from: int | 
 
         plot_trend(result, plot)
         err.print(f"chart written to {plot}")
-    if _emit(result.to_json(), "rows", as_json, as_csv):
+    if _emit(result, as_json, as_csv):
         return
     table = Table(title=f"trend by {by} — corpus {result.provenance['corpus'][:10]}")
     for col in (by, "term", "occurrences", "documents", "chars", "docs in bucket", "per 10k chars"):
@@ -807,7 +789,7 @@ def compare(ctx: click.Context, a: str, b: str, top: int, min_freq: int, include
     with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = run(corpus, selection_filters(a), selection_filters(b), label_a=a, label_b=b, top=top,
                      min_freq=min_freq, include_duplicates=include_duplicates)
-    if _emit(result.to_json(), "words", as_json, as_csv):
+    if _emit(result, as_json, as_csv):
         return
     for label in (a, b):
         table = Table(title=f"key words of {label} ({result.docs[0] if label == a else result.docs[1]} speeches)")
@@ -844,7 +826,7 @@ def collocates(ctx: click.Context, term: str, window: int, measure: str, top: in
         result = run(corpus, term, window=window, measure=measure, top=top, min_freq=min_freq,
                      filters=filters, include_duplicates=include_duplicates, include_node=include_node,
                      progress=progress)
-    if _emit(result.to_json(), "collocates", as_json, as_csv):
+    if _emit(result, as_json, as_csv):
         return
     table = Table(title=f"collocates of {term} ({result.term_freq}×, ±{window} words, {measure})")
     for col in ("word", "together", "freq", measure):
@@ -1087,19 +1069,9 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
 
     with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = diff(corpus, a, b, top=top, pairs=top)
+    if _emit(result, as_json, as_csv):
+        return
     data = result.to_json()
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
-    if as_csv:
-        writer = _CsvOut(sys.stdout)
-        writer.writerow(["kind", "term", "a", "b", "g2", "first_seen", "corpus", "segmenter"])
-        for kind in ("new", "dropped", "more", "less"):
-            for r in data[kind]:
-                first = r.get("first_seen") or {}
-                writer.writerow([kind, r["term"], r["a"], r["b"], r["g2"], first.get("year", ""),
-                                 data.get("corpus"), data.get("segmenter")])
-        return
     if result.ranking.startswith("by count"):
         err.print("new formulations ranked " + result.ranking)
     out.print(f"A: {a} ({result.a.speeches} speeches, {result.a.words} words)   "
@@ -1144,7 +1116,7 @@ def similar(ctx: click.Context, doc_id: str, limit: int, filters: list[Any], sel
 
     with _workspace(ctx) as ws, Corpus(ws) as corpus:
         result = run(corpus, doc_id, limit=limit, filters=filters)
-    if _emit(result.to_json(), "similar", as_json, as_csv):
+    if _emit(result, as_json, as_csv):
         return
     table = Table(title=f"similar to {result.id} {result.title or ''}")
     for col in ("id", "year", "region", "title", "cosine"):

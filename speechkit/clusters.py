@@ -22,6 +22,7 @@ import numpy as np
 
 from .atomic import new_folder, write_json
 from .corpus import Corpus, digest, is_content_word
+from .csvsafe import record_rows
 from .documents import Progress
 from .errors import NotFoundError, SpeechkitError
 from .faults import crash_point
@@ -307,6 +308,10 @@ class SimilarResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, **self.provenance, "similar": self.similar}
+
+    def csv_rows(self) -> list[list[Any]]:
+        """A header and one row per similar speech, with the speech they are similar to."""
+        return record_rows(self.similar, self.provenance, {"similar_to": self.id})
 
 
 def similar(corpus: Corpus, doc_id: str, *, limit: int = 10, filters: list[Filter] = (),

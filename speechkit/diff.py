@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .corpus import Corpus, is_content_word
+from .csvsafe import record_rows
 from .errors import SpeechkitError
 from .keyness import g2
 from .matching import matching_form
@@ -51,6 +52,14 @@ class DiffResult:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), **self.provenance}
+
+    def csv_rows(self) -> list[list[Any]]:
+        """A header and one row per formulation: kind (new, dropped, more, less), the term, its
+        counts in A and B, G², and the first dated speech that has it (new ones)."""
+        records = [{"kind": kind, "term": r["term"], "a": r["a"], "b": r["b"], "g2": r["g2"],
+                    "first_seen": (r.get("first_seen") or {}).get("year", "")}
+                   for kind in ("new", "dropped", "more", "less") for r in getattr(self, kind)]
+        return record_rows(records, self.provenance)
 
 
 def _side(corpus: Corpus, spec: str) -> tuple[Side, list[str]]:

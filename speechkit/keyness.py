@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .corpus import Corpus, is_content_word
+from .csvsafe import record_rows
 from .documents import Progress
 from .matching import matching_form
 from .query import Filter
@@ -64,6 +65,10 @@ class CompareResult:
     def to_json(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "docs": self.docs, "tokens": self.tokens, **self.provenance,
                 "words": [asdict(w) for w in self.words]}
+
+    def csv_rows(self) -> list[list[Any]]:
+        """A header and one row per key word, with both selections and the provenance."""
+        return record_rows([asdict(w) for w in self.words], self.provenance, {"a": self.a, "b": self.b})
 
 
 def compare(corpus: Corpus, a: list[Filter], b: list[Filter], *, label_a: str = "A", label_b: str = "B",
@@ -121,6 +126,11 @@ class CollocatesResult:
     def to_json(self) -> dict[str, Any]:
         return {"term": self.term, "measure": self.measure, "window": self.window, "term_freq": self.term_freq,
                 **self.provenance, "collocates": [asdict(c) for c in self.collocates]}
+
+    def csv_rows(self) -> list[list[Any]]:
+        """A header and one row per collocate, with the node, measure, window and provenance."""
+        return record_rows([asdict(c) for c in self.collocates], self.provenance,
+                           {"term": self.term, "measure": self.measure, "window": self.window})
 
 
 def collocates(corpus: Corpus, term: str, *, window: int = 5, measure: str = "logdice", top: int = 30,

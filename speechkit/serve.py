@@ -380,12 +380,7 @@ async def api_trend(bench: Workbench, request: Request) -> Response:
 
 async def trend_csv(bench: Workbench, request: Request) -> Response:
     result = _given(_trend(bench, request.query_params), "terms: /trend.csv?terms=…")
-    prov = result.provenance
-    rows = [["bucket", "term", "occurrences", "documents", "total_chars", "total_documents", "rate_per_10k",
-             "corpus", "segmenter"]]
-    rows += [[r.bucket, r.term, r.occurrences, r.documents, r.total_chars, r.total_documents, r.rate_per_10k,
-              prov.get("corpus"), prov.get("segmenter")] for r in result.rows]
-    return _csv(rows, "trend.csv", request)
+    return _csv(result.csv_rows(), "trend.csv", request)
 
 
 # --- keyness ------------------------------------------------------------------------------------
@@ -414,12 +409,7 @@ async def api_compare(bench: Workbench, request: Request) -> Response:
 
 async def compare_csv(bench: Workbench, request: Request) -> Response:
     result = _given(_compare(bench, request.query_params), "two selections: /compare.csv?a=…&b=…")
-    prov = result.provenance
-    rows = [["word", "side", "freq_a", "freq_b", "docs_a", "docs_b", "g2", "log_ratio", "lexicon", "a", "b",
-             "corpus", "segmenter"]]
-    rows += [[w.word, w.side, w.freq_a, w.freq_b, w.docs_a, w.docs_b, w.g2, w.log_ratio, w.lexicon, result.a,
-              result.b, prov.get("corpus"), prov.get("segmenter")] for w in result.words]
-    return _csv(rows, "compare.csv", request)
+    return _csv(result.csv_rows(), "compare.csv", request)
 
 
 # --- themes (saved by `speechkit topics`) --------------------------------------------------------

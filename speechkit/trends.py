@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .corpus import Corpus
+from .csvsafe import record_rows
 from .matching import matching_form
 from .query import Filter
 
@@ -35,6 +36,11 @@ class TrendResult:
     def to_json(self) -> dict[str, Any]:
         return {"terms": self.terms, "by": self.by, **self.provenance, "first_seen": self.first_seen,
                 "rows": [asdict(r) for r in self.rows]}
+
+    def csv_rows(self) -> list[list[Any]]:
+        """A header and one row per (bucket, term), with the provenance (`trend --csv`, the
+        workbench's download)."""
+        return record_rows([asdict(r) for r in self.rows], self.provenance)
 
 
 def trend(corpus: Corpus, terms: list[str], *, by: str = "year", year_from: int | None = None,

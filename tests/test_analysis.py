@@ -216,7 +216,15 @@ def test_cli_outputs_carry_provenance(home):
         data = json.loads(run(home, *args))
         assert data["corpus"] and data["segmenter"]
     rows = run(home, "compare", "year:2008..2012", "year:2019..2023", "--csv", "--top", "3").splitlines()
-    assert rows[0].startswith("word,side,freq_a") and rows[0].endswith("corpus,segmenter")
+    assert rows[0].startswith("word,side,freq_a") and rows[0].endswith("a,b,corpus,segmenter")
+    for args in (["collocates", "改革", "--top", "3"], ["diff", "year:1990", "year:2020", "--top", "3"],
+                 ["trend", "改革"]):
+        table = list(csv.reader(io.StringIO(run(home, *args, "--csv"))))
+        data = json.loads(run(home, *args, "--json"))
+        assert table[0][-2:] == ["corpus", "segmenter"] and {r[-2] for r in table[1:]} == {data["corpus"]}
+        listed = data.get("collocates") or data.get("rows") or [r for k in ("new", "dropped", "more", "less")
+                                                                   for r in data.get(k, [])]
+        assert len(table) == len(listed) + 1 > 1
     stats = json.loads(run(home, "stats", "--json"))
     assert stats["vocabulary"]["overall"] and stats["vocabulary"]["by_year"]
     bad = run(home, "compare", "营商环境", "year:2019", code=1)

@@ -73,9 +73,9 @@ def test_importing_speechkit_patches_nothing_until_an_index_is_opened(tmp_path) 
         "print(sf.BufferFile.__init__.__module__, whoosh.index.pickle is pickle)\n"
         "from speechkit.index.mapped import create_in, open_dir\n"
         "from speechkit.index.analysis import schema\n"
-        "create_in(__import__('pathlib').Path(%r), schema(None))\n"
+        f"create_in(__import__('pathlib').Path({str(tmp_path)!r}), schema(None))\n"
         "print(sf.BufferFile.__init__.__module__, whoosh.index.pickle is pickle, sf.load_pickle is restricted_load)\n"
-    ) % str(tmp_path)
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     before, after = out.stdout.split("\n")[:2]
     assert before == "whoosh.filedb.structfile True"

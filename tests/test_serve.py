@@ -175,6 +175,11 @@ def test_trend_chart_has_a_point_per_year_with_speeches(workbench, page):
               if r["term"] == "小康" and str(r["bucket"]).isdigit() and r["total_documents"]}
     assert {int(points.nth(i).get_attribute("data-year")): float(points.nth(i).get_attribute("data-value"))
             for i in range(points.count())} == counts
+    # the download is the CLI's CSV, row for row (two writers had drifted apart before)
+    with urllib.request.urlopen(base + "/trend.csv?" + urllib.parse.urlencode({"terms": "改革 小康"})) as r:
+        served = list(csv.reader(io.StringIO(r.read().decode("utf-8"))))
+    assert served == list(csv.reader(io.StringIO(run_cli(home, "trend", "改革", "小康", "--csv", stdout=True))))
+    assert served[0][-2:] == ["corpus", "segmenter"] and len(served) == len(want["rows"]) + 1
 
 
 def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
@@ -197,6 +202,10 @@ def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
         words = page.locator(f"#side-{n} td:first-child a").all_inner_texts()
         assert words == [w["word"] for w in want["words"] if w["side"] == side] and len(words) == 15
     _shot(page, "compare")
+    with urllib.request.urlopen(base + "/compare.csv?" + urllib.parse.urlencode({"a": a, "b": b, "top": "15"})) as r:
+        served = list(csv.reader(io.StringIO(r.read().decode("utf-8"))))
+    cli = list(csv.reader(io.StringIO(run_cli(home, "compare", a, b, "--top", "15", "--csv", stdout=True))))
+    assert served == cli and [row[0] for row in served[1:]] == [w["word"] for w in want["words"]]
     run_cli(home, "topics", "--name", "t", "-k", "4")
     model = json.loads((home / "indexes" / "topics" / "t" / "themes.json").read_text("utf-8"))
     page.goto(base + "/topics?" + urllib.parse.urlencode({"name": "t", "show": "1"}))
