@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..atomic import recover_dir, replace_dir, write_json
@@ -54,6 +55,112 @@ def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
 
 
 
+def _key(r: dict[str, Any]) -> str:
+    """What a document was indexed as: its text hash plus the metadata the index holds."""
+    return f"{r['text_hash']}:{r['title']}:{r['year']}:{r['date']}"
+
+
+@dataclass
+class _Plan:
+    """What a build writes: the manifest it will record, the previous one, the documents, which
+    of them changed, and where whoosh writes (the live folder, or a fresh one swapped in)."""
+
+    manifest: dict[str, Any]
+    old: dict[str, Any]
+    docs: dict[str, dict[str, Any]]
+    indexed: dict[str, str]
+    target: Path
+    text_ok: bool
+    rebuilt: bool
+
+    @property
+    def changed(self) -> list[str]:
+        return [i for i, r in self.docs.items() if self.indexed.get(i) != _key(r)]
+
+    @property
+    def removed(self) -> list[str]:
+        return [i for i in self.indexed if i not in self.docs]
+
+
+def _plan(home: Context, seg: Segmenter, rebuild: bool) -> _Plan:
+    """Read what the last build left (its manifest, damage, an interrupted commit) and decide
+    what this one writes."""
+    paths, store = home.paths, home.store
+    # a build killed inside a folder swap left the old folder aside: put it back
+    for folder in (paths.whoosh, paths.text):
+        if recover_dir(folder):
+            log.warning("%s was missing after an interrupted build; the previous copy is back", folder)
+    manifest = expected_manifest(store, seg)
+    old: dict[str, Any] = {}
+    if paths.manifest.exists() and not rebuild:
+        old = read_manifest(paths)
+        if old.get("segmenter") != manifest["segmenter"] or old.get("code") != manifest["code"]:
+            rebuild = True
+    # a file that is not what the last build wrote (truncated, a flipped bit, lost): the
+    # part it belongs to is written again (whoosh's from the token cache: no segmentation)
+    damaged = damaged_parts(paths, old) if old else {}
+    if "whoosh" in damaged:
+        log.warning("%s: repairing the ranked index", damage_error(paths, "whoosh", damaged["whoosh"]))
+    # a build killed after whoosh committed and before the manifest recorded it: the live
+    # index holds that build's deletions and additions, which skew BM25's statistics; it is
+    # built again (from the token cache: no segmentation)
+    live = whoosh_generation(paths.whoosh)
+    if (not rebuild and "whoosh" not in damaged and "whoosh_generation" in old
+            and live is not None and live != old["whoosh_generation"]):
+        log.warning("the last `speechkit index` was interrupted after writing; rebuilding the ranked index")
+        rebuild = True
+    # the exact-match index must be what the last build wrote, byte for byte: a damaged
+    # copy gave wrong totals silently; it is written again from the store
+    text_ok = not rebuild and "text" not in damaged and text_index_intact(paths, None)
+    docs = {r["id"]: {c: r[c] for c in (*META_COLUMNS, "text_hash")} for r in store.metadata()}
+    fresh_whoosh = rebuild or "whoosh" in damaged or live is None
+    target = paths.whoosh
+    if fresh_whoosh:
+        target = paths.root / "whoosh.new"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        create_in(target, schema(home.lexicon))
+    indexed = {} if rebuild or fresh_whoosh else read_hashes(paths, old)
+    return _Plan(manifest, old, docs, indexed, target, text_ok, fresh_whoosh)
+
+
+def _write_whoosh(home: Context, plan: _Plan, seg: Segmenter, fresh: Spool, report: IndexReport,
+                  progress: Progress | None) -> tuple[int, list[str | None]]:
+    """Delete, add and update the changed documents in whoosh (segmenting them in the workers
+    while this process writes), keeping their matching forms in `fresh`; whoosh's generation
+    and the id of each document number."""
+    changed, removed = plan.changed, plan.removed
+    report.unchanged = len(plan.docs) - len(changed)
+    ix = open_dir(plan.target)
+    writer = Writer(ix, home.settings.index_memory_mb)
+    try:
+        for i in removed:
+            writer.delete_by_term("id", i)
+        report.removed = len(removed)
+        for i, match, tokens in _segmented(home.store, seg, changed, home.settings, report, progress):
+            fresh.add(i, match)
+            fields = document_fields(plan.docs[i], tokens)
+            # update, never add, into a live index: a build killed after whoosh committed
+            # and before the manifest recorded it would otherwise add the speech twice
+            if i in plan.indexed or plan.target == home.paths.whoosh:
+                writer.update_document(**fields)
+            else:
+                writer.add_document(**fields)
+            if i in plan.indexed:
+                report.updated += 1
+            else:
+                report.added += 1
+        if progress:
+            progress(len(changed), len(changed), "writing the index")
+        writer.commit()
+        docnum_ids = save_docnum_ids(plan.target)
+        crash_point("index:after-whoosh-commit")
+    except BaseException:
+        writer.cancel()
+        raise
+    return ix.latest_generation(), docnum_ids
+
+
 def build_index(home: Context, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
     """Bring the indexes of the workspace `home` up to date with its store: only new, changed
     and removed documents are written, unless `rebuild`."""
@@ -65,107 +172,35 @@ def build_index(home: Context, *, rebuild: bool = False, progress: Progress | No
     seg = Segmenter(home.lexicon)
     report = IndexReport()
     with locked(paths):
-        store = home.store
-        # a build killed inside a folder swap left the old folder aside: put it back
-        for folder in (paths.whoosh, paths.text):
-            if recover_dir(folder):
-                log.warning("%s was missing after an interrupted build; the previous copy is back", folder)
-        manifest = expected_manifest(store, seg)
-        old: dict[str, Any] = {}
-        if paths.manifest.exists() and not rebuild:
-            old = read_manifest(paths)
-            if old.get("segmenter") != manifest["segmenter"] or old.get("code") != manifest["code"]:
-                rebuild = True
-        # a file that is not what the last build wrote (truncated, a flipped bit, lost): the
-        # part it belongs to is written again (whoosh's from the token cache: no segmentation)
-        damaged = damaged_parts(paths, old) if old else {}
-        if "whoosh" in damaged:
-            log.warning("%s: repairing the ranked index", damage_error(paths, "whoosh", damaged["whoosh"]))
-        # a build killed after whoosh committed and before the manifest recorded it: the live
-        # index holds that build's deletions and additions, which skew BM25's statistics; it is
-        # built again (from the token cache: no segmentation)
-        live = whoosh_generation(paths.whoosh)
-        if (not rebuild and "whoosh" not in damaged and "whoosh_generation" in old
-                and live is not None and live != old["whoosh_generation"]):
-            log.warning("the last `speechkit index` was interrupted after writing; rebuilding the ranked index")
-            rebuild = True
-        # the exact-match index must be what the last build wrote, byte for byte: a damaged
-        # copy gave wrong totals silently; it is written again from the store
-        text_ok = not rebuild and "text" not in damaged and text_index_intact(paths, None)
-        docs = {r["id"]: {c: r[c] for c in (*META_COLUMNS, "text_hash")} for r in store.metadata()}
-        indexed: dict[str, str] = {} if rebuild else read_hashes(paths, old)
-        if rebuild or "whoosh" in damaged or live is None:
-            report.rebuilt = True
-            indexed = {}
-            tmp = paths.root / "whoosh.new"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            create_in(tmp, schema(home.lexicon))
-            target = tmp
-        else:
-            target = paths.whoosh
-
-        # what changed: a document's key is its text hash plus the metadata we index
-        def key(r: dict[str, Any]) -> str:
-            return f"{r['text_hash']}:{r['title']}:{r['year']}:{r['date']}"
-
-        changed = [i for i, r in docs.items() if indexed.get(i) != key(r)]
-        removed = [i for i in indexed if i not in docs]
-        report.unchanged = len(docs) - len(changed)
-        ix = open_dir(target)
-        writer = Writer(ix, settings.index_memory_mb)
+        plan = _plan(home, seg, rebuild)
+        report.rebuilt = plan.rebuilt
+        manifest, docs = plan.manifest, plan.docs
         fresh = Spool(paths.root / "text.fresh")
         try:
-            for i in removed:
-                writer.delete_by_term("id", i)
-            report.removed = len(removed)
-            # whoosh writes in this process while the workers segment the next batches
-            for i, match, tokens in _segmented(store, seg, changed, settings, report, progress):
-                r = docs[i]
-                fresh.add(i, match)
-                fields = document_fields(r, tokens)
-                # update, never add, into a live index: a build killed after whoosh committed
-                # and before the manifest recorded it would otherwise add the speech twice
-                if i in indexed or target == paths.whoosh:
-                    writer.update_document(**fields)
-                else:
-                    writer.add_document(**fields)
-                if i in indexed:
-                    report.updated += 1
-                else:
-                    report.added += 1
+            manifest["whoosh_generation"], docnum_ids = _write_whoosh(home, plan, seg, fresh, report, progress)
+            if plan.target != paths.whoosh:
+                replace_dir(plan.target, paths.whoosh)
+                crash_point("index:after-whoosh-swap")
             if progress:
-                progress(len(changed), len(changed), "writing the index")
-            writer.commit()
-            docnum_ids = save_docnum_ids(target)
-            crash_point("index:after-whoosh-commit")
-        except BaseException:
-            writer.cancel()
-            fresh.close()
-            raise
-        manifest["whoosh_generation"] = ix.latest_generation()
-        if target != paths.whoosh:
-            replace_dir(target, paths.whoosh)
-            crash_point("index:after-whoosh-swap")
-        if progress:
-            progress(len(changed), len(changed), "writing the exact-match index")
-        try:
-            manifest["text"] = write_text_index(paths, docs, fresh, store, reuse=text_ok, progress=progress,
-                                                 unchanged=old.get("text") if text_ok else None)
+                progress(report.added + report.updated, report.added + report.updated,
+                         "writing the exact-match index")
+            manifest["text"] = write_text_index(paths, docs, fresh, home.store, reuse=plan.text_ok,
+                                                 progress=progress,
+                                                 unchanged=plan.old.get("text") if plan.text_ok else None)
         finally:
             fresh.close()
         save_positions(paths.whoosh, manifest["whoosh_generation"], docnum_ids,
                        (paths.text / "ids.txt").read_bytes())
         # what each speech was indexed as, in its own file: every command reads the manifest,
         # only a build needs these (4.5 MB for 35,000 speeches)
-        write_json(paths.hashes, {i: key(r) for i, r in docs.items()})
-        record_files(paths, manifest, {} if report.rebuilt else old)
+        write_json(paths.hashes, {i: _key(r) for i, r in docs.items()})
+        record_files(paths, manifest, {} if report.rebuilt else plan.old)
         manifest["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         seg.save_dictionary(paths.dictionary)  # only written when missing or from another version
         crash_point("index:before-manifest")
         write_json(paths.manifest, manifest)
         if settings.search == "server":
-            _sync_server(store, seg, docs, manifest, settings, progress)
+            _sync_server(home.store, seg, docs, manifest, settings, progress)
     report.seconds = time.perf_counter() - t0
     return report
 

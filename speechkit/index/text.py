@@ -358,9 +358,40 @@ class Spool:
         self.path.unlink(missing_ok=True)
 
 
+class _Previous:
+    """The exact-match index being replaced, when it is intact: each document's place in its
+    matching file and its n-gram row, its title's matching form, and its text."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.places: dict[str, tuple[int, int, int]] = {}  # id -> start, end, n-gram row
+        self.titles: dict[str, str] = {}
+        self._blob: Any = None
+        bounds, rowids = array("q"), array("q")
+        bounds.frombytes((paths.text / "offsets.bin").read_bytes())
+        rowids.frombytes((paths.text / "rowids.bin").read_bytes())
+        ids = (paths.text / "ids.txt").read_text("utf-8").split("\n")
+        titles = json.loads((paths.text / "titles.json").read_text("utf-8"))["title_match"]
+        if len(bounds) == 2 * len(ids) == 2 * len(rowids) == 2 * len(titles):
+            self.places = {i: (bounds[2 * n], bounds[2 * n + 1], rowids[n]) for n, i in enumerate(ids)}
+            self.titles = dict(zip(ids, titles, strict=True))
+            self._blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed by close()
+
+    def text(self, doc_id: str) -> bytes:
+        start, end, _ = self.places[doc_id]
+        self._blob.seek(start)
+        return self._blob.read(end - start)
+
+    def row(self, doc_id: str) -> int:
+        return self.places[doc_id][2]
+
+    def close(self) -> None:
+        if self._blob is not None:
+            self._blob.close()
+
+
 def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: DocumentStore, *,
-                      reuse: bool = True, progress: Callable[[int, int, str], None] | None = None,
-                      unchanged: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
+                     reuse: bool = True, progress: Callable[[int, int, str], None] | None = None,
+                     unchanged: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
     """One UTF-8 file of matching forms, NUL-separated, a table of documents and the n-gram
     index. When `reuse` (the previous index is intact), unchanged documents are copied from the
     previous file rather than converted again, keep their place and their n-gram row, and only
@@ -368,44 +399,45 @@ def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: Do
     (same documents in the same order, same titles and metadata), nothing is written and
     `unchanged` (the sums the manifest holds) is returned. Returns the size and digest of
     each file, for the manifest."""
-    previous: dict[str, tuple[int, int, int]] = {}  # id -> start, end, n-gram row
-    old_titles: dict[str, str] = {}
-    old_blob = None
-    if reuse and text_index_intact(paths, None):
-        bounds, rowids = array("q"), array("q")
-        bounds.frombytes((paths.text / "offsets.bin").read_bytes())
-        rowids.frombytes((paths.text / "rowids.bin").read_bytes())
-        old_ids = (paths.text / "ids.txt").read_text("utf-8").split("\n")
-        titles = json.loads((paths.text / "titles.json").read_text("utf-8"))["title_match"]
-        if len(bounds) == 2 * len(old_ids) == 2 * len(rowids) == 2 * len(titles):
-            previous = {i: (bounds[2 * n], bounds[2 * n + 1], rowids[n]) for n, i in enumerate(old_ids)}
-            old_titles = dict(zip(old_ids, titles, strict=True))
-            old_blob = open(paths.text / "matching.txt", "rb")  # noqa: SIM115 - closed below
-    # documents in neither the spool nor the old file (a repair, an interrupted build): their
-    # matching forms are made now, read from the store in batches
-    missing = [i for i in docs if i not in fresh and i not in previous]
-    for i, text in store.texts(missing):
-        fresh.add(i, matching_form(text))
-    if (unchanged is not None and previous and not len(fresh) and len(previous) == len(docs)
-            and all(i in docs for i in previous)
-            and all(old_titles[i] == matching_form(docs[i]["title"] or "") for i in docs)
-            and _same_columns(paths, [docs[i] for i in previous])):
-        if old_blob is not None:
-            old_blob.close()
-        return unchanged  # nothing to write: the files are the ones the manifest recorded
-    tmp = paths.root / "text.new"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    previous = _Previous(paths) if reuse and text_index_intact(paths, None) else None
+    old = previous.places if previous is not None else {}
+    try:
+        # documents in neither the spool nor the old file (a repair, an interrupted build): their
+        # matching forms are made now, read from the store in batches
+        missing = [i for i in docs if i not in fresh and i not in old]
+        for i, text in store.texts(missing):
+            fresh.add(i, matching_form(text))
+        if (unchanged is not None and previous is not None and old and not len(fresh) and len(old) == len(docs)
+                and all(i in docs for i in old)
+                and all(previous.titles[i] == matching_form(docs[i]["title"] or "") for i in docs)
+                and _same_columns(paths, [docs[i] for i in old])):
+            return unchanged  # nothing to write: the files are the ones the manifest recorded
+        tmp = paths.root / "text.new"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if old:
+            shutil.copyfile(paths.text / NGRAMS, tmp / NGRAMS)
+        table, rows = _write_matching(tmp, docs, fresh, previous, progress)
+    finally:
+        if previous is not None:
+            previous.close()
+    _write_columns(tmp, table, rows)
+    sums = {name: file_sum(tmp / name) for name in _TEXT_FILES + _CODE_FILES}
+    replace_dir(tmp, paths.text)
+    return sums
+
+
+def _write_matching(tmp: Path, docs: dict[str, Any], fresh: Spool, previous: _Previous | None,
+                    progress: Callable[[int, int, str], None] | None) -> tuple[list[dict[str, Any]], array]:
+    """matching.txt in `tmp` and the n-gram rows of what changed; each document's metadata and
+    place in the file, and its n-gram row, in document order."""
+    old = previous.places if previous is not None else {}
     # documents already indexed keep their place and row, so the rows stay in document order
     # (a row is found by bisection) and an unchanged document costs the n-gram index nothing
-    order = [i for i in previous if i in docs] + [i for i in docs if i not in previous]
-    next_row = max((row for _, _, row in previous.values()), default=0) + 1
-    if previous:
-        shutil.copyfile(paths.text / NGRAMS, tmp / NGRAMS)
-    db = _create_ngrams(tmp / NGRAMS)
-    stale = [i for i in previous if i not in docs or i in fresh]
-    todo = len(stale) + sum(1 for i in order if i in fresh)
-    done = 0
+    order = [i for i in old if i in docs] + [i for i in docs if i not in old]
+    next_row = max((row for _, _, row in old.values()), default=0) + 1
+    stale = [i for i in old if i not in docs or i in fresh]
+    todo, done = len(stale) + sum(1 for i in order if i in fresh), 0
 
     def tick() -> None:
         nonlocal done
@@ -413,19 +445,17 @@ def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: Do
         if progress and done % 1000 == 0:
             progress(done, todo, "writing the exact-match index")
 
-    def old_text(i: str) -> bytes:
-        start, end, _ = previous[i]
-        old_blob.seek(start)  # type: ignore[union-attr]
-        return old_blob.read(end - start)  # type: ignore[union-attr]
-
     table, rows = [], array("q")
     offset = 0
+    db = _create_ngrams(tmp / NGRAMS)
     try:
         db.execute("BEGIN")
         # a contentless FTS5 table forgets a row by being given the tokens it was given
         for i in stale:
+            assert previous is not None
             db.execute("INSERT INTO ngrams(ngrams, rowid, body, title) VALUES ('delete', ?, ?, ?)",
-                       (previous[i][2], ngram_tokens(old_text(i).decode("utf-8")), ngram_tokens(old_titles[i])))
+                       (previous.row(i), ngram_tokens(previous.text(i).decode("utf-8")),
+                        ngram_tokens(previous.titles[i])))
             tick()
         with open(tmp / "matching.txt", "wb") as fh:
             for i in order:
@@ -433,13 +463,14 @@ def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: Do
                 title_match = matching_form(r["title"] or "")
                 if i in fresh:
                     data = fresh.read(i)
-                    row = previous[i][2] if i in previous else next_row
-                    next_row += i not in previous
+                    row = old[i][2] if i in old else next_row
+                    next_row += i not in old
                     db.execute("INSERT INTO ngrams(rowid, body, title) VALUES (?, ?, ?)",
                                (row, ngram_tokens(data.decode("utf-8")), ngram_tokens(title_match)))
                     tick()
                 else:
-                    data, row = old_text(i), previous[i][2]
+                    assert previous is not None
+                    data, row = previous.text(i), previous.row(i)
                 fh.write(data + b"\x00")
                 meta = {c: r[c] for c in META_COLUMNS}
                 meta.update(start=offset, end=offset + len(data), title_match=title_match)
@@ -449,15 +480,18 @@ def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: Do
             fh.flush()
             os.fsync(fh.fileno())
         db.execute("COMMIT")
-        if not previous:  # a whole build: one merged b-tree reads fastest
+        if not old:  # a whole build: one merged b-tree reads fastest
             db.execute("INSERT INTO ngrams(ngrams) VALUES ('optimize')")
     finally:
         db.close()
-        if old_blob is not None:
-            old_blob.close()
-    # every query needs the offsets and ids, in forms that load in milliseconds; filters need the
-    # metadata and title phrases the titles, each read only then and by column (parsing one table
-    # of rows took 0.25 s of every search on 35,000 speeches)
+    return table, rows
+
+
+def _write_columns(tmp: Path, table: list[dict[str, Any]], rows: array) -> None:
+    """What every query loads beside the matching file, each in a form that loads in
+    milliseconds: offsets, n-gram rows and ids; the metadata and titles by column (read only by
+    filters and title phrases: parsing one table of rows took 0.25 s of every search on 35,000
+    speeches); each filter's columns as codes, so a filtered query reads 4 bytes a document."""
     bounds = array("q")
     for meta in table:
         bounds.extend((meta["start"], meta["end"]))
@@ -468,7 +502,6 @@ def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: Do
     (tmp / "meta.json").write_text(json.dumps(columns, ensure_ascii=False), "utf-8")
     titles = {c: [meta[c] for meta in table] for c in ("title", "title_match")}
     (tmp / "titles.json").write_text(json.dumps(titles, ensure_ascii=False), "utf-8")
-    # each filter's columns as codes, so a filtered query reads 4 bytes a document
     saved, start = {}, 0
     with open(tmp / CODES_BIN, "wb") as fh:
         for names in CODED_COLUMNS:
@@ -477,9 +510,6 @@ def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: Do
             saved[_code_key(names)] = {"start": start, "distinct": distinct}
             start += len(codes)
     (tmp / CODES_JSON).write_text(json.dumps(saved, ensure_ascii=False), "utf-8")
-    sums = {name: file_sum(tmp / name) for name in _TEXT_FILES + _CODE_FILES}
-    replace_dir(tmp, paths.text)
-    return sums
 
 
 def _same_columns(paths: Paths, rows: list[dict[str, Any]]) -> bool:
