@@ -97,57 +97,13 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
         original = R.RE_PINYIN.sub("", original)  # 當(dāng)前 must read as 當前 for the notices
     lines = [x.strip() for x in original.replace("\r", "").split("\n") if x.strip()]
     edge = lines[:20] + lines[-20:]
-    # page date: explicit crawler field or <meta>, else 时间/更新时间 lines, else a site dateline
-    if meta.get("page_date"):
-        m = R.RE_ISO_DATE.search(_fold_digits(meta["page_date"]))
-        if m:
-            info.page_date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            info.page_date_evidence = f"page_date={meta['page_date']}"
-    if not info.page_date:
-        for i, line in enumerate(edge):
-            if R.RE_LABEL.search(line) or re.match(r"^\S{2,12}(范文网|文秘网|词库|文库)\s+\d{4}-", line):
-                probe = line
-                if R.RE_LABEL_LINE.match(line) and not R.RE_LABEL_LINE.match(line).group(2).strip():
-                    probe = line + " " + (edge[i + 1] if i + 1 < len(edge) else "")
-                m = R.RE_ISO_DATE.search(_fold_digits(probe))
-                if m:
-                    info.page_date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-                    info.page_date_evidence = probe[:80]
-                    break
-    for line in edge:
-        m = R.RE_NEWS_SOURCE.search(line)
-        if m:
-            info.news_source = m.group()
-            break
+    info.page_date, info.page_date_evidence = _page_date(edge, meta)
+    info.news_source = next((m.group() for line in edge if (m := R.RE_NEWS_SOURCE.search(line))), None)
     # url: the crawler's, the saved page's, or a 链接地址 line
-    info.url = meta.get("url")
-    if not info.url:
-        for line in edge:
-            if "链接地址" in line or "鏈接地址" in line:
-                m = R.RE_URL.search(line)
-                if m:
-                    info.url = m.group()
-                    break
-    # site: the url's domain, else a known site name in the page furniture, else a domain line
-    if info.url:
-        info.site, info.site_evidence = _domain(info.url), info.url
-    for line in edge if not info.site else []:
-        m = _SITE_NAME.search(line)
-        if m and (m.start() <= 2 or line[m.start() - 1] in "(（©"):
-            name = R.T2S.convert(m.group())
-            info.site, info.site_evidence = R.SITES.get(name) or name, line[:80]
-            break
-    m_trunc = R.RE_TRUNC_OMITTED.search(original)
-    if not info.site and m_trunc and m_trunc.group("url"):
-        info.site, info.site_evidence = _domain(m_trunc.group("url")), m_trunc.group().strip()[:80]
-    if not info.site and meta.get("site"):
-        info.site, info.site_evidence = meta["site"], f"site={meta['site']}"
-    if not info.site:
-        for line in lines[:5]:
-            m = R.RE_DOMAIN_LINE.search(line)
-            if m and len(line) < 60:
-                info.site, info.site_evidence = _domain("http://" + m.group(1)), line
-                break
+    info.url = meta.get("url") or next(
+        (m.group() for line in edge if ("链接地址" in line or "鏈接地址" in line) and (m := R.RE_URL.search(line))),
+        None)
+    info.site, info.site_evidence = _site(original, lines, edge, info.url, meta)
     # truncation notices (guarded: the patterns would otherwise be tried at every position)
     for m in R.RE_TRUNC_OMITTED.finditer(original) if "省略" in original else ():
         info.omitted_chars = (info.omitted_chars or 0) + int(m.group("omitted"))
@@ -157,6 +113,50 @@ def page_info(original: str, meta: dict[str, str]) -> PageInfo:
         info.total_chars, info.shown_chars = int(m.group("total")), int(m.group("shown"))
         info.truncation_evidence.append(m.group().strip().split("\n")[0][:80])
     return info
+
+
+def _page_date(edge: list[str], meta: dict[str, str]) -> tuple[str | None, str | None]:
+    """(date, evidence): the crawler's field or <meta>, else a 时间/更新时间 line (its value may
+    be on the next line), else a 范文 site's dateline."""
+    if meta.get("page_date"):
+        m = R.RE_ISO_DATE.search(_fold_digits(meta["page_date"]))
+        if m:
+            return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))), f"page_date={meta['page_date']}"
+    for i, line in enumerate(edge):
+        if R.RE_LABEL.search(line) or re.match(r"^\S{2,12}(范文网|文秘网|词库|文库)\s+\d{4}-", line):
+            probe = line
+            label = R.RE_LABEL_LINE.match(line)
+            if label and not label.group(2).strip():
+                probe = line + " " + (edge[i + 1] if i + 1 < len(edge) else "")
+            m = R.RE_ISO_DATE.search(_fold_digits(probe))
+            if m:
+                return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))), probe[:80]
+    return None, None
+
+
+def _site(original: str, lines: list[str], edge: list[str], url: str | None,
+          meta: dict[str, str]) -> tuple[str | None, str | None]:
+    """(site, evidence): the url's domain, else a known site name in the page furniture, else
+    the address in a truncation notice, the crawler's field, or a domain line at the top."""
+    if url and (domain := _domain(url)):
+        return domain, url
+    for line in edge:
+        m = _SITE_NAME.search(line)
+        if m and (m.start() <= 2 or line[m.start() - 1] in "(（©"):
+            name = R.T2S.convert(m.group())
+            return R.SITES.get(name) or name, line[:80]
+    m = R.RE_TRUNC_OMITTED.search(original)
+    if m and m.group("url"):
+        site = _domain(m.group("url"))
+        if site:
+            return site, m.group().strip()[:80]
+    if meta.get("site"):
+        return meta["site"], f"site={meta['site']}"
+    for line in lines[:5]:
+        m = R.RE_DOMAIN_LINE.search(line)
+        if m and len(line) < 60:
+            return _domain("http://" + m.group(1)), line
+    return None, None
 
 
 # --- title --------------------------------------------------------------------------------------
@@ -419,29 +419,47 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str], *,
     """Date and year with their sources. The year is the speech's: a report delivered in
     December belongs to the next year's session; a page date only bounds it from above."""
     out = DateInfo()
-    # a curated date (front matter, a mapped crawler field) beats a date found in the text
-    m = R.RE_ISO_DATE.search(_fold_digits(meta.get("date", "")))
-    found = body_date(text)
-    source = "body"
-    if not found:
-        header = R.RE_FILENAME_HEADER.match(first_line)
-        if header:
-            found, source = title_date(header.group(1)), "title"
-        elif title:
-            found, source = title_date(title), "title"
-    if m:
-        out.date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        out.date_source, out.evidence["date"] = "metadata", f"date={meta['date']}"
-    elif found:
-        out.date, out.date_source, out.evidence["date"] = found[0], source, found[1]
-    elif page.page_date:
-        out.date, out.date_source, out.evidence["date"] = page.page_date, "page", page.page_date_evidence or ""
+    _date(out, text, title, page, meta, first_line)
     if page.page_date:
         out.year_max = int(page.page_date[:4])
     floor = era_floor(text)
     if floor:
         out.year_min = floor[0]
         out.evidence["year_min"] = floor[1]
+    _year(out, text, title, page)
+    if out.year is not None:
+        if out.year_max is not None and out.year > out.year_max + 1:
+            out.flags.append("year_after_page_date")
+        if out.year_min is not None and out.year < out.year_min:
+            out.flags.append("year_before_era_marker")
+    return out
+
+
+def _date(out: DateInfo, text: str, title: str | None, page: PageInfo, meta: dict[str, str],
+          first_line: str) -> None:
+    """The date: a curated one (front matter, a mapped crawler field) beats one in the text (the
+    dateline, else the title or a file-name header), which beats the page's."""
+    m = R.RE_ISO_DATE.search(_fold_digits(meta.get("date", "")))
+    if m:
+        out.date = _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        out.date_source, out.evidence["date"] = "metadata", f"date={meta['date']}"
+        return
+    found, source = body_date(text), "body"
+    if not found:
+        header = R.RE_FILENAME_HEADER.match(first_line)
+        if header:
+            found, source = title_date(header.group(1)), "title"
+        elif title:
+            found, source = title_date(title), "title"
+    if found:
+        out.date, out.date_source, out.evidence["date"] = found[0], source, found[1]
+    elif page.page_date:
+        out.date, out.date_source, out.evidence["date"] = page.page_date, "page", page.page_date_evidence or ""
+
+
+def _year(out: DateInfo, text: str, title: str | None, page: PageInfo) -> None:
+    """The speech's year: a curated date's, else the title's, else the date's (its session),
+    else inferred from the text, else a news page's."""
     session: int | None = None
     if out.date and out.date_source != "page":
         session = int(out.date[:4])
@@ -471,12 +489,6 @@ def dates(text: str, title: str | None, page: PageInfo, meta: dict[str, str], *,
             # a news outlet publishes a speech within days; a 范文 site may republish it years later
             out.year, out.year_source = out.year_max, "page"
             out.evidence["year"] = f"{page.page_date_evidence} ({page.news_source})"
-    if out.year is not None:
-        if out.year_max is not None and out.year > out.year_max + 1:
-            out.flags.append("year_after_page_date")
-        if out.year_min is not None and out.year < out.year_min:
-            out.flags.append("year_before_era_marker")
-    return out
 
 
 # --- speaker, level, region -----------------------------------------------------------------------
@@ -630,39 +642,62 @@ def region_and_level(text: str, title: str | None, spk: Speaker, claimed: str | 
     evidence: dict[str, str] = {}
     lines = text.split("\n")
     head = "\n".join(lines[:12])
-    found: tuple[Division, str] | None = None
-    level = None
-    behalf = R.RE_ON_BEHALF.search("\n".join(lines[:40]))
-    if behalf:
-        # the genre's formula outranks a mention of 全国人民代表大会 in a local report's opening
-        if behalf.group("national"):
-            level = "national"
-        else:
-            level = R.ON_BEHALF_LEVEL[behalf.group("unit")]
-            m = gazetteer().ending_at(behalf.string, behalf.end("unit"))
-            if m and m.start >= behalf.start("region"):
-                found = m.division, behalf.group()
-        evidence["level"] = behalf.group()
-    national_role = spk.role in ("国务院总理", "总理", "国家主席", "中华人民共和国主席")
-    if level is None and (R.RE_NATIONAL.search(head) or national_role):
-        level = "national"
-        evidence["level"] = (R.RE_NATIONAL.search(head) or re.search(".+", spk.role or "")).group()
-    if level is None and spk.role and ROLE_LEVEL.get(spk.role):
-        level = ROLE_LEVEL[spk.role]
-        evidence["level"] = spk.evidence or spk.role
+    level, said, found = _stated_level(lines, head, spk)
+    if said:
+        evidence["level"] = said
     if level == "national":
         evidence["region"] = evidence["level"]
         return "全国", level, evidence
     if found is None:
-        for s in _SESSION.finditer(head):
-            m = gazetteer().ending_at(head, s.start())
-            if m and _fits(m.division, level):
-                line_end = head.find("\n", s.end())
-                line = head[head.rfind("\n", 0, m.start) + 1: line_end if line_end >= 0 else None]
-                found = m.division, line.strip()
-                break
-    if found is None and title:
-        found = _in_title(title, level)
+        found = _named_division(head, title, spk, claimed, level)
+    if found is None and level is None:
+        level, scope = _level_in_scope(text, title)
+        if scope:
+            evidence["level"] = scope
+    if found is None and level is not None:
+        found = _most_named(text, level)
+    if found is None:
+        return None, level, evidence
+    div, evidence["region"] = found
+    if level is None:
+        level = div.level
+        evidence["level"] = evidence["region"]
+    elif level in ("city", "district") and div.tier == "province":
+        # 北京、上海、天津、重庆 are province-level municipalities; 全区 in an autonomous region
+        level = "province"
+    return div.name, level, evidence
+
+
+def _stated_level(lines: list[str], head: str, spk: Speaker) -> tuple[str | None, str, tuple[Division, str] | None]:
+    """(level, what says it, the division the formula names): the genre's formula (我代表省人民政府),
+    a national body in the opening lines or a national leader speaking, or the speaker's role."""
+    behalf = R.RE_ON_BEHALF.search("\n".join(lines[:40]))
+    if behalf:
+        # the genre's formula outranks a mention of 全国人民代表大会 in a local report's opening
+        if behalf.group("national"):
+            return "national", behalf.group(), None
+        m = gazetteer().ending_at(behalf.string, behalf.end("unit"))
+        found = (m.division, behalf.group()) if m and m.start >= behalf.start("region") else None
+        return R.ON_BEHALF_LEVEL[behalf.group("unit")], behalf.group(), found
+    national = R.RE_NATIONAL.search(head)
+    if national or spk.role in ("国务院总理", "总理", "国家主席", "中华人民共和国主席"):
+        return "national", national.group() if national else (spk.role or ""), None
+    if spk.role and ROLE_LEVEL.get(spk.role):
+        return ROLE_LEVEL[spk.role], spk.evidence or spk.role, None
+    return None, "", None
+
+
+def _named_division(head: str, title: str | None, spk: Speaker, claimed: str | None,
+                    level: str | None) -> tuple[Division, str] | None:
+    """The division (of `level`, when known) named by the congress in the dateline, the title,
+    the speaker's organisation, or else a crawler's region field; with what names it."""
+    for s in _SESSION.finditer(head):
+        m = gazetteer().ending_at(head, s.start())
+        if m and _fits(m.division, level):
+            line_end = head.find("\n", s.end())
+            line = head[head.rfind("\n", 0, m.start) + 1: line_end if line_end >= 0 else None]
+            return m.division, line.strip()
+    found = _in_title(title, level) if title else None
     if found is None and spk.org:
         m = next(gazetteer().mentions(spk.org, short=False), None)
         if m and m.start == 0 and _fits(m.division, level):
@@ -671,21 +706,7 @@ def region_and_level(text: str, title: str | None, spk: Speaker, claimed: str | 
         div = gazetteer().lookup(clean_field(claimed) or "")
         if div and _fits(div, level):
             found = div, f"crawler field region: {claimed}"
-    if found is None and level is None:
-        level, scope = _level_in_scope(text, title)
-        if scope:
-            evidence["level"] = scope
-    if found is None and level is not None:
-        found = _most_named(text, level)
-    if found is not None:
-        div, evidence["region"] = found
-        if level is None:
-            level = div.level
-            evidence["level"] = evidence["region"]
-        elif level in ("city", "district") and div.tier == "province":
-            # 北京、上海、天津、重庆 are province-level municipalities; 全区 in an autonomous region
-            level = "province"
-    return (found[0].name if found else None), level, evidence
+    return found
 
 
 # --- flags ----------------------------------------------------------------------------------------
@@ -708,3 +729,45 @@ def stray_connectives(text: str) -> int:
     1
     """
     return len(R.RE_STRAY_CONNECTIVE.findall(text))
+
+
+# --- one speech -----------------------------------------------------------------------------------
+
+@dataclass
+class Description:
+    """What a speech's text, title and page say about it: date, speaker, region and level, the
+    quality flags, and the evidence for each."""
+
+    dates: DateInfo
+    speaker: Speaker
+    region: str | None
+    level: str | None
+    masked: int
+    flags: list[str]
+    evidence: dict[str, str]
+
+
+def describe(body: str, title: str | None, page: PageInfo, meta: dict[str, str], *, first_line: str = "",
+             template_evidence: str = "") -> Description:
+    """Every metadata field of one speech (its body after cleaning and splitting), with evidence."""
+    d = dates(body, title, page, meta, first_line=first_line)
+    flags, evidence = list(d.flags), dict(d.evidence)
+    spk = speaker(body, title)
+    if spk.evidence:
+        evidence["speaker"] = spk.evidence
+    region, level, ev = region_and_level(body, title, spk, meta.get("region"))
+    evidence.update(ev)
+    if page.site_evidence:
+        evidence["site"] = page.site_evidence
+    if template_evidence:
+        evidence["template"] = template_evidence
+    masked = masked_count(body) + masked_count(title or "")
+    if masked:
+        flags.append("masked")
+    stray = stray_connectives(body)
+    if stray:
+        flags.append(f"stray_connectives:{stray}")
+    fffd = body.count("\ufffd")
+    if fffd:
+        flags.append(f"replacement_chars:{fffd}")
+    return Description(d, spk, region, level, masked, flags, evidence)

@@ -73,88 +73,38 @@ def process_raw(raw: RawDocument, settings: Settings, templates: Templates | Non
                               "speechkit.cfg to read it; cleaning needs about 25 times the size in memory)")
     text, encoding, lossy, meta, kind = to_text(raw)
     page = M.page_info(text, meta)
-    cleaned = clean_text(text, kind=kind)
-    steps = [str(s) for s in cleaned.steps]
-    body_text, template_evidence = cleaned.text, ""
-    if templates:
-        lines = templates.get("folder\t" + raw.source_path.rpartition("/")[0], frozenset())
-        if page.site:
-            lines = lines | templates.get("site\t" + page.site, frozenset())
-        body_text, gone = strip_template(cleaned.text, lines)
-        if gone:
-            steps.append(f"strip_site_template(-{len(gone)}/+0)")
-            template_evidence = " | ".join(gone)[:160] + " (lines repeated on many pages of the site)"
+    body_text, steps, template_evidence = _cleaned(raw, text, kind, page, templates)
     parts = split_compilation(body_text)
-    bodies = [p.text for p in parts]
-    # which part each truncation notice belongs to
-    cut_parts: dict[int, list[str]] = {}
-    unannotated = R.RE_PINYIN.sub("", text) if "省略" in text else ""
-    for m in R.RE_TRUNC_OMITTED.finditer(unannotated):
-        where = _locate(unannotated[max(0, m.start() - 200): m.start()], bodies)
-        cut_parts.setdefault(where, []).append(m.group().strip())
+    cut_parts = _truncation_notices(text, [p.text for p in parts])
     docs: list[Document] = []
     for part in parts:
         title = M.choose_title(part.title, part.text, meta.get("title"))
         body = M.drop_title_lines(part.text, title)
-        flags: list[str] = []
         evidence: dict[str, str] = {}
         if not title and len(parts) == 1:
             title = M.title_from_filename(raw.source_path)
             if title:
                 evidence["title"] = "file name: " + Path(raw.source_path).name
-        truncated = False
-        shown = total = None
-        if part.index - 1 in cut_parts:
-            truncated = True
-            evidence["truncated"] = cut_parts[part.index - 1][0][:80]
-        if page.total_chars and part.index == len(parts):
-            truncated, shown, total = True, page.shown_chars, page.total_chars
-            evidence["truncated"] = page.truncation_evidence[-1]
-        tail = R.RE_TRAILING_ELLIPSIS.search(body)
-        if tail and not body.rstrip().endswith(("。…", "！…")):
-            truncated = True
-            evidence.setdefault("truncated", "text stops on " + tail.group().strip())
-            body = body[: tail.start()].rstrip()
+        body, truncated, shown, total = _truncation(part.index, len(parts), body, cut_parts, page, evidence)
         if part.problem:
-            flags.append("split_mismatch")
             evidence["split"] = part.problem
         if not body.strip():
             continue
-        d = M.dates(body, title, page, meta, first_line=part.text.split("\n", 1)[0])
-        flags.extend(d.flags)
-        evidence.update(d.evidence)
-        spk = M.speaker(body, title)
-        if spk.evidence:
-            evidence["speaker"] = spk.evidence
-        region, level, ev = M.region_and_level(body, title, spk, meta.get("region"))
-        evidence.update(ev)
-        if page.site_evidence:
-            evidence["site"] = page.site_evidence
-        if template_evidence:
-            evidence["template"] = template_evidence
-        masked = M.masked_count(body) + M.masked_count(title or "")
-        if masked:
-            flags.append("masked")
-        stray = M.stray_connectives(body)
-        if stray:
-            flags.append(f"stray_connectives:{stray}")
-        fffd = body.count("\ufffd")
-        if fffd:
-            flags.append(f"replacement_chars:{fffd}")
-        if lossy:
-            flags.append("lossy_decode")
-        if truncated:
-            flags.append("truncated")
-        match = matching_form(body)
-        sig, n_shingles = signature(match, settings)
+        about = M.describe(body, title, page, meta, first_line=part.text.split("\n", 1)[0],
+                           template_evidence=template_evidence)
+        evidence.update(about.evidence)
+        flags = ["split_mismatch"] * bool(part.problem) + about.flags + ["lossy_decode"] * lossy
+        flags += ["truncated"] * truncated
+        d, spk = about.dates, about.speaker
+        sig, n_shingles = signature(matching_form(body), settings)
         docs.append(Document(
             id=doc_id(raw.source_path, raw.record, part.index), source_path=raw.source_path,
             record=raw.record, part=part.index, parts=len(parts), title=title, text=body,
             original=text, date=d.date, date_source=d.date_source, year=d.year,
             year_source=d.year_source, year_min=d.year_min, year_max=d.year_max,
-            speaker_role=spk.role, speaker_name=spk.name, level=level, region=region,
+            speaker_role=spk.role, speaker_name=spk.name, level=about.level, region=about.region,
             site=page.site, url=page.url, encoding=encoding, lossy=lossy, truncated=truncated,
-            shown_chars=shown, total_chars=total, masked=masked, flags=flags, steps=steps,
+            shown_chars=shown, total_chars=total, masked=about.masked, flags=flags, steps=steps,
             evidence=evidence, source_hash=content_hash(raw.data or text.encode("utf-8")),
             text_hash=content_hash(body.encode("utf-8")), minhash=sig, shingles=n_shingles,
         ))
@@ -163,3 +113,51 @@ def process_raw(raw: RawDocument, settings: Settings, templates: Templates | Non
     if len(docs) != len(parts):
         docs = [replace(doc, parts=len(docs)) for doc in docs]
     return docs
+
+
+def _cleaned(raw: RawDocument, text: str, kind: str, page: M.PageInfo,
+             templates: Templates | None) -> tuple[str, list[str], str]:
+    """The cleaned text with its site's and folder's template lines stripped; the cleaning steps
+    taken; the evidence of the template lines removed."""
+    cleaned = clean_text(text, kind=kind)
+    steps = [str(s) for s in cleaned.steps]
+    if not templates:
+        return cleaned.text, steps, ""
+    lines = templates.get("folder\t" + raw.source_path.rpartition("/")[0], frozenset())
+    if page.site:
+        lines = lines | templates.get("site\t" + page.site, frozenset())
+    body_text, gone = strip_template(cleaned.text, lines)
+    if not gone:
+        return body_text, steps, ""
+    steps.append(f"strip_site_template(-{len(gone)}/+0)")
+    return body_text, steps, " | ".join(gone)[:160] + " (lines repeated on many pages of the site)"
+
+
+def _truncation_notices(text: str, bodies: list[str]) -> dict[int, list[str]]:
+    """The truncation notices (……(未完…省略…)) of the original text, by the part they end."""
+    cut_parts: dict[int, list[str]] = {}
+    unannotated = R.RE_PINYIN.sub("", text) if "省略" in text else ""
+    for m in R.RE_TRUNC_OMITTED.finditer(unannotated):
+        where = _locate(unannotated[max(0, m.start() - 200): m.start()], bodies)
+        cut_parts.setdefault(where, []).append(m.group().strip())
+    return cut_parts
+
+
+def _truncation(index: int, parts: int, body: str, cut_parts: dict[int, list[str]], page: M.PageInfo,
+                evidence: dict[str, str]) -> tuple[str, bool, int | None, int | None]:
+    """(body, truncated, shown chars, total chars) of part `index` (from 1) of `parts`: cut by a
+    notice in its text, by the page's 全文共N字 (the last part), or stopping on an ellipsis (which
+    is removed). The evidence goes into `evidence`."""
+    truncated, shown, total = False, None, None
+    if index - 1 in cut_parts:
+        truncated = True
+        evidence["truncated"] = cut_parts[index - 1][0][:80]
+    if page.total_chars and index == parts:
+        truncated, shown, total = True, page.shown_chars, page.total_chars
+        evidence["truncated"] = page.truncation_evidence[-1]
+    tail = R.RE_TRAILING_ELLIPSIS.search(body)
+    if tail and not body.rstrip().endswith(("。…", "！…")):
+        truncated = True
+        evidence.setdefault("truncated", "text stops on " + tail.group().strip())
+        body = body[: tail.start()].rstrip()
+    return body, truncated, shown, total

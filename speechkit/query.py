@@ -202,76 +202,83 @@ def parse(query: str) -> object:
     tokens = _lex(query)
     if not tokens:
         raise QueryError(query, 0, "empty query")
-    pos = 0
-    depth = 0
+    return _Parser(query, tokens).query()
 
-    def peek() -> tuple[str, str, int] | None:
-        return tokens[pos] if pos < len(tokens) else None
 
-    def take() -> tuple[str, str, int]:
-        nonlocal pos
-        tok = tokens[pos]
-        pos += 1
-        return tok
+class _Parser:
+    """Recursive descent over the tokens: OR binds loosest, then AND (or two terms side by
+    side), then NOT, then a term, a filter or a parenthesised query."""
 
-    def expr() -> object:
-        nodes = [and_expr()]
-        while peek() and peek()[0] == "OR":
-            take()
-            nodes.append(and_expr())
+    def __init__(self, query: str, tokens: list[tuple[str, str, int]]) -> None:
+        self.text, self.tokens, self.pos, self.depth = query, tokens, 0, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str, int]:
+        self.pos += 1
+        return self.tokens[self.pos - 1]
+
+    def query(self) -> object:
+        node = self.expr()
+        if self.peek():
+            raise QueryError(self.text, self.tokens[self.pos][2], "unexpected closing parenthesis")
+        return node
+
+    def expr(self) -> object:
+        nodes = [self.and_expr()]
+        while self.peek() == "OR":
+            self.take()
+            nodes.append(self.and_expr())
         return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
 
-    def and_expr() -> object:
-        nodes = [not_expr()]
-        while peek() and peek()[0] not in ("OR", ")"):
-            if peek()[0] == "AND":
-                take()
-            nodes.append(not_expr())
+    def and_expr(self) -> object:
+        nodes = [self.not_expr()]
+        while self.peek() not in (None, "OR", ")"):
+            if self.peek() == "AND":
+                self.take()
+            nodes.append(self.not_expr())
         return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 
-    def not_expr() -> object:
+    def not_expr(self) -> object:
         nots = 0
-        while peek() and peek()[0] == "NOT":  # a loop, not recursion: NOT NOT … cannot overflow
-            take()
+        while self.peek() == "NOT":  # a loop, not recursion: NOT NOT … cannot overflow
+            self.take()
             nots += 1
-        node = atom()
+        node = self.atom()
         # NOT NOT x is x: a chain of a thousand NOTs is one NOT or none, never a tree every
         # consumer would recurse through
         return Not(node) if nots % 2 else node
 
-    def atom() -> object:
-        tok = peek()
-        if tok is None:
-            raise QueryError(query, len(query), "the query ends where a term was expected")
-        kind, text, at = take()
+    def atom(self) -> object:
+        if self.peek() is None:
+            raise QueryError(self.text, len(self.text), "the query ends where a term was expected")
+        kind, text, at = self.take()
         if kind == "(":
-            nonlocal depth
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise QueryError(query, at, f"more than {MAX_DEPTH} nested parentheses")
-            node = expr()
-            depth -= 1
-            if not peek() or peek()[0] != ")":
-                raise QueryError(query, at, "unclosed parenthesis")
-            take()
-            return node
+            return self.group(at)
         if kind == ")":
-            raise QueryError(query, at, "unexpected closing parenthesis")
+            raise QueryError(self.text, at, "unexpected closing parenthesis")
         if kind in ("AND", "OR"):
-            raise QueryError(query, at, f"{kind} needs a term on both sides")
+            raise QueryError(self.text, at, f"{kind} needs a term on both sides")
         if kind == "phrase":
             return Phrase(text)
         if ":" in text and re.match(r"^[a-z]+:", text):
-            return _filter(query, text, at)
+            return _filter(self.text, text, at)
         if "*" in text:
-            raise QueryError(query, at, "no wildcards: a phrase already matches inside longer words "
-                                        "(营商 finds 营商环境); quote it to search for a literal *")
+            raise QueryError(self.text, at, "no wildcards: a phrase already matches inside longer words "
+                                            "(营商 finds 营商环境); quote it to search for a literal *")
         return Phrase(text)
 
-    node = expr()
-    if peek():
-        raise QueryError(query, peek()[2], "unexpected closing parenthesis")
-    return node
+    def group(self, at: int) -> object:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(self.text, at, f"more than {MAX_DEPTH} nested parentheses")
+        node = self.expr()
+        self.depth -= 1
+        if self.peek() != ")":
+            raise QueryError(self.text, at, "unclosed parenthesis")
+        self.take()
+        return node
 
 
 def kwic_phrase(term: str) -> str:
