@@ -1,9 +1,11 @@
-"""The CLI is the user's manual: every command has help and appears in the README, and the
-README opens with the two commands."""
+"""The CLI and the docs are the user's manual: every command has help and appears in the
+README, the README opens with the two commands and links every page of docs/, and every call
+the README and docs/ show names a real command with options it takes."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -49,3 +51,66 @@ def test_packaged_defaults_and_the_settings_class_agree(tmp_path):
     loaded = asdict(load_settings(tmp_path))
     direct = asdict(Settings(home=tmp_path.resolve()))
     assert loaded == direct
+
+
+DOCS = ROOT / "docs"
+PAGES = {p.name: p.read_text("utf-8") for p in sorted(DOCS.glob("*.md"))}
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_every_docs_page_is_linked_from_the_readme_and_every_link_resolves():
+    assert PAGES, "docs/ holds the reference"
+    for name in PAGES:
+        assert f"(docs/{name})" in README, f"docs/{name} is not linked from the README"
+    for where, folder, text in [("README.md", ROOT, README)] + [(n, DOCS, t) for n, t in PAGES.items()]:
+        for target in _LINK.findall(text):
+            if target.startswith(("http://", "https://", "#")):
+                continue
+            assert (folder / target.split("#")[0]).exists(), f"{where} links to {target}, which does not exist"
+
+
+def _documented_calls(text: str) -> list[str]:
+    """Every `speechkit …` call the text shows: lines of its code blocks and inline code spans."""
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", text, re.S)
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    calls = []
+    for line in [ln for b in blocks for ln in b.splitlines()] + spans:
+        for part in re.split(r"&&|;|\|(?!\|)", line.split("  #")[0].replace("\\|", "/")):
+            words = part.split()
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value speechkit …
+                words.pop(0)
+            if len(words) > 1 and (words[0] == "speechkit" or words[0].endswith("/speechkit")):
+                calls.append(" ".join(words))
+    return calls
+
+
+def _options(command: Any) -> set[str]:
+    return {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+
+
+@pytest.mark.parametrize("page", ["README.md", *PAGES])
+def test_every_documented_call_names_a_real_command_and_real_options(page):
+    import click
+
+    text = README if page == "README.md" else PAGES[page]
+    roots = _options(cli)
+    checked = 0
+    for call in _documented_calls(text):
+        words = [w for w in call.split()[1:] if w not in ("...", "…")]
+        # root options (and their values) may come before the command
+        while words and words[0].startswith("-") and words[0].split("=")[0] in roots:
+            words = words[1 if "=" in words[0] or words[0] in ("-v", "-vv", "--raw-csv", "--excel") else 2:]
+        if not words or not re.fullmatch(r"[a-z]+", words[0]):
+            continue
+        assert words[0] in cli.commands, f"{page}: `{call}` names no command"
+        command = cli.commands[words[0]]
+        if isinstance(command, click.Group) and len(words) > 1 and words[1] in command.commands:
+            command = command.commands[words[1]]
+        known = _options(command) | roots | {"--help"}
+        # a synopsis writes [--limit N] and --json|--csv (| is / here)
+        for word in (w for ws in words[1:] for w in ws.strip("[]").split("/")):
+            if word.startswith("--") or re.fullmatch(r"-[a-z]", word):
+                option = word.split("=")[0]
+                assert option in known, f"{page}: `{call}` uses {option}, which `{words[0]}` does not take"
+        checked += 1
+    assert checked or "speechkit " not in text

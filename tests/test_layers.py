@@ -1,4 +1,4 @@
-"""The package's layers (README's Development section): the import-linter contract in
+"""The package's layers (docs/development.md): the import-linter contract in
 setup.cfg is kept (no module imports a higher layer, no import cycle between the modules of
 one package), and every module is named in it, so a new module has to be given a layer."""
 

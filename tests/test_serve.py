@@ -274,13 +274,13 @@ def test_api_and_errors(workbench, seeds_home, tmp_path):
 
 
 def test_the_readmes_curl_commands_work_as_written(workbench):
-    """README's `curl '…?q=营商环境'` got HTTP 400 (raw UTF-8 in the request line): each
-    documented call is run as written, against the workbench, and answers JSON."""
+    """The documented `curl '…?q=营商环境'` got HTTP 400 (raw UTF-8 in the request line): each
+    call docs/workbench.md shows is run as written, against the workbench, and answers JSON."""
     import shlex
     import subprocess
 
     home, base = workbench
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "workbench.md").read_text("utf-8")
     calls = [line.split("  #")[0] for line in readme.splitlines() if line.startswith("curl -G ")]
     assert len(calls) >= 4
     for call in calls:
