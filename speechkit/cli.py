@@ -10,6 +10,7 @@ import csv
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,8 +52,25 @@ def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise error from exc
         except KeyboardInterrupt:
             err.print("interrupted: everything stored so far is kept; run the same command again to resume")
+            _exit_within(5.0, 130)
             sys.exit(130)
     return wrapper
+
+
+def _exit_within(seconds: float, code: int) -> None:
+    """End the process after `seconds` if the normal exit has not by then. After an interrupt
+    the interpreter's exit joins the worker pool's queue threads, which can wait forever on a
+    pipe the terminated workers no longer read (a run under load hung after its message);
+    everything was committed file by file, so nothing is lost by ending there."""
+    import threading
+
+    def end() -> None:
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, end)
+    timer.daemon = True
+    timer.start()
 
 
 _GLOBAL_VALUES = ("--home", "--store", "--lexicon")

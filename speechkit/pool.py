@@ -46,6 +46,11 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     # ProcessPoolExecutor has no public way to end its workers before Python 3.14
     # (terminate_workers); the mapping of pid -> Process is stable across 3.8-3.13
     processes = list(getattr(pool, "_processes", {}).values())
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        # its feeder thread may be blocked writing a task into the pipe of a worker about to
+        # be terminated; joined at exit, it would never return
+        call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         if proc.is_alive():
