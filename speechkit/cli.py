@@ -1119,6 +1119,165 @@ def diff_cmd(ctx: click.Context, a: str, b: str, top: int, as_json: bool, as_csv
 
 
 @cli.command()
+@click.argument("term")
+@click.option("--by", type=click.Choice(["region", "city", "level"]), default="region", show_default=True,
+              help="region: each province (each city when the selection is --level city); city: each "
+                   "prefecture-level city; level: each administrative level.")
+@_selection_options
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the adoption curve, with the centre's first use marked, to FILE.png.")
+@_formats
+@click.pass_context
+@_fail_cleanly
+def spread(ctx: click.Context, term: str, by: str, filters: list[Any], selection: str, plot: Path | None,
+           as_json: bool, as_csv: bool) -> None:
+    """Policy diffusion: the first speech of each region that uses TERM (exactly, as search
+    finds it), the adoption curve (share of regions that had used it, by year), the regions
+    that never did, and whether the centre led or followed (its first national use against
+    the first local ones; national speeches are read from the whole corpus). Only speeches
+    whose year is known count; the output says how many were left out.
+
+    \b
+      speechkit spread 河长制
+      speechkit spread 营商环境 --level city --plot spread.png
+      speechkit spread 最多跑一次 --by level --csv > adoption.csv
+    """
+    from .corpus import Corpus
+    from .spread import spread as run
+
+    with _workspace(ctx) as ws, Corpus(ws) as corpus:
+        result = run(corpus, term, by=by, filters=filters)
+    if plot:
+        from .plots import plot_spread
+
+        plot_spread(result, plot)
+        err.print(f"chart written to {plot}")
+    if _emit(result, as_json, as_csv):
+        return
+    unit = {"region": "province", "city": "city", "level": "level"}[result.by]
+    table = Table(title=f"first use of {term} in each {unit}" + (f" ({selection})" if selection else ""))
+    for col in (unit, "year", "speeches", "first speech", "its region"):
+        table.add_column(col, justify="right" if col in ("year", "speeches") else "left", overflow="fold")
+    if result.national:
+        n = result.national
+        table.add_row("全国 (centre)", str(n["year"]), str(n["speeches"]), f"{n['title'] or ''} ({n['id']})", "")
+    for f in result.first_uses:
+        table.add_row(f.unit, str(f.year), str(f.speeches), f"{f.title or ''} ({f.id})", f.region or "")
+    out.print(table)
+    out.print(_spread_summary(result, unit))
+
+
+def _spread_summary(result: Any, unit: str) -> str:
+    """The lines under `spread`'s table: the centre, the curve's end, who never used it, who was left out."""
+    lines = []
+    if result.centre == "followed":
+        lines.append(f"the centre followed: first national use {result.national['year']}, after "
+                     f"{len(result.before_centre)} {unit}(s): {'、'.join(result.before_centre[:12])}"
+                     + (" …" if len(result.before_centre) > 12 else ""))
+    elif result.centre in ("led", "same year"):
+        lines.append(f"the centre {'led' if result.centre == 'led' else 'took it up in the same year'}: "
+                     f"first national use {result.national['year']}, first local use {result.first_uses[0].year}")
+    else:
+        lines.append(result.centre)
+    if result.curve:
+        last = result.curve[-1]
+        lines.append(f"by {last['year']}: {last['adopted']} of {result.units} {unit}s with dated speeches "
+                     f"({last['share']:.0%})")
+    if result.never:
+        lines.append(f"never used it: {'、'.join(result.never[:20])}" + (" …" if len(result.never) > 20 else ""))
+    lines.append(f"{result.speeches} dated speeches read; left out: {result.undated} without a year, "
+                 f"{result.unplaced} without a {unit}")
+    return "\n".join(lines)
+
+
+def _lag(value: str | None) -> tuple[int, int] | None:
+    """--lag LO..HI (or one number) as (lo, hi)."""
+    if not value:
+        return None
+    lo, sep, hi = value.partition("..")
+    try:
+        pair = (int(lo), int(hi if sep else lo))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give years as LO..HI, e.g. 0..1") from None
+    if pair[0] > pair[1] or pair[0] < 0:
+        raise click.BadParameter(f"{value!r}: give 0 ≤ LO ≤ HI, e.g. 0..1")
+    return pair
+
+
+@cli.command()
+@click.argument("a", required=False)
+@click.argument("b", required=False)
+@click.option("--source", metavar="SEL", help="The source speeches: a selection ('level:national') or an id.")
+@click.option("--target", metavar="SEL", help="The target speeches: a selection ('level:province') or an id.")
+@click.option("--lag", metavar="LO..HI",
+              help="Compare a target only with sources LO to HI years before it (0..1: the same year and the "
+                   "one before). Speeches without a year are then left out, and counted.")
+@click.option("--min-chars", type=click.IntRange(10, 1000), default=30, show_default=True,
+              help="The shortest reused passage reported (every shared passage this long is found).")
+@click.option("--limit", "--top", "limit", type=click.IntRange(1), default=20, show_default=True,
+              help="Targets shown in the table (--json and --csv hold them all).")
+@click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")
+@_engine_options
+@_formats
+@click.pass_context
+@_fail_cleanly
+def reuse(ctx: click.Context, a: str | None, b: str | None, source: str | None, target: str | None,
+          lag: str | None, min_chars: int, limit: int, workers: int | None, engine: str | None,
+          scheduler: str | None, as_json: bool, as_csv: bool) -> None:
+    """Text reuse: the passages of the target speeches that reproduce passages of the source
+    speeches, found exactly (every span shown occurs character for character in both texts),
+    with the share of each target that is reused and a ranking of regions by reuse. A and B
+    (source, then target) are speech ids or selections, or give --source and --target.
+
+    \b
+      speechkit reuse ID_NATIONAL ID_PROVINCIAL
+      speechkit reuse --source 'level:national title:政府工作报告' --target 'level:province' --lag 0..1
+    """
+    from .corpus import Corpus
+    from .reuse import reuse as run
+
+    source, target = source or a, target or b
+    if not (source and target) or (a and (source != a or target != b)):
+        raise click.UsageError("give the source and the target: `speechkit reuse A B` or --source SEL --target SEL")
+    with _progress("reuse") as progress, _workspace(ctx, workers=workers, engine=engine,
+                                                     scheduler=scheduler) as ws, Corpus(ws) as corpus:
+        result = run(corpus, source, target, lag=_lag(lag), min_chars=min_chars, progress=progress)
+    if _emit(result, as_json, as_csv):
+        return
+    _print_reuse(result, limit)
+
+
+def _print_reuse(result: Any, limit: int) -> None:
+    if len(result.targets) == 1:
+        t = result.targets[0]
+        table = Table(title=f"{t.title or t.id}: {t.share:.1%} reused ({t.reused_chars} of {t.chars} characters)")
+        for col in ("target", "source", "passage"):
+            table.add_column(col, overflow="fold")
+        for s in t.spans:
+            table.add_row(f"{s.target_start}–{s.target_end}", f"{s.source} {s.source_start}–{s.source_end}",
+                          escape(s.text))
+        out.print(table)
+    else:
+        table = Table(title=f"reuse of {result.source} in {result.target}"
+                            + (f", lag {result.lag[0]}..{result.lag[1]}" if result.lag else ""))
+        for col in ("id", "year", "region", "title", "reused", "spans", "longest passage"):
+            table.add_column(col, overflow="fold", justify="right" if col in ("year", "reused", "spans") else "left")
+        for t in result.targets[:limit]:
+            longest = max(t.spans, key=lambda s: s.target_end - s.target_start).text if t.spans else ""
+            table.add_row(t.id, str(t.year or ""), t.region or "", t.title or "", f"{t.share:.1%}",
+                          str(len(t.spans)), escape(longest[:60] + ("…" if len(longest) > 60 else "")))
+        out.print(table)
+        regions = Table(title="regions by mean share reused")
+        for col in ("region", "speeches", "mean", "max"):
+            regions.add_column(col, justify="left" if col == "region" else "right")
+        for r in result.regions[:limit]:
+            regions.add_row(r["region"], str(r["speeches"]), f"{r['mean_share']:.1%}", f"{r['max_share']:.1%}")
+        out.print(regions)
+    err.print(f"{result.sources} source and {len(result.targets)} target speeches; passages of at least "
+              f"{result.min_chars} characters" + (f"; {result.left_out} without a year left out" if result.lag else ""))
+
+
+@cli.command()
 @click.argument("doc_id")
 @click.option("--limit", "--top", "limit", type=click.IntRange(1), default=10, show_default=True)
 @_selection_options

@@ -17,7 +17,7 @@ from typing import Any
 from .context import Context, require_context
 from .errors import SpeechkitError
 from .matching import matching_form
-from .query import Filter
+from .query import Filter, selection_filters
 from .segment import deserialize, segment_batch, stopwords
 
 # placeholders and noise that must never be reported as words
@@ -92,6 +92,18 @@ class Corpus:
         return [Doc(r["id"], r["year"], r["level"], r["speaker_role"], r["title"], r["date"], r["chars"],
                     r["dup_group"], r["region"]) for r in rows if all(f.matches(r) for f in filters)]
 
+    def select(self, spec: str) -> list[Doc]:
+        """The speeches a spec names: a selection (`year:2024 level:national`: its canonical
+        speeches) or one speech by its id or a unique prefix of it."""
+        if ":" in spec:
+            docs = self.docs(selection_filters(spec))
+        else:
+            doc_id = self.store.get(spec).id
+            docs = [d for d in self.docs(include_duplicates=True) if d.id == doc_id]
+        if not docs:
+            raise SpeechkitError(f"{spec!r} selects no speech; check the filters with `speechkit export {spec}`")
+        return docs
+
     def first_seen(self, term: str) -> dict[str, Any] | None:
         """The earliest dated speech of the whole corpus that contains `term` (exactly, as
         search finds it): its year, id and title, and how many dated speeches have it."""
@@ -112,6 +124,18 @@ class Corpus:
         year, doc_id = min(found)
         title = self.store.metadata_of([doc_id])[doc_id]["title"]
         return {"year": year, "id": doc_id, "title": title, "speeches": len(found)}
+
+    def containing(self, term: str) -> set[str]:
+        """Ids of the canonical speeches whose matching form contains `term` exactly, as search
+        finds them: from the index when it is current, else by reading every text."""
+        needle = matching_form(term)
+        if not needle:
+            return set()
+        index = self.text_index()
+        if index is not None:
+            ids = index.ids
+            return {ids[n] for n in index.containing_positions(needle).tolist()}
+        return {i for i, text in self.texts([d.id for d in self.docs()]) if needle in matching_form(text)}
 
     def regions(self) -> list[str]:
         """Every region the store's speeches name."""

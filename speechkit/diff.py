@@ -18,10 +18,8 @@ from typing import Any
 
 from .corpus import Corpus, is_content_word
 from .csvsafe import record_rows
-from .errors import SpeechkitError
 from .keyness import g2
 from .matching import matching_form
-from .query import selection_filters
 
 MIN_COUNT = 2            # a formulation seen once may be chance
 TOP = 30
@@ -64,16 +62,8 @@ class DiffResult:
 
 def _side(corpus: Corpus, spec: str) -> tuple[Side, list[str]]:
     """A speech id (or unique prefix) or a selection such as `year:2024 level:national`."""
-    if ":" in spec:
-        docs = corpus.docs(selection_filters(spec))
-        ids = [d.id for d in docs]
-        titles = [d.title or d.id for d in docs[:5]]
-    else:
-        doc = corpus.store.get(spec)
-        ids, titles = [doc.id], [doc.title or doc.id]
-    if not ids:
-        raise SpeechkitError(f"{spec!r} selects no speech; check the filters with `speechkit export {spec}`")
-    return Side(spec, len(ids), 0, titles), ids
+    docs = corpus.select(spec)
+    return Side(spec, len(docs), 0, [d.title or d.id for d in docs[:5]]), [d.id for d in docs]
 
 
 def _grams(words: list[str]) -> Counter[str]:

@@ -128,3 +128,31 @@ def plot_theme_shares(data: dict, path: Path, *, by: str = "year", top: int = 8)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_spread(result, path: Path) -> Path:
+    """The adoption curve of `spread`: the share of units that had used the term, by year, as a
+    step on a real time axis, with the centre's first use marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
+    unit = {"region": "省级行政区", "city": "地级市", "level": "层级"}[result.by]
+    if result.curve:
+        years = [p["year"] for p in result.curve]
+        ax.step(years, [p["share"] for p in result.curve], where="post", color="#1f77b4",
+                label=f"已使用的{unit}比例（共 {result.units} 个）")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if result.national:
+        ax.axvline(result.national["year"], color="#d62728", linestyle="--",
+                   label=f"中央首次使用：{result.national['year']}")
+    firsts = [f.year for f in result.first_uses] + ([result.national["year"]] if result.national else [])
+    if result.curve and firsts:  # decades of zeros before the first use say nothing
+        ax.set_xlim(max(result.curve[0]["year"], min(firsts) - 4) - 0.5, result.curve[-1]["year"] + 0.5)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("年份")
+    ax.set_ylabel(f"已使用的{unit}比例")
+    ax.set_title(f"“{result.term}”的扩散")
+    ax.legend(fontsize=9, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 TIERS = ("province", "prefecture", "county")
+_MUNICIPALITIES = ("11", "12", "31", "50")  # 北京, 天津, 上海, 重庆: province-level cities
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,26 @@ class Gazetteer:
         self.written: dict[str, set[str]] = {}  # a division's name -> every way it is written
         for written in [*self.names, *self.short]:
             self.written.setdefault(self.lookup(written).name, set()).add(written)
+        # each division's province and prefecture, by the NBS codes (a county's parent; the
+        # districts of 北京, 上海, 天津, 重庆 have the municipality as their city)
+        by_code = {r["code"]: r["now"] or r["name"] for r in rows}
+        tier = {r["code"]: r["tier"] for r in rows}
+        self._province: dict[str, str] = {}
+        self._prefecture: dict[str, str] = {}
+        for r in rows:
+            name = r["now"] or r["name"]
+            province = by_code.get(r["code"][:2] + "0" * 10)
+            if province:
+                self._province.setdefault(name, province)
+            if r["tier"] == "prefecture":
+                self._prefecture.setdefault(name, name)
+            elif r["tier"] == "county" and tier.get(r["parent"]) == "prefecture":
+                self._prefecture.setdefault(name, by_code[r["parent"]])
+            elif r["tier"] != "province" and r["code"][:2] in _MUNICIPALITIES and province:
+                self._prefecture.setdefault(name, province)
+        for code in _MUNICIPALITIES:
+            if code + "0" * 10 in by_code:
+                self._prefecture.setdefault(by_code[code + "0" * 10], by_code[code + "0" * 10])
         self._by_prefix: dict[str, list[str]] = {}
         for written in sorted({*self.names, *self.short}, key=len, reverse=True):
             self._by_prefix.setdefault(written[:2], []).append(written)
@@ -109,6 +130,28 @@ class Gazetteer:
                 return Mention(div, written, end - size)
         return None
 
+
+    def province_of(self, name: str) -> str | None:
+        """The province-level division a division (by its name or short form) belongs to.
+
+        >>> gazetteer().province_of("海拉尔区"), gazetteer().province_of("襄樊市"), gazetteer().province_of("北京")
+        ('内蒙古自治区', '湖北省', '北京市')
+        """
+        div = self.lookup(name)
+        return self._province.get(div.name) if div else None
+
+    def prefecture_of(self, name: str) -> str | None:
+        """The prefecture-level division (the city) a division belongs to: itself for a
+        prefecture, the municipality for 北京, 上海, 天津, 重庆 and their districts, None for a
+        province and for a county no prefecture governs.
+
+        >>> [gazetteer().prefecture_of(n) for n in ("海拉尔区", "沧州", "朝阳区")]
+        ['呼伦贝尔市', '沧州市', '北京市']
+        >>> gazetteer().prefecture_of("河北省") is None
+        True
+        """
+        div = self.lookup(name)
+        return self._prefecture.get(div.name) if div else None
 
     def provinces(self) -> dict[str, str]:
         """The province-level divisions and their short forms (广西壮族自治区 -> 广西)."""

@@ -143,3 +143,19 @@ class Workspace(Context):
 
         with self.corpus() as c:
             return similar(c, doc_id, filters=selection_filters(filters), **kwargs)
+
+    def spread(self, term: str, *, filters: str | None = None, **kwargs: Any):
+        """Where `term` was first used in each region (or city, or level), the adoption curve,
+        and whether the centre led or followed (`speechkit spread`)."""
+        from .spread import spread
+
+        with self.corpus() as c:
+            return spread(c, term, filters=selection_filters(filters), **kwargs)
+
+    def reuse(self, source: str, target: str, **kwargs: Any):
+        """Passages of the target speeches that reproduce passages of the source ones (ids or
+        selections; `lag=(0, 1)`: sources of the target's year and the year before)."""
+        from .reuse import reuse
+
+        with self.corpus() as c:
+            return reuse(c, source, target, **kwargs)
