@@ -93,7 +93,8 @@ def _csv(rows: list[list[Any]], filename: str, request: Request) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def year_chart(values: dict[str, dict[int, float]], span: Iterable[int] = ()) -> dict[str, Any] | None:
+def year_chart(values: dict[str, dict[int, float]], span: Iterable[int] = (), *,
+               mark: tuple[int, str] | None = None) -> dict[str, Any] | None:
     """`trend_svg` of series given as {label: {year: value}}, over every year from the first to
     the last (of the values and of `span`): a year a series has no value for is a gap, never a zero.
 
@@ -104,13 +105,14 @@ def year_chart(values: dict[str, dict[int, float]], span: Iterable[int] = ()) ->
     if not known:
         return None
     years = list(range(min(known), max(known) + 1))
-    return trend_svg(years, {label: [points.get(y) for y in years] for label, points in values.items()})
+    return trend_svg(years, {label: [points.get(y) for y in years] for label, points in values.items()}, mark=mark)
 
 
 def trend_svg(years: list[int], series: dict[str, list[float | None]], *, width: int = 720,
-              height: int = 300) -> dict[str, Any]:
+              height: int = 300, mark: tuple[int, str] | None = None) -> dict[str, Any]:
     """Coordinates for a line chart of rates by year: a point per year that has speeches, a gap
-    (a new line) where a year has none. Returned as numbers for the template to draw."""
+    (a new line) where a year has none, and `mark` (year, label) as a vertical line. Returned as
+    numbers for the template to draw."""
     pad_l, pad_r, pad_t, pad_b = 56, 16, 16, 36  # the legend is HTML below the chart
     top = max((v for vals in series.values() for v in vals if v is not None), default=0.0) or 1.0
     span = max(1, (years[-1] - years[0]) if years else 1)
@@ -140,8 +142,10 @@ def trend_svg(years: list[int], series: dict[str, list[float | None]], *, width:
     ticks_y = [{"y": y(top * k / 4), "label": f"{top * k / 4:.2f}"} for k in range(5)]
     step = max(1, len(years) // 10)
     ticks_x = [{"x": x(yr), "label": yr} for yr in years[::step]]
+    marker = {"x": x(mark[0]), "label": mark[1], "year": mark[0]} if mark and years[0] <= mark[0] <= years[-1] else None
     return {"width": width, "height": height, "lines": lines, "ticks_x": ticks_x, "ticks_y": ticks_y,
-            "left": pad_l, "bottom": height - pad_b, "right": width - pad_r, "legend": width - pad_r + 8}
+            "left": pad_l, "bottom": height - pad_b, "right": width - pad_r, "legend": width - pad_r + 8,
+            "marker": marker}
 
 
 class Workbench:
@@ -412,6 +416,107 @@ async def compare_csv(bench: Workbench, request: Request) -> Response:
     return _csv(result.csv_rows(), "compare.csv", request)
 
 
+# --- spread (policy diffusion) --------------------------------------------------------------------
+def _spread(bench: Workbench, params: Any) -> Any:
+    term = (params.get("term") or "").strip()
+    if not term:
+        return None
+    by = params.get("by") if params.get("by") in ("region", "city", "level") else "region"
+    sel = selection(params) or None
+    return bench.cached(("spread", term, by, sel), lambda: bench.ws.spread(term, filters=sel, by=by))
+
+
+def spread_grid(result: Any) -> dict[str, Any]:
+    """The region × year grid of the spread page: each unit's row (in order of first use, then
+    the units that never used it), each year from a few before the first use to the last, and
+    each cell `first` (the year of its first use), `using` (after it) or empty (before it, or
+    never)."""
+    firsts = [f.year for f in result.first_uses] + ([result.national["year"]] if result.national else [])
+    if not result.curve or not firsts:
+        return {"years": [], "rows": []}
+    years = list(range(max(result.curve[0]["year"], min(firsts) - 2), result.curve[-1]["year"] + 1))
+    rows = []
+    if result.national:
+        rows.append({"unit": "全国 (centre)", "first": result.national["year"], "id": result.national["id"]})
+    rows += [{"unit": f.unit, "first": f.year, "id": f.id} for f in result.first_uses]
+    rows += [{"unit": u, "first": None, "id": None} for u in result.never]
+    for row in rows:
+        row["cells"] = ["" if row["first"] is None or y < row["first"] else "first" if y == row["first"] else "using"
+                        for y in years]
+    return {"years": years, "rows": rows}
+
+
+async def spread_page(bench: Workbench, request: Request) -> Response:
+    result = _spread(bench, request.query_params)
+    chart = grid = None
+    if result is not None:
+        grid = spread_grid(result)
+        if grid["years"]:
+            shares = {p["year"]: p["share"] for p in result.curve if p["year"] >= grid["years"][0]}
+            mark = (result.national["year"], f"centre {result.national['year']}") if result.national else None
+            chart = year_chart({"share of units that had used it": shares}, mark=mark)
+    return bench.page("spread.html", request, result=result, chart=chart, grid=grid,
+                      selection=selection(request.query_params), facets=bench.searcher().facets())
+
+
+async def api_spread(bench: Workbench, request: Request) -> Response:
+    return JSONResponse(_given(_spread(bench, request.query_params), "a term: /api/spread?term=河长制").to_json())
+
+
+async def spread_csv(bench: Workbench, request: Request) -> Response:
+    result = _given(_spread(bench, request.query_params), "a term: /spread.csv?term=…")
+    return _csv(result.csv_rows(), "spread.csv", request)
+
+
+# --- reuse ----------------------------------------------------------------------------------------
+def _reuse(bench: Workbench, params: Any) -> Any:
+    source, target = (params.get("source") or "").strip(), (params.get("target") or "").strip()
+    if not (source and target):
+        return None
+    lag = None
+    if params.get("lag"):
+        lo, _, hi = params["lag"].partition("..")
+        try:
+            lag = (int(lo), int(hi or lo))
+        except ValueError:
+            raise SpeechkitError("lag must be years as LO..HI, e.g. 0..1") from None
+    min_chars = _int(params, "min_chars", 30, 10, 1000)
+    return bench.cached(("reuse", source, target, lag, min_chars),
+                        lambda: bench.ws.reuse(source, target, lag=lag, min_chars=min_chars))
+
+
+def side_by_side(bench: Workbench, target: Any, context: int = 40) -> list[dict[str, Any]]:
+    """Each reused span of one target with the text around it in the target and in its source:
+    (before, passage, after) on both sides, cut from the display texts at the same offsets."""
+    ids = [target.id, *{s.source for s in target.spans}]
+    texts = dict(bench.ws.store.texts(ids))
+
+    def around(text: str, a: int, e: int) -> tuple[str, str, str]:
+        return text[max(0, a - context):a], text[a:e], text[e:e + context]
+
+    return [{"span": s, "target": around(texts[target.id], s.target_start, s.target_end),
+             "source": around(texts[s.source], s.source_start, s.source_end)} for s in target.spans]
+
+
+async def reuse_page(bench: Workbench, request: Request) -> Response:
+    result = _reuse(bench, request.query_params)
+    pairs = None
+    if result is not None and len(result.targets) == 1:
+        pairs = side_by_side(bench, result.targets[0])
+    return bench.page("reuse.html", request, result=result, pairs=pairs,
+                      limit=_int(request.query_params, "limit", 50, 1, 10_000))
+
+
+async def api_reuse(bench: Workbench, request: Request) -> Response:
+    usage = "a source and a target: /api/reuse?source=level:national&target=level:province&lag=0..1"
+    return JSONResponse(_given(_reuse(bench, request.query_params), usage).to_json())
+
+
+async def reuse_csv(bench: Workbench, request: Request) -> Response:
+    result = _given(_reuse(bench, request.query_params), "a source and a target: /reuse.csv?source=…&target=…")
+    return _csv(result.csv_rows(), "reuse.csv", request)
+
+
 # --- themes (saved by `speechkit topics`) --------------------------------------------------------
 _NO_THEMES = "a workspace with saved themes: run `speechkit topics --name NAME` first"
 
@@ -484,6 +589,12 @@ def create_app(settings: Settings) -> Starlette:
         Route("/compare.csv", _page(compare_csv)),
         Route("/topics", _page(topics_page)),
         Route("/topics.csv", _page(topics_csv)),
+        Route("/spread", _page(spread_page)),
+        Route("/spread.csv", _page(spread_csv)),
+        Route("/reuse", _page(reuse_page)),
+        Route("/reuse.csv", _page(reuse_csv)),
+        Route("/api/spread", _page(api_spread, api=True)),
+        Route("/api/reuse", _page(api_reuse, api=True)),
         Route("/api/search", _page(api_search, api=True)),
         Route("/api/compare", _page(api_compare, api=True)),
         Route("/api/topics", _page(api_topics, api=True)),

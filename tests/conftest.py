@@ -102,3 +102,39 @@ def pg_url(pg_server: str) -> str:
     from .servers import new_database
 
     return new_database(pg_server, "t" + uuid.uuid4().hex[:12])
+
+
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (Playwright's own browser download is not
+    available offline); skipped, with the fix, where either is missing."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed; `bash .ci/install`")
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed; `bash .ci/install` installs Debian's chromium")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.dialogs = dialogs
+    yield pg
+    context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot of the page as a person sees it, under indexes/artifacts/ (or $SPEECHKIT_ARTIFACTS)."""
+    out = Path(os.environ.get("SPEECHKIT_ARTIFACTS", ROOT / "indexes" / "artifacts"))
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / f"{name}.png"), full_page=False)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import random
+import urllib.parse
+import urllib.request
 from collections import defaultdict
 
 import pytest
@@ -18,7 +20,7 @@ from speechkit.regions import gazetteer
 from speechkit.reuse import MIN_CHARS, reuse
 from speechkit.workspace import Workspace
 
-from .conftest import NATIONAL, indexed_workspace, run_cli
+from .conftest import NATIONAL, indexed_workspace, run_cli, shot
 
 PROVINCES = "gov-reports/政府工作报告-省自治区"
 CITIES = "gov-reports/政府工作报告-主要城市"
@@ -186,3 +188,80 @@ def test_reuse_cli(home, texts):
     assert "give the source and the target" in run_cli(home, "reuse", national[0], code=2)
     assert "LO..HI" in run_cli(home, "reuse", national[0], provincial[0], "--lag", "x", code=2)
     assert "selects no speech" in run_cli(home, "reuse", "year:1800", provincial[0], code=1)
+
+
+@pytest.fixture(scope="module")
+def server(home):
+    from .servers import served
+
+    with served(home, home) as base:
+        yield base
+
+
+def test_spread_page_shows_what_the_cli_computes(home, server, page):
+    want = json.loads(run_cli(home, "spread", "营商环境", "--json", stdout=True))
+    page.goto(server + "/spread?" + urllib.parse.urlencode({"term": "营商环境"}))
+    page.wait_for_selector("#grid")
+    rows = page.locator("#grid tr[data-unit]")
+    got = {rows.nth(i).get_attribute("data-unit"): rows.nth(i).get_attribute("data-first") for i in range(rows.count())}
+    expected = {f["unit"]: str(f["year"]) for f in want["first_uses"]} | {u: "" for u in want["never"]}
+    if want["national"]:
+        expected["全国 (centre)"] = str(want["national"]["year"])
+    assert got == expected
+    # each row's dark cell sits in the column of its first use, and every later cell is shaded
+    years = [int(t) for t in page.locator("#grid tr").first.locator("th span").all_inner_texts()]
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator("td:not(.unit)")
+        classes = [cells.nth(k).get_attribute("class") for k in range(cells.count())]
+        first = rows.nth(i).get_attribute("data-first")
+        assert classes == ["" if not first or y < int(first) else "first" if y == int(first) else "using"
+                           for y in years]
+    points = page.locator("#chart circle.point")
+    curve = {p["year"]: p["share"] for p in want["curve"]}
+    assert all(float(points.nth(i).get_attribute("data-value")) == curve[int(points.nth(i).get_attribute("data-year"))]
+               for i in range(points.count())) and points.count() > 5
+    if want["national"]:
+        assert page.locator("#marker").get_attribute("data-year") == str(want["national"]["year"])
+    assert want["centre"].split()[0] in page.inner_text("#verdict")
+    assert f"{want['undated']}" == page.inner_text("#undated")
+    shot(page, "spread")
+    with urllib.request.urlopen(server + "/api/spread?" + urllib.parse.urlencode({"term": "营商环境"})) as r:
+        assert json.loads(r.read()) == want
+
+
+def test_reuse_pages_show_what_the_cli_computes(home, server, page):
+    query = {"source": "level:national", "target": "level:province", "lag": "0..1"}
+    want = json.loads(run_cli(home, "reuse", "--source", query["source"], "--target", query["target"], "--lag", "0..1",
+                              "--json", stdout=True))
+    page.goto(server + "/reuse?" + urllib.parse.urlencode(query))
+    page.wait_for_selector("#targets")
+    rows = page.locator("#targets tr[data-id]")
+    assert rows.count() == min(50, len(want["targets"]))
+    for i in range(rows.count()):
+        t = want["targets"][i]
+        assert rows.nth(i).get_attribute("data-id") == t["id"]
+        assert rows.nth(i).locator("td.share").inner_text() == f"{t['share'] * 100:.1f}%"
+    shot(page, "reuse")
+    # the first target side by side with its first source: every passage marked on both sides
+    page.locator("#targets a.pair").first.click()
+    page.wait_for_selector("#pairs")
+    top = want["targets"][0]
+    source = top["spans"][0]["source"]
+    pair = json.loads(run_cli(home, "reuse", source, top["id"], "--json", stdout=True))["targets"][0]
+    marks = page.locator("#pairs tr[data-target]")
+    assert marks.count() == len(pair["spans"]) > 0
+    for i, span in enumerate(pair["spans"]):
+        row = marks.nth(i)
+        assert row.get_attribute("data-target") == f"{span['target_start']}-{span['target_end']}"
+        left, right = row.locator("td mark").all_inner_texts()
+        # the page shows a line break inside a passage as a space
+        assert "".join(matching_form(left).split()) == "".join(matching_form(right).split()) == \
+            "".join(span["text"].split())
+    shot(page, "reuse-pair")
+    with urllib.request.urlopen(server + "/api/reuse?" + urllib.parse.urlencode(query)) as r:
+        assert json.loads(r.read()) == want
+    with urllib.request.urlopen(server + "/reuse.csv?" + urllib.parse.urlencode(query)) as r:
+        served_rows = r.read().decode("utf-8")
+    cli_rows = run_cli(home, "reuse", "--source", query["source"], "--target", query["target"], "--lag", "0..1",
+                       "--csv", stdout=True)
+    assert served_rows.splitlines() == cli_rows.splitlines()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import urllib.error
 import urllib.parse
@@ -17,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NATIONAL, run_cli
+from .conftest import NATIONAL, run_cli, shot
 from .servers import served
 
-playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed; `bash .ci/install`")
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
+pytest.importorskip("playwright.sync_api", reason="Playwright is not installed; `bash .ci/install`")
 HOSTILE = ("<p>营商环境 测试 <script>window.__pwned = 1</script> "
            "<img src=x onerror=\"window.__pwned = 2\"> 结束</p>")
 
@@ -44,35 +42,6 @@ def workbench(tmp_path_factory, corpus):
         yield home, base
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed; `bash .ci/install` installs Debian's chromium")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, tmp_path):
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    dialogs: list[str] = []
-    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    pg.dialogs = dialogs
-    yield pg
-    context.close()
-
-
-def _shot(page, name: str) -> None:
-    out = Path(os.environ.get("SPEECHKIT_ARTIFACTS", Path(__file__).resolve().parent.parent / "indexes" / "artifacts"))
-    out.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(out / f"{name}.png"), full_page=False)
-
-
 def test_search_with_a_year_filter_then_a_document(workbench, page):
     home, base = workbench
     page.goto(base + "/")
@@ -93,7 +62,7 @@ def test_search_with_a_year_filter_then_a_document(workbench, page):
     assert [r["id"] for r in rows[:20]] == [h["id"] for h in want["hits"]] and len(rows) == want["total"]
     assert set(page.locator(".passage mark").all_inner_texts()) == {"营商环境"}
     assert "year_from=2015" in page.url and "q=" in page.url  # the state is in the URL
-    _shot(page, "search")
+    shot(page, "search")
     page.locator(".hit a.title").first.click()
     page.wait_for_selector("#metadata")
     first = want["hits"][0]
@@ -111,7 +80,7 @@ def test_search_with_a_year_filter_then_a_document(workbench, page):
     page.wait_for_selector("#metadata")
     marks = page.locator("#text mark").all_inner_texts()
     assert marks and set(marks) == {"营商环境"} and len(marks) == first["occurrences"]
-    _shot(page, "document")
+    shot(page, "document")
 
 
 def test_kwic_sorts_and_its_csv_is_the_clis(workbench, page, tmp_path):
@@ -126,7 +95,7 @@ def test_kwic_sorts_and_its_csv_is_the_clis(workbench, page, tmp_path):
     assert lefts == [line["left"].strip() for line in want["lines"]][:len(lefts)]
     regions = page.locator("#kwic td.region").all_inner_texts()
     assert regions == [line["region"] or "" for line in want["lines"]][:len(regions)] and "全国" in regions
-    _shot(page, "kwic")
+    shot(page, "kwic")
     with page.expect_download() as got:
         page.click("#csv")
     downloaded = Path(got.value.path()).read_text("utf-8")
@@ -167,7 +136,7 @@ def test_trend_chart_has_a_point_per_year_with_speeches(workbench, page):
     assert swatches == series and len(set(series)) == 2 and "rgb(68, 68, 68)" not in series
     width = page.evaluate("document.documentElement.clientWidth")
     assert all(legend.nth(i).evaluate("e => e.getBoundingClientRect().right") <= width for i in range(2))
-    _shot(page, "trend")
+    shot(page, "trend")
     page.click("#measure-count")
     page.wait_for_url("**measure=count**")
     points = page.locator("g.series[data-term='小康'] circle.point")
@@ -195,13 +164,13 @@ def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
     page.click("button[type=submit]")
     page.wait_for_timeout(1200)
     assert page.locator("#busy").is_visible() and int(page.inner_text("#busy-seconds")) >= 1
-    _shot(page, "busy")
+    shot(page, "busy")
     page.goto(base + "/compare?" + urllib.parse.urlencode({"a": a, "b": b, "top": "15"}))
     page.wait_for_selector("#side-1")
     for n, side in ((1, a), (2, b)):
         words = page.locator(f"#side-{n} td:first-child a").all_inner_texts()
         assert words == [w["word"] for w in want["words"] if w["side"] == side] and len(words) == 15
-    _shot(page, "compare")
+    shot(page, "compare")
     with urllib.request.urlopen(base + "/compare.csv?" + urllib.parse.urlencode({"a": a, "b": b, "top": "15"})) as r:
         served = list(csv.reader(io.StringIO(r.read().decode("utf-8"))))
     cli = list(csv.reader(io.StringIO(run_cli(home, "compare", a, b, "--top", "15", "--csv", stdout=True))))
@@ -224,7 +193,7 @@ def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
         served_rows = list(csv.reader(io.StringIO(r.read().decode("utf-8"))))
     cli_rows = list(csv.reader(io.StringIO(run_cli(home, "topics", "show", "t", "--csv", stdout=True))))
     assert served_rows[0] == cli_rows[0] and [r for r in served_rows if r[0] == "year"] == cli_rows[1:]
-    _shot(page, "topics")
+    shot(page, "topics")
 
 
 def test_hostile_text_is_shown_never_run(workbench, page):
