@@ -86,6 +86,23 @@ def test_topics_read_on_dask_equal_the_local_reading(tmp_path, corpus, local_clu
     assert a.speech_shares == b.speech_shares and a.probes == b.probes and a.excluded == b.excluded
 
 
+def test_reuse_aligned_on_dask_equals_the_local_alignment(tmp_path, corpus, local_cluster, monkeypatch, workspace):
+    """Targets aligned in batches by Dask's workers give the spans aligned in this process."""
+    import speechkit.reuse as R
+    from speechkit.corpus import Corpus
+
+    src = _inputs(corpus, tmp_path / "src")
+    here = workspace(tmp_path / "home", workers=1)
+    ingest([str(src)], here)
+    monkeypatch.setattr(R, "BATCH_CHARS", 30_000)  # many small tasks
+    results = []
+    for ws in (here, workspace(tmp_path / "home", workers=2, engine="dask", scheduler=local_cluster)):
+        with Corpus(ws) as c:
+            results.append(R.reuse(c, "year:..2019", "year:2019..", lag=(0, 2)))
+    a, b = results
+    assert a.targets == b.targets and sum(len(t.spans) for t in a.targets) > 10
+
+
 def _stored_files(home: Path) -> int:
     db = home / "corpus" / "speechkit.db"
     if not db.exists():

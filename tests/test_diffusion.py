@@ -265,3 +265,14 @@ def test_reuse_pages_show_what_the_cli_computes(home, server, page):
     cli_rows = run_cli(home, "reuse", "--source", query["source"], "--target", query["target"], "--lag", "0..1",
                        "--csv", stdout=True)
     assert served_rows.splitlines() == cli_rows.splitlines()
+
+
+def test_reuse_on_the_worker_pool_equals_one_process(home, monkeypatch):
+    import speechkit.reuse as R
+
+    monkeypatch.setattr(R, "BATCH_CHARS", 200_000)  # many tasks, so the pool is used
+    results = []
+    for workers in (1, 2):
+        with Workspace(home, workers=workers) as ws:
+            results.append(ws.reuse("level:national", "region:浙江", lag=(0, 1)))
+    assert results[0].targets == results[1].targets and sum(len(t.spans) for t in results[0].targets) > 50
