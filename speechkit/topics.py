@@ -352,15 +352,29 @@ def _theme_columns(words: list[str], stats: np.ndarray, seen: np.ndarray, region
     return keep, dict(why)
 
 
-def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), name: str = "themes",
-           seed: int = 0, k_range: tuple[int, int] = (8, 30), selection: str = "", save: bool = True,
-           probes: list[str] = (), progress: Progress | None = None) -> ThemeResult:
-    """Cluster the passages of the selected speeches into `k` themes (or choose k: `auto`).
-    `probes`: terms whose passages are followed (which themes hold them)."""
+@dataclass
+class PassageFeatures:
+    """The passages of a selection as the clustering sees them: their LSA vectors (unit length),
+    TF-IDF counts and vocabulary, and where each passage is (speech number, start, length)."""
+
+    docs: list[Any]
+    counts: Any  # passages × theme words (scipy CSR)
+    vocab: np.ndarray
+    x: np.ndarray  # passages × LSA components, each row of unit length
+    pdoc: np.ndarray
+    pstart: np.ndarray
+    plen: np.ndarray
+    probes: dict[str, np.ndarray]  # term -> the passages (rows of x) that contain it
+    excluded: dict[str, int]
+
+
+def passage_features(corpus: Corpus, filters: list[Filter] = (), probes: list[str] = (),
+                     progress: Progress | None = None, seed: int = 0) -> PassageFeatures:
+    """Read, cut and describe the passages of the selected speeches (on the worker pool, or Dask,
+    when there are many): theme words only (places, common words, numbers and self-references
+    left out), TF-IDF, then LSA."""
     from scipy import sparse
-    from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import TfidfTransformer
-    from sklearn.metrics import silhouette_score
 
     from .clusters import lsa
 
@@ -384,24 +398,41 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
          np.frombuffer(p.indptr, dtype=np.int64)), shape=(len(p.doc), len(words)))
     counts.sum_duplicates()
     counts = counts[:, np.where(keep)[0]]
-    vocab = np.array(words, dtype=object)[keep]
     rows = np.where(np.diff(counts.indptr) >= MIN_FEATURES)[0]
     if len(rows) < 10:
         raise SpeechkitError("too few passages with enough words to find themes; widen the selection")
     counts = counts[rows]
-    x = lsa(TfidfTransformer(sublinear_tf=True).fit_transform(counts), seed)
-    pdoc = np.frombuffer(p.doc, dtype=np.int32)[rows]
-    plen = (np.frombuffer(p.end, dtype=np.int32) - np.frombuffer(p.start, dtype=np.int32))[rows]
-    pstart = np.frombuffer(p.start, dtype=np.int32)[rows]
+    position = np.full(len(p.doc), -1)
+    position[rows] = np.arange(len(rows))
+    placed = {}
+    for term, found in zip(probes, probed, strict=True):
+        at = position[np.frombuffer(found, dtype=np.int32)] if len(found) else np.array([], dtype=int)
+        placed[term] = at[at >= 0]
+    return PassageFeatures(
+        docs, counts, np.array(words, dtype=object)[keep],
+        lsa(TfidfTransformer(sublinear_tf=True).fit_transform(counts), seed),
+        np.frombuffer(p.doc, dtype=np.int32)[rows], np.frombuffer(p.start, dtype=np.int32)[rows],
+        (np.frombuffer(p.end, dtype=np.int32) - np.frombuffer(p.start, dtype=np.int32))[rows], placed, excluded)
 
+
+def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), name: str = "themes",
+           seed: int = 0, k_range: tuple[int, int] = (8, 30), selection: str = "", save: bool = True,
+           probes: list[str] = (), progress: Progress | None = None) -> ThemeResult:
+    """Cluster the passages of the selected speeches into `k` themes (or choose k: `auto`).
+    `probes`: terms whose passages are followed (which themes hold them)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    f = passage_features(corpus, filters, probes, progress, seed)
+    docs, x, pdoc, plen = f.docs, f.x, f.pdoc, f.plen
     k_scores: dict[int, dict[str, float]] = {}
     k_note = ""
     if k == "auto":
         k, k_scores, k_note = _choose_k(x, seed, k_range, progress)
     else:
         k = int(k)
-        if not 2 <= k < len(rows):
-            raise SpeechkitError(f"-k must be between 2 and {len(rows) - 1} for this selection")
+        if not 2 <= k < len(x):
+            raise SpeechkitError(f"-k must be between 2 and {len(x) - 1} for this selection")
     if progress:
         progress(0, 1, f"k-means, k={k}")
     model = KMeans(n_clusters=k, random_state=seed, n_init=corpus.settings.topics_n_init).fit(x)
@@ -417,28 +448,24 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
     other = KMeans(n_clusters=k, random_state=seed + 1, n_init=corpus.settings.topics_n_init).fit(x[drawn])
     agreement, per_theme = theme_stability(labels[drawn], other.labels_, k)
 
-    top_words = label_words(counts, labels, k, vocab)
+    top_words = label_words(f.counts, labels, k, f.vocab)
     weights = np.bincount(labels, weights=plen, minlength=k)
-    texts = _representative_texts(corpus, docs, pdoc, pstart, plen, x, labels, model.cluster_centers_)
+    texts = _representative_texts(corpus, docs, pdoc, f.pstart, plen, x, labels, model.cluster_centers_)
     out_themes = [Theme(c, int((labels == c).sum()), round(float(weights[c] / weights.sum()), 4), top_words[c],
                         texts[c], per_theme[c]) for c in range(k)]
     shares = _shares(docs, pdoc, plen, labels, k)
-    position = np.full(len(p.doc), -1)
-    position[rows] = np.arange(len(rows))
     probe_rows = {}
-    for term, found in zip(probes, probed, strict=True):
-        placed = position[np.frombuffer(found, dtype=np.int32)] if len(found) else np.array([], dtype=int)
-        placed = placed[placed >= 0]
+    for term, placed in f.probes.items():
         by_topic = Counter(int(labels[i]) for i in placed)
         top = by_topic.most_common(1)
         probe_rows[term] = {"passages": len(placed), "by_topic": dict(by_topic.most_common()),
                             "top_topic": top[0][0] if top else None,
                             "top_share": round(top[0][1] / len(placed), 4) if top else None}
-    result = ThemeResult(name, k, seed, len(docs), len(rows), int(keep.sum()), round(sil, 4) if sil else None,
+    result = ThemeResult(name, k, seed, len(docs), len(x), len(f.vocab), round(sil, 4) if sil else None,
                          k_scores, k_note, out_themes,
                          {"year": _share_by(docs, pdoc, plen, labels, k, "year"),
                           "level": _share_by(docs, pdoc, plen, labels, k, "level")},
-                         shares, excluded, corpus.provenance(), selection, probe_rows, agreement)
+                         shares, f.excluded, corpus.provenance(), selection, probe_rows, agreement)
     if save:
         save_themes(result, corpus.settings.index_dir / "topics" / check_name(name))
     return result
