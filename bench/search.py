@@ -63,6 +63,13 @@ def du(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+# what the baseline's schema pickles (jieba's ChineseAnalyzer: its tokenizer, whoosh's filters and
+# stemming function): admitted while the baseline is opened, never for speechkit's own index
+BASELINE_CLASSES = (("jieba.analyse.analyzer", "ChineseTokenizer"), ("whoosh.lang.porter", "stem"),
+                    ("whoosh.analysis.filters", "LowercaseFilter"), ("whoosh.analysis.filters", "StopFilter"),
+                    ("whoosh.analysis.morph", "StemFilter"), ("whoosh.analysis.analyzers", "CompositeAnalyzer"))
+
+
 def prepare(corpus: Path, work: Path, quick: bool) -> tuple[list[str], Path]:
     """Inputs for the main build, and a held-out 1% (of news records) for the incremental step."""
     src = work / "src"
@@ -468,7 +475,7 @@ def main() -> None:
         from speechkit.safe_pickle import trusting
 
         # the baseline's own schema: jieba's tokenizer and whoosh's stemming function
-        with trusting(("jieba.analyse.analyzer", "ChineseTokenizer"), ("whoosh.lang.porter", "stem")):
+        with trusting(*BASELINE_CLASSES):
             bix = index.open_dir(str(work / "baseline"))
             bsearcher = bix.searcher()
             bparser = QueryParser("body", bix.schema)  # reads the schema again
