@@ -98,8 +98,8 @@ class Corpus:
         if ":" in spec:
             docs = self.docs(selection_filters(spec))
         else:
-            doc_id = self.store.get(spec).id
-            docs = [d for d in self.docs(include_duplicates=True) if d.id == doc_id]
+            d = self.store.get(spec)
+            docs = [Doc(d.id, d.year, d.level, d.speaker_role, d.title, d.date, len(d.text), d.dup_group, d.region)]
         if not docs:
             raise SpeechkitError(f"{spec!r} selects no speech; check the filters with `speechkit export {spec}`")
         return docs
