@@ -152,7 +152,9 @@ class Theme:
     share: float                  # of all passage characters
     labels: list[str]
     representatives: list[dict[str, Any]]
-    stability: float | None = None   # Jaccard with the closest theme of a run with another seed
+    stability: float | None = None   # held: mean Jaccard with the closest theme of each resample
+    name: str | None = None          # a seed theme's name (--seed-theme NAME=words)
+    seed_words: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -173,7 +175,10 @@ class ThemeResult:
     provenance: dict[str, str] = field(default_factory=dict)
     selection: str = ""
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # term -> which themes hold it
-    stability: float | None = None    # adjusted Rand of the passages' themes against another seed's
+    stability: float | None = None    # adjusted Rand of the partition with its resamples' (mean)
+    other: dict[str, Any] = field(default_factory=dict)   # passages no theme holds: count, share, why
+    chance: dict[str, Any] = field(default_factory=dict)  # AMI of the main theme with region, level, period
+    method: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -417,14 +422,23 @@ def passage_features(corpus: Corpus, filters: list[Filter] = (), probes: list[st
 
 def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), name: str = "themes",
            seed: int = 0, k_range: tuple[int, int] = (8, 30), selection: str = "", save: bool = True,
-           probes: list[str] = (), progress: Progress | None = None) -> ThemeResult:
-    """Cluster the passages of the selected speeches into `k` themes (or choose k: `auto`).
+           probes: list[str] = (), seed_themes: dict[str, list[str]] | None = None,
+           progress: Progress | None = None) -> ThemeResult:
+    """Themes of the passages of the selected speeches: `k` found ones (or `auto`), plus the
+    `seed_themes` a researcher names ({name: words}: the passages that contain the words pull a
+    theme of their own, which stays where they put it), and an "other" bucket for what holds
+    in no theme. The themes are a deterministic function of the passages (a consensus of
+    k-means starts), measured on resamples of the passages drawn alike on every run: a theme
+    that does not hold (held < HOLD) is not labelled, its passages go to "other". `seed` only
+    draws the samples that `-k auto` and the silhouette are computed on.
     `probes`: terms whose passages are followed (which themes hold them)."""
-    from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    f = passage_features(corpus, filters, probes, progress, seed)
+    seed_themes = {n: [w for w in ws if w.strip()] for n, ws in (seed_themes or {}).items()}
+    seed_words = sorted({w for ws in seed_themes.values() for w in ws})
+    f = passage_features(corpus, filters, list(dict.fromkeys([*probes, *seed_words])), progress)
     docs, x, pdoc, plen = f.docs, f.x, f.pdoc, f.plen
+    guided = _guided_centers(f, seed_themes)
     k_scores: dict[int, dict[str, float]] = {}
     k_note = ""
     if k == "auto":
@@ -434,61 +448,210 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
         if not 2 <= k < len(x):
             raise SpeechkitError(f"-k must be between 2 and {len(x) - 1} for this selection")
     if progress:
-        progress(0, 1, f"k-means, k={k}")
-    model = KMeans(n_clusters=k, random_state=seed, n_init=corpus.settings.topics_n_init).fit(x)
-    labels = model.labels_
-    rng = np.random.default_rng(seed)
-    sample = rng.choice(len(labels), min(len(labels), 5000), replace=False)
-    sil = float(silhouette_score(x[sample], labels[sample])) if len(set(labels[sample])) > 1 else None
-    # a second seed on a sample of the passages: how far each theme is a property of the data
-    # rather than of one k-means start (the 营商环境 passages went 32-53% to one theme by seed)
+        progress(0, 1, f"themes: a consensus of {STARTS} k-means starts, k={k}")
+    centers, raw = consensus_centers(x, k, guided)
+    total = len(centers)
     if progress:
-        progress(0, 1, f"k-means with another seed on a sample, k={k}")
-    drawn = rng.choice(len(labels), min(len(labels), SAMPLE_FOR_K), replace=False)
-    other = KMeans(n_clusters=k, random_state=seed + 1, n_init=corpus.settings.topics_n_init).fit(x[drawn])
-    agreement, per_theme = theme_stability(labels[drawn], other.labels_, k)
+        progress(0, 1, f"themes: {RESAMPLES} resamples to measure what holds")
+    # the resamples are drawn alike on every run (not by `seed`): which passages and themes hold
+    # is part of the result, and the result must not depend on a seed
+    agreement, held, agree = resample_stability(x, raw, total, 0, guided)
+    # a found theme that does not hold on resamples is no theme: its passages, and any passage
+    # the resamples place elsewhere, go to "other"; a seed theme is the researcher's and stays
+    dissolved = [c for c in range(k) if held[c] < HOLD]
+    labels = raw.copy()
+    labels[np.isin(raw, dissolved) | ((agree < AGREE) & (raw < k))] = OTHER
+    kept = [c for c in range(total) if c not in dissolved]
+    number = {c: n for n, c in enumerate(kept)}
+    labels = np.array([number.get(int(c), OTHER) for c in labels])
+    placed = labels != OTHER
+    sample = np.random.default_rng(seed).choice(np.where(placed)[0], min(int(placed.sum()), 5000), replace=False)
+    sil = float(silhouette_score(x[sample], labels[sample])) if len(set(labels[sample])) > 1 else None
 
-    top_words = label_words(f.counts, labels, k, f.vocab)
-    weights = np.bincount(labels, weights=plen, minlength=k)
-    texts = _representative_texts(corpus, docs, pdoc, f.pstart, plen, x, labels, model.cluster_centers_)
-    out_themes = [Theme(c, int((labels == c).sum()), round(float(weights[c] / weights.sum()), 4), top_words[c],
-                        texts[c], per_theme[c]) for c in range(k)]
-    shares = _shares(docs, pdoc, plen, labels, k)
+    n_themes = len(kept)
+    top_words = label_words(f.counts[placed], labels[placed], n_themes, f.vocab) if n_themes else []
+    weights = np.bincount(labels[placed], weights=plen[placed], minlength=n_themes)
+    texts = _representative_texts(corpus, docs, pdoc, f.pstart, plen, x, labels, centers[kept])
+    names = list(seed_themes)
+    out_themes = []
+    for n, c in enumerate(kept):
+        guided_name = names[c - k] if c >= k else None
+        out_themes.append(Theme(n, int((labels == n).sum()), round(float(weights[n] / plen.sum()), 4), top_words[n],
+                                texts[n], held[c], guided_name, seed_themes.get(guided_name, [])))
+    raw_words = label_words(f.counts, raw, total, f.vocab) if dissolved else []
+    other = {"passages": int((~placed).sum()), "share": round(float(plen[~placed].sum() / plen.sum()), 4),
+             "dissolved": [{"held": held[c], "labels": raw_words[c]} for c in dissolved]}
+    shares = _shares(docs, pdoc, plen, labels, n_themes)
     probe_rows = {}
-    for term, placed in f.probes.items():
-        by_topic = Counter(int(labels[i]) for i in placed)
-        top = by_topic.most_common(1)
-        probe_rows[term] = {"passages": len(placed), "by_topic": dict(by_topic.most_common()),
+    for term in probes:
+        by_topic = Counter(int(labels[i]) for i in f.probes[term])
+        placed_n = sum(v for t, v in by_topic.items() if t != OTHER)
+        top = [(t, v) for t, v in by_topic.most_common() if t != OTHER][:1]
+        probe_rows[term] = {"passages": len(f.probes[term]), "other": by_topic.get(OTHER, 0),
+                            "by_topic": {("other" if t == OTHER else t): v for t, v in by_topic.most_common()},
                             "top_topic": top[0][0] if top else None,
-                            "top_share": round(top[0][1] / len(placed), 4) if top else None}
+                            "top_share": round(top[0][1] / len(f.probes[term]), 4) if top else None,
+                            "top_share_of_placed": round(top[0][1] / placed_n, 4) if top else None}
+    main = {docs[n].id: max(row, key=row.get) for n, row in _main_rows(docs, pdoc, plen, labels, n_themes)}
+    method = (f"consensus of {STARTS} k-means starts (average linkage of their centers, then spherical k-means "
+              f"over every passage); held on {RESAMPLES} resamples of {RESAMPLE_SHARE:.0%} of the passages; "
+              f"themes held < {HOLD} and passages placed alike by < {AGREE:.0%} of the resamples go to other")
     result = ThemeResult(name, k, seed, len(docs), len(x), len(f.vocab), round(sil, 4) if sil else None,
                          k_scores, k_note, out_themes,
-                         {"year": _share_by(docs, pdoc, plen, labels, k, "year"),
-                          "level": _share_by(docs, pdoc, plen, labels, k, "level")},
-                         shares, f.excluded, corpus.provenance(), selection, probe_rows, agreement)
+                         {"year": _share_by(docs, pdoc, plen, labels, n_themes, "year"),
+                          "level": _share_by(docs, pdoc, plen, labels, n_themes, "level")},
+                         shares, f.excluded, corpus.provenance(), selection, probe_rows, agreement, other,
+                         chance_corrected(main, docs, seed), method)
     if save:
         save_themes(result, corpus.settings.index_dir / "topics" / check_name(name))
     return result
 
 
-def theme_stability(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, list[float | None]]:
-    """How two partitions of the same passages agree: adjusted Rand overall, and for each
-    theme of `a` the Jaccard index of its passages with the closest theme of `b` (Hennig's
-    cluster-wise stability: under 0.5 a theme dissolved, over 0.75 it held). None for a theme
-    with no passages in `a`.
+def _guided_centers(f: PassageFeatures, seed_themes: dict[str, list[str]]) -> np.ndarray | None:
+    """Each seed theme's center: the mean direction of the passages that contain its words."""
+    if not seed_themes:
+        return None
+    centers = []
+    for theme, words in seed_themes.items():
+        rows = np.unique(np.concatenate([f.probes[w] for w in words])) if words else np.array([], dtype=int)
+        if not len(rows):
+            raise SpeechkitError(f"no passage contains any word of the seed theme {theme!r} "
+                                 f"({'、'.join(words)}); check the words with `speechkit kwic`")
+        c = f.x[rows].mean(axis=0)
+        centers.append(c / np.linalg.norm(c))
+    return np.vstack(centers)
 
-    >>> a = np.array([0, 0, 0, 0, 1, 1, 2, 2])
-    >>> theme_stability(a, np.array([0, 0, 1, 1, 2, 2, 3, 3]), 3)[1]
-    [0.5, 1.0, 1.0]
+
+def _main_rows(docs: list[Any], pdoc, plen, labels, k: int) -> Iterator[tuple[int, dict[int, float]]]:
+    """Each speech's characters per theme (its placed passages only)."""
+    acc = np.zeros((len(docs), k))
+    placed = labels != OTHER
+    np.add.at(acc, (pdoc[placed], labels[placed]), plen[placed])
+    for n, row in enumerate(acc):
+        if row.sum():
+            yield n, {c: float(v) for c, v in enumerate(row) if v}
+
+
+# --- the partition: a consensus of k-means starts, tested on resamples ----------------------------
+
+STARTS = 10             # k-means starts the consensus is drawn from
+START_SAMPLE = 30_000   # passages each start sees
+RESAMPLES = 4           # resamples of the passages that measure each theme's stability
+RESAMPLE_SHARE = 0.8
+HOLD = 0.6              # a theme whose passages hold less than this on resamples dissolves into "other"
+AGREE = 0.5             # a passage placed alike by fewer than this share of resamples goes to "other"
+OTHER = -1
+
+
+def spherical_kmeans(x: np.ndarray, centers: np.ndarray, fixed: int = 0, iterations: int = 50
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's iterations on unit vectors by cosine from `centers`; the last `fixed` centers
+    (seed themes) never move. (centers, labels); deterministic.
+
+    >>> x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    >>> x /= np.linalg.norm(x, axis=1, keepdims=True)
+    >>> spherical_kmeans(x, np.array([[1.0, 0.0], [0.6, 0.8]]))[1].tolist()
+    [0, 0, 1, 1]
+    """
+    from scipy import sparse
+
+    centers = centers.astype(np.float64, copy=True)
+    free = len(centers) - fixed
+    labels = np.full(len(x), -1)
+    for _ in range(iterations):
+        new = np.asarray((x @ centers.T).argmax(axis=1))
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        member = sparse.csr_matrix((np.ones(len(x)), (labels, np.arange(len(x)))), shape=(len(centers), len(x)))
+        sums = np.asarray(member @ x)[:free]
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        keep = norms[:, 0] > 0  # a center that lost every passage stays where it was
+        centers[:free][keep] = sums[keep] / norms[keep]
+    return centers, labels
+
+
+def consensus_centers(x: np.ndarray, k: int, guided: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Themes that do not depend on one k-means start: STARTS runs of k-means (fixed starts, on
+    fixed samples) give k centers each; the k·STARTS centers are grouped into k by average
+    linkage on cosine; each group's mean starts a spherical k-means over every passage, with
+    the `guided` centers (seed themes) held in place. Deterministic: the same passages always
+    give the same themes. (centers, labels)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(0)
+    found = []
+    for start in range(STARTS):
+        rows = rng.choice(len(x), min(len(x), START_SAMPLE), replace=False)
+        c = KMeans(n_clusters=k, random_state=start, n_init=1).fit(x[rows]).cluster_centers_
+        found.append(c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12))
+    every = np.vstack(found)
+    group = fcluster(linkage(every, method="average", metric="cosine"), k, criterion="maxclust") - 1
+    centers = np.vstack([every[group == g].mean(axis=0) for g in range(group.max() + 1)])
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    fixed = 0 if guided is None else len(guided)
+    if fixed:
+        centers = np.vstack([centers, guided])
+    return spherical_kmeans(x, centers, fixed)
+
+
+def resample_stability(x: np.ndarray, labels: np.ndarray, k: int, seed: int, guided: np.ndarray | None = None
+                       ) -> tuple[float, list[float], np.ndarray]:
+    """The same method on RESAMPLES random 80% of the passages (drawn with `seed`): adjusted Rand
+    of each resample's partition with `labels` (mean), each theme's held (the mean Jaccard of its
+    passages with the closest theme of each resample: Hennig's cluster-wise stability), and each
+    passage's share of resamples that put it in the theme it has."""
+
+    rng = np.random.default_rng(seed)
+    aris, held, agree = [], np.zeros(k), np.zeros(len(x))
+    for _ in range(RESAMPLES):
+        rows = np.sort(rng.choice(len(x), int(len(x) * RESAMPLE_SHARE), replace=False))
+        centers, _ = consensus_centers(x[rows], k - (0 if guided is None else len(guided)), guided)
+        theirs = (x @ centers.T).argmax(axis=1)  # every passage placed by the resample's themes
+        ari, jaccard, best = match_partitions(labels[rows], theirs[rows], k, len(centers))
+        aris.append(ari)
+        held += jaccard
+        agree += best[theirs] == labels
+    return round(float(np.mean(aris)), 4), [round(float(h / RESAMPLES), 4) for h in held], agree / RESAMPLES
+
+
+def match_partitions(a: np.ndarray, b: np.ndarray, ka: int, kb: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Adjusted Rand of two partitions of the same passages, each theme of `a`'s best Jaccard
+    with a theme of `b` (Hennig's cluster-wise stability: under 0.5 a theme dissolved, over 0.75
+    it held), and for each theme of `b` the theme of `a` it overlaps most.
+
+    >>> ari, held, best = match_partitions(np.array([0, 0, 0, 0, 1, 1, 2, 2]), np.array([0, 0, 1, 1, 2, 2, 3, 3]), 3, 4)
+    >>> held.tolist(), best.tolist()
+    ([0.5, 1.0, 1.0], [0, 0, 1, 2])
     """
     from sklearn.metrics import adjusted_rand_score
 
-    both = np.zeros((k, int(b.max()) + 1))
+    both = np.zeros((ka, kb))
     np.add.at(both, (a, b), 1)
-    size_a, size_b = both.sum(axis=1), both.sum(axis=0)
-    jaccard = both / np.maximum(size_a[:, None] + size_b[None, :] - both, 1)
-    return (round(float(adjusted_rand_score(a, b)), 4),
-            [round(float(jaccard[c].max()), 4) if size_a[c] else None for c in range(k)])
+    jaccard = both / np.maximum(both.sum(axis=1)[:, None] + both.sum(axis=0)[None, :] - both, 1)
+    return float(adjusted_rand_score(a, b)), jaccard.max(axis=1), jaccard.argmax(axis=0)
+
+
+def chance_corrected(main: dict[str, int], docs: list[Any], seed: int, shuffles: int = 5) -> dict[str, Any]:
+    """Adjusted mutual information of each speech's main theme with its region, level and
+    5-year period, each next to the same measure with that attribute shuffled across the
+    speeches (the level chance gives: AMI is near 0 there by construction)."""
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    attributes = {"region": lambda d: d.region, "level": lambda d: d.level,
+                  "period": lambda d: f"{d.year - d.year % 5}–{d.year - d.year % 5 + 4}" if d.year else None}
+    for name, read in attributes.items():
+        pairs = [(main[d.id], read(d)) for d in docs if d.id in main and read(d)]
+        if len({v for _, v in pairs}) < 2:
+            continue
+        themes_, values = [t for t, _ in pairs], [v for _, v in pairs]
+        shuffled = [adjusted_mutual_info_score(themes_, rng.permutation(values)) for _ in range(shuffles)]
+        out[name] = {"ami": round(float(adjusted_mutual_info_score(themes_, values)), 4),
+                     "shuffled": round(float(np.mean(shuffled)), 4), "speeches": len(pairs)}
+    return out
 
 
 def _choose_k(x: np.ndarray, seed: int, k_range: tuple[int, int], progress: Progress | None
@@ -547,26 +710,27 @@ def _representative_texts(corpus: Corpus, docs: list[Any], pdoc, pstart, plen, x
     return out
 
 
-def _shares(docs: list[Any], pdoc, plen, labels, k: int) -> dict[str, dict[int, float]]:
-    """Each speech's theme shares, by characters of its placed passages."""
-    acc = np.zeros((len(docs), k))
-    np.add.at(acc, (pdoc, labels), plen)
+def _shares(docs: list[Any], pdoc, plen, labels, k: int) -> dict[str, dict[int | str, float]]:
+    """Each speech's theme shares, by characters of its passages ("other": those no theme holds)."""
+    acc = np.zeros((len(docs), k + 1))
+    np.add.at(acc, (pdoc, np.where(labels == OTHER, k, labels)), plen)
     out = {}
     for n, row in enumerate(acc):
         s = row.sum()
         if s:
-            out[docs[n].id] = {int(c): round(float(v / s), 4) for c, v in enumerate(row) if v}
+            out[docs[n].id] = {("other" if c == k else int(c)): round(float(v / s), 4) for c, v in enumerate(row) if v}
     return out
 
 
 def _share_by(docs: list[Any], pdoc, plen, labels, k: int, attr: str) -> dict[str, dict[str, float]]:
+    """Theme shares (and "other") by year or level, of the passages' characters."""
     values = [getattr(d, attr) for d in docs]
-    acc: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(k))
+    acc: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(k + 1))
     for i in range(len(labels)):
         v = values[pdoc[i]]
         if v is not None:
-            acc[str(v)][labels[i]] += plen[i]
-    return {v: {str(c): round(float(row[c] / row.sum()), 4) for c in range(k)}
+            acc[str(v)][k if labels[i] == OTHER else labels[i]] += plen[i]
+    return {v: {("other" if c == k else str(c)): round(float(row[c] / row.sum()), 4) for c in range(k + 1)}
             for v, row in sorted(acc.items())}
 
 
@@ -579,7 +743,9 @@ def share_rows(data: dict[str, Any], by: str | None = None) -> list[list[Any]]:
     ...             "share_by": {"year": {"2020": {"0": 1.0}}, "level": {}}}, "year")[1]
     ['year', '2020', '0', '改革 开放', 1.0, 't', None, None]
     """
-    labels = {str(t["topic"]): " ".join(t["labels"][:4]) for t in data["themes"]}
+    labels = {str(t["topic"]): (f"[{t['name']}] " if t.get("name") else "") + " ".join(t["labels"][:4])
+              for t in data["themes"]}
+    labels["other"] = "(other: in no theme that holds)"
     rows: list[list[Any]] = [["by", "value", "theme", "labels", "share", "themes", "corpus", "segmenter"]]
     for name in [by] if by else list(data["share_by"]):
         for value, shares in data["share_by"][name].items():
@@ -599,13 +765,14 @@ def save_themes(result: ThemeResult, folder: Path) -> None:
             w = csv.writer(fh)
             w.writerow(["id", "topic", "share"])
             for doc_id, shares in sorted(result.speech_shares.items()):
-                w.writerows((doc_id, c, s) for c, s in sorted(shares.items()))
+                order = sorted(shares, key=lambda c: (c == "other", str(c).zfill(4)))  # themes, then other
+                w.writerows((doc_id, c, shares[c]) for c in order)
         with open(tmp / "share_by_year.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(["year", "topic", "labels", "share"])
             for year, row in result.share_by["year"].items():
                 for c, s in row.items():
-                    w.writerow([year, c, " ".join(result.themes[int(c)].labels[:4]), s])
+                    w.writerow([year, c, "(other)" if c == "other" else " ".join(result.themes[int(c)].labels[:4]), s])
         crash_point("cluster:after-assignments")
         write_json(tmp / "manifest.json", {"name": result.name, "kind": "themes", "k": result.k,
                                            "seed": result.seed, "selection": result.selection,

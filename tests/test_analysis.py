@@ -319,27 +319,69 @@ def test_theme_labels_are_not_units_that_follow_numbers(themes_result, corpus_):
 def test_theme_stability_measures_agreement_between_partitions(themes_result):
     import numpy as np
 
-    from speechkit.topics import theme_stability
+    from speechkit.topics import HOLD, match_partitions
+
     rng = np.random.default_rng(0)
     a = rng.integers(0, 5, 400)
     # the same partition under other names agrees fully; a partition drawn at random does not
-    assert theme_stability(a, (a + 2) % 5, 5) == (1.0, [1.0] * 5)
-    ari, held = theme_stability(a, rng.integers(0, 5, 400), 5)
+    ari, held, best = match_partitions(a, (a + 2) % 5, 5, 5)
+    assert ari == 1.0 and held.tolist() == [1.0] * 5 and best.tolist() == [3, 4, 0, 1, 2]
+    b = rng.integers(0, 7, 400)
+    ari, held, _ = match_partitions(a, b, 5, 7)
     assert abs(ari) < 0.05 and all(j < 0.4 for j in held)
-    # a theme split in two halves keeps a Jaccard of one half
-    ari, held = theme_stability(np.zeros(10, dtype=int), np.array([0] * 5 + [1] * 5), 1)
-    assert held == [0.5]
-    assert -1 <= themes_result.stability <= 1
-    assert all(0 < t.stability <= 1 for t in themes_result.themes)
+    # each held is the best Jaccard of the theme's passages with a theme of the other, by sets
+    for c in range(5):
+        mine = set(np.where(a == c)[0])
+        assert held[c] == max(len(mine & set(np.where(b == t)[0])) / len(mine | set(np.where(b == t)[0]))
+                              for t in range(7))
+    # the result: the partition's agreement with its resamples, every labelled found theme held
+    assert 0 < themes_result.stability <= 1
+    assert all(HOLD <= t.stability <= 1 for t in themes_result.themes if t.name is None)
+    assert all(d["held"] < HOLD for d in themes_result.other["dissolved"])
+
+
+def test_region_signal_is_stated_against_chance(themes_result, corpus_):
+    """The AMI of each speech's main theme with its region, level and period is the one a
+    direct computation from the saved speech shares gives, and the shuffled level is near 0."""
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    docs = {d.id: d for d in corpus_.docs()}
+    main = {i: max((c for c in shares if c != "other"), key=shares.get)
+            for i, shares in themes_result.speech_shares.items() if any(c != "other" for c in shares)}
+    for attr, read in (("region", lambda d: d.region), ("level", lambda d: d.level),
+                       ("period", lambda d: f"{d.year - d.year % 5}–{d.year - d.year % 5 + 4}" if d.year else None)):
+        pairs = [(t, read(docs[i])) for i, t in main.items() if read(docs[i])]
+        if len({v for _, v in pairs}) < 2:
+            assert attr not in themes_result.chance
+            continue
+        want = adjusted_mutual_info_score([t for t, _ in pairs], [v for _, v in pairs])
+        got = themes_result.chance[attr]
+        assert got["ami"] == round(want, 4) and got["speeches"] == len(pairs) and abs(got["shuffled"]) < 0.05
+
+
+def test_a_seed_theme_gathers_the_passages_of_its_words(corpus_):
+    from speechkit.topics import themes
+
+    words = ["改革开放", "对外开放"]
+    result = themes(corpus_, k=6, seed_themes={"开放": words}, probes=words, save=False)
+    (named,) = [t for t in result.themes if t.name == "开放"]
+    assert named.seed_words == words
+    for word in words:  # most of the passages that hold a seed word are in the named theme
+        probe = result.probes[word]
+        assert probe["by_topic"].get(named.topic, 0) > 0.5 * probe["passages"], (word, probe)
+    with pytest.raises(SpeechkitError, match="no passage contains"):
+        themes(corpus_, k=6, seed_themes={"x": ["不存在的词语组合"]}, save=False)
 
 
 def test_theme_shares_are_shares_and_reproducible(themes_result, corpus_):
     from speechkit.topics import themes
     for shares in themes_result.speech_shares.values():
         assert abs(sum(shares.values()) - 1) < 0.01
+    # the themes' shares and other's make the whole
+    assert abs(sum(t.share for t in themes_result.themes) + themes_result.other["share"] - 1) < 0.01
     for row in themes_result.share_by["year"].values():
         assert abs(sum(row.values()) - 1) < 0.01
-    again = themes(corpus_, k=8, name="t8b", seed=3, save=False)
+    again = themes(corpus_, k=8, name="t8b", seed=0, save=False)  # the themes do not depend on a seed
     assert [t.labels for t in again.themes] == [t.labels for t in themes_result.themes]
     assert again.speech_shares == themes_result.speech_shares
     assert [t.stability for t in again.themes] == [t.stability for t in themes_result.themes]
@@ -385,6 +427,12 @@ def test_topics_cli_saves_and_shows_with_provenance(home):
     shares = data["share_by"]["year"]
     assert len(rows) - 1 == sum(len(v) for v in shares.values())
     assert all(r[0] == "year" and float(r[4]) == shares[r[1]][r[2]] and r[5] == "cli6" for r in rows[1:])
+    assert {r[2] for r in rows[1:]} == {str(t["topic"]) for t in data["themes"]} | {"other"}
+    assert "other" in out and "AMI" in out  # the remainder and the region signal against chance
+    seeded = json.loads(run(home, "topics", "-k", "6", "--name", "cli6s", "--seed-theme", "开放=改革开放,对外开放",
+                            "--json", stdout=True))
+    assert [t["name"] for t in seeded["themes"] if t["name"]] == ["开放"]
+    assert "NAME=WORD,WORD" in run(home, "topics", "--seed-theme", "开放", code=2)
 
 
 def _national(home, year):
