@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .clean import resources as R
-from .clean.normalize import clean_field
+from .clean.controls import clean_field
 from .regions import TIERS, Division, gazetteer
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import metadata as M
 from .clean import clean_text
 from .clean import resources as R
-from .clean.normalize import clean_field
+from .clean.controls import clean_field
 from .clean.split import split_compilation
 from .clean.template import strip_template
 from .decode import decode_bytes

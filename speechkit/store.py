@@ -22,7 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol
 
-from .clean.normalize import clean_field
+from .clean.controls import clean_field
 from .documents import Document
 from .errors import NotFoundError, StoreError
 

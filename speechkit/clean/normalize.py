@@ -11,6 +11,7 @@ import html
 import re
 
 from . import resources as R
+from .controls import clean_field, remove_control_chars  # noqa: F401 - steps of the cleaner, kept light in controls
 
 
 def normalize_newlines(text: str) -> str:
@@ -40,33 +41,6 @@ def remove_invisible_chars(text: str) -> str:
     '营商环境'
     """
     return R.RE_INVISIBLE.sub("", text)
-
-
-def remove_control_chars(text: str) -> str:
-    """Terminal escape sequences whole (an OSC 8 link, colours) and any other control
-    character but newline and tab.
-
-    >>> remove_control_chars("\\x1b]8;;http://x\\x1b\\\\点这里\\x1b]8;;\\x1b\\\\ \\x1b[31m红\\x1b[0m\\x07")
-    '点这里 红'
-    """
-    if not R.RE_CONTROL.search(text):
-        return text
-    return R.RE_CONTROL.sub("", R.RE_TERMINAL_ESCAPE.sub("", text))
-
-
-def clean_field(value: str) -> str:
-    """A metadata value (title, URL, speaker, a crawler's field, front matter) as one plain
-    line: terminal escapes, other controls and invisible characters (bidi overrides) gone,
-    runs of white space one space.
-
-    >>> clean_field("\\x1b[2J标题\\x1b[31m红\\u202e\\x07 \\n 二")
-    '标题红 二'
-    """
-    # nearly every value is already plain: controls, invisible characters, line breaks and
-    # wide spaces are all non-printable to Python, so one C-level test answers for most
-    if value.isprintable() and value == value.strip() and "  " not in value:
-        return value
-    return " ".join(R.RE_INVISIBLE.sub("", remove_control_chars(value)).split())
 
 
 def strip_html_tags(text: str) -> str:

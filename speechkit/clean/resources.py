@@ -160,12 +160,9 @@ RE_LATIN1_RUN = re.compile(
 
 # terminal escape sequences (colours, OSC 8 hyperlinks, window titles) and every other control
 # character but newline and tab: scraped text must never drive the terminal it is printed on
-RE_TERMINAL_ESCAPE = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: ESC ] … BEL or ESC \
-                                r"|\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b[@-_]")  # CSI, others
-RE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# the control, escape and invisible characters live in controls.py (light to import)
+from .controls import RE_CONTROL, RE_INVISIBLE, RE_TERMINAL_ESCAPE  # noqa: E402,F401
 
-# zero-width and other invisible characters
-RE_INVISIBLE = re.compile("[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 RE_HTML_ENTITY = re.compile(r"&(#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});")
 # a space the page layout put between two Han characters: "经 济增长"
 RE_SPACE_IN_HAN = re.compile(rf"(?<=[{HAN}，。；：、！？“”（）])[ \u3000\u00a0]+(?=[{HAN}，。；：、！？“”（）])")
