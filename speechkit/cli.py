@@ -1224,17 +1224,13 @@ def _spread_summary(result: Any, unit: str) -> str:
 
 
 def _lag(value: str | None) -> tuple[int, int] | None:
-    """--lag LO..HI (or one number) as (lo, hi)."""
-    if not value:
-        return None
-    lo, sep, hi = value.partition("..")
+    """--lag LO..HI as (lo, hi), a usage error when it is not one."""
+    from .reuse import parse_lag
+
     try:
-        pair = (int(lo), int(hi if sep else lo))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: give years as LO..HI, e.g. 0..1") from None
-    if pair[0] > pair[1] or pair[0] < 0:
-        raise click.BadParameter(f"{value!r}: give 0 ≤ LO ≤ HI, e.g. 0..1")
-    return pair
+        return parse_lag(value)
+    except SpeechkitError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lag") from None
 
 
 @cli.command()

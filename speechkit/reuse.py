@@ -88,6 +88,25 @@ class ReuseResult:
         return record_rows(records, self.provenance, {"min_chars": self.min_chars})
 
 
+def parse_lag(value: str | None) -> tuple[int, int] | None:
+    """A lag written LO..HI (or one number) as (lo, hi): how many years before a target its
+    sources may be.
+
+    >>> parse_lag("0..1"), parse_lag("2"), parse_lag("")
+    ((0, 1), (2, 2), None)
+    """
+    if not value:
+        return None
+    lo, sep, hi = value.partition("..")
+    try:
+        pair = (int(lo), int(hi if sep else lo))
+    except ValueError:
+        raise SpeechkitError(f"lag {value!r}: give years as LO..HI, e.g. 0..1") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise SpeechkitError(f"lag {value!r}: give 0 ≤ LO ≤ HI, e.g. 0..1")
+    return pair
+
+
 # --- fingerprints ---------------------------------------------------------------------------------
 
 def kgram_hashes(text: str, k: int = K) -> np.ndarray:

@@ -473,13 +473,9 @@ def _reuse(bench: Workbench, params: Any) -> Any:
     source, target = (params.get("source") or "").strip(), (params.get("target") or "").strip()
     if not (source and target):
         return None
-    lag = None
-    if params.get("lag"):
-        lo, _, hi = params["lag"].partition("..")
-        try:
-            lag = (int(lo), int(hi or lo))
-        except ValueError:
-            raise SpeechkitError("lag must be years as LO..HI, e.g. 0..1") from None
+    from .reuse import parse_lag
+
+    lag = parse_lag(params.get("lag"))
     min_chars = _int(params, "min_chars", 30, 10, 1000)
     return bench.cached(("reuse", source, target, lag, min_chars),
                         lambda: bench.ws.reuse(source, target, lag=lag, min_chars=min_chars))
