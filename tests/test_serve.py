@@ -179,10 +179,12 @@ def test_compare_and_topics_views_show_what_the_cli_computes(workbench, page):
     model = json.loads((home / "indexes" / "topics" / "t" / "themes.json").read_text("utf-8"))
     page.goto(base + "/topics?" + urllib.parse.urlencode({"name": "t", "show": "1"}))
     page.wait_for_selector("#themes")
-    cells = page.locator("#themes tr td:nth-child(5)").all_inner_texts()
+    cells = page.locator("#themes tr:not(#other) td:nth-child(5)").all_inner_texts()
     assert cells == ["、".join(t["labels"]) for t in model["themes"]]
-    held = page.locator("#themes tr td:nth-child(6)").all_inner_texts()
+    held = page.locator("#themes tr:not(#other) td:nth-child(6)").all_inner_texts()
     assert held == [str(t["stability"]) for t in model["themes"]] and model["stability"] is not None
+    # the remainder is shown as such, with its share
+    assert page.locator("#other td:nth-child(3)").inner_text() == f"{model['other']['share']:.3f}"
     points = page.locator("#chart circle.point")
     got = {int(points.nth(i).get_attribute("data-year")): float(points.nth(i).get_attribute("data-value"))
            for i in range(points.count())}
