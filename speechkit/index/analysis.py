@@ -85,6 +85,12 @@ class SpeechTokenizer(Tokenizer):
 _SEGMENTERS: dict[str | None, Segmenter] = {}
 
 
+def share_segmenter(seg: Segmenter) -> None:
+    """Let the analyzers of this process cut with `seg` (a build's own segmenter), instead of
+    loading jieba's dictionary a second time for the titles (0.4 s)."""
+    _SEGMENTERS.setdefault(str(seg.user_lexicon) if seg.user_lexicon else None, seg)
+
+
 def analyzer(user_lexicon: str | None = None):
     # minsize=1: whoosh drops tokens shorter than 2 by default, and 党, 国, 税 would vanish
     return SpeechTokenizer(user_lexicon) | StopFilter(stoplist=stopwords(), minsize=1, renumber=False)

@@ -27,7 +27,7 @@ from ..provenance import expected_manifest, read_manifest
 from ..segment import Segmenter, segment_batch
 from ..settings import Settings
 from ..store import DocumentStore
-from .analysis import PRETOKENIZED, schema
+from .analysis import PRETOKENIZED, schema, share_segmenter
 from .manifest import damage_error, damaged_parts, locked, read_hashes, record_files, save_positions, whoosh_generation
 from .mapped import create_in, open_dir
 from .text import META_COLUMNS, Spool, text_index_intact, write_text_index
@@ -170,6 +170,7 @@ def build_index(home: Context, *, rebuild: bool = False, progress: Progress | No
     # whole speeches are cut with jieba's full dictionary, not with the saved copy this build
     # writes (which the workspace's segmenter reads for queries); both give the same tokens
     seg = Segmenter(home.lexicon)
+    share_segmenter(seg)
     report = IndexReport()
     with locked(paths):
         plan = _plan(home, seg, rebuild)
