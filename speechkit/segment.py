@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -106,12 +107,9 @@ class Segmenter:
         if self._tok is None:
             jieba = _jieba()
             tok = jieba.Tokenizer()
-            cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "speechkit"
-            try:
-                cache.mkdir(parents=True, exist_ok=True)
+            cache = _cache_dir()
+            if cache is not None:
                 tok.tmp_dir = str(cache)  # jieba's dictionary cache, reused across processes
-            except OSError:
-                pass
             tok.initialize()
             for term, freq in self.terms():
                 tok.add_word(term, freq=freq or tok.suggest_freq(term, tune=False))
@@ -178,16 +176,29 @@ class Segmenter:
         """Write the tokenizer's dictionary (jieba's words, the lexicon terms, their
         frequencies) to an SQLite file, atomically, for `Segmenter(dictionary=path)`; nothing
         to do when the file already holds this segmenter's version."""
-        import sqlite3
 
         path = Path(path)
-        opened = _open_saved(path)
-        if opened is not None:
-            opened[0].close()
-            if opened[1].get("version") == self.version:
-                return
+        if _saved_version(path) == self.version:
+            return
+        # the same segmenter writes the same file: one copy per machine and version, which a new
+        # workspace copies (writing its 500,000 rows took 0.6 s of every first build)
+        cache = _cache_dir()
+        if cache is None:
+            self._write_dictionary(path)
+            return
+        shared = cache / f"dictionary-{self.version}.sqlite"
+        if _saved_version(shared) != self.version:
+            self._write_dictionary(shared)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.new")
+        shutil.copyfile(shared, tmp)
+        os.replace(tmp, path)
+
+    def _write_dictionary(self, path: Path) -> None:
+        """The dictionary file itself, written atomically."""
+        import sqlite3
+
         tok = self._tokenizer()
-        tmp = path.with_name(path.name + ".new")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.new")
         tmp.unlink(missing_ok=True)
         with contextlib.closing(sqlite3.connect(tmp)) as db:
             db.execute("CREATE TABLE words (word TEXT PRIMARY KEY, freq INTEGER, term INTEGER) WITHOUT ROWID")
@@ -235,6 +246,26 @@ class Segmenter:
             elif opened is not None:
                 opened[0].close()
         return self._db or None
+
+
+def _cache_dir() -> Path | None:
+    """speechkit's folder in the user's cache (jieba's dictionary cache, the saved
+    dictionaries), or None when it cannot be made."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "speechkit"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return cache
+
+
+def _saved_version(path: Path) -> str | None:
+    """The segmenter version a saved dictionary holds, or None (missing, unreadable)."""
+    opened = _open_saved(path)
+    if opened is None:
+        return None
+    opened[0].close()
+    return opened[1].get("version")
 
 
 def _open_saved(path: Path) -> tuple[Any, dict[str, str]] | None:

@@ -80,6 +80,26 @@ def test_the_saved_dictionary_segments_exactly_as_the_full_one(home, canonical):
     assert saved._tok is None  # jieba's own dictionary was never loaded
     assert saved._small("营" * (SMALL_TEXT + 1)) is None
 
+
+def test_a_new_workspace_copies_the_machines_saved_dictionary(tmp_path, monkeypatch):
+    """The dictionary is written once per machine and version and copied into each index;
+    a cached copy of another version is written again, never copied."""
+    import sqlite3
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    seg = Segmenter()
+    seg.save_dictionary(tmp_path / "a.sqlite")
+    shared = tmp_path / "cache" / "speechkit" / f"dictionary-{seg.version}.sqlite"
+    assert shared.read_bytes() == (tmp_path / "a.sqlite").read_bytes()
+    with sqlite3.connect(shared) as db:  # a stale copy: another version's
+        db.execute("UPDATE meta SET value = 'old' WHERE key = 'version'")
+    Segmenter().save_dictionary(tmp_path / "b.sqlite")
+    with sqlite3.connect(tmp_path / "b.sqlite") as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0] == seg.version
+        assert db.execute("SELECT count(*) FROM words").fetchone()[0] > 300_000
+    assert Segmenter(dictionary=tmp_path / "b.sqlite").cut("优化营商环境") == seg.cut("优化营商环境")
+
+
 def test_lexicon_is_large_counted_and_has_the_core_terms():
     from importlib import resources
 
