@@ -136,6 +136,7 @@ def cli(ctx: click.Context, home: Path | None, store: str | None, lexicon: str |
       speechkit compare year:2008..2012 year:2019..2023
       speechkit topics -k 20 --probe 营商环境   # themes over passages, shares by year
       speechkit diff "year:2023 title:政府工作报告" "year:2024 title:政府工作报告"   # 提法
+      speechkit spread 河长制             # who used it first, how it spread
       speechkit cluster -k auto          # clusters of whole speeches
       speechkit show ID                  # one speech with its metadata and evidence
       speechkit export --format csv      # one row per speech

@@ -307,5 +307,6 @@ def _result(corpus: Corpus, source: str, target: str, lag: tuple[int, int] | Non
     ranking = sorted(({"region": u, "speeches": len(v), "mean_share": round(sum(v) / len(v), 4),
                        "max_share": max(v)} for u, v in regions.items()),
                      key=lambda x: (-x["mean_share"], x["region"]))
+    used = {s.source for r in rows for s in r.spans}  # the titles of the sources some span cites
     return ReuseResult(source, target, lag, min_chars, len(sources), rows, ranking, left_out,
-                       {d.id: d.title for d in sources}, corpus.provenance())
+                       {d.id: d.title for d in sources if d.id in used}, corpus.provenance())
