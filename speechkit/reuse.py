@@ -36,6 +36,11 @@ from .spread import unit_of
 K = 8  # characters per hashed k-gram
 MIN_CHARS = 30  # the shortest span reported; also what the fingerprints guarantee to find
 BATCH_CHARS = 2_000_000  # target text per parallel task
+# a passage more than this many sources share is a formula (各位代表, 现在我代表…向大会报告工作),
+# not one source reused: its fingerprints pick no candidates, so a target costs at most this many
+# alignments per fingerprint however large the source selection (a passage the target shares
+# with fewer sources is still found, and every span reported is still exact)
+FORMULA_SOURCES = 50
 _BASE = np.uint64(1_000_003)
 
 
@@ -72,6 +77,7 @@ class ReuseResult:
     targets: list[TargetReuse]  # every target read, most reused first
     regions: list[dict[str, Any]]  # province, speeches, mean and max share, most reused first
     left_out: int  # speeches without a year, left out because a lag was asked for
+    formulae: int = 0  # fingerprints shared by more than FORMULA_SOURCES sources: not used to find candidates
     source_titles: dict[str, str | None] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
 
@@ -232,11 +238,7 @@ def reuse(corpus: Corpus, source: str, target: str, *, lag: tuple[int, int] | No
         left_out = len(sources) - len(dated_s) + len(targets) - len(dated_t)
         sources, targets = dated_s, dated_t
     source_text = {i: matching_form(t) for i, t in corpus.texts([d.id for d in sources])}
-    index: dict[int, list[tuple[int, int]]] = defaultdict(list)  # fingerprint -> (source number, position)
-    for n, d in enumerate(sources):
-        hashes, positions = fingerprints(source_text[d.id], min_chars)
-        for h, p in zip(hashes.tolist(), positions.tolist(), strict=True):
-            index[h].append((n, p))
+    index, formulae = _source_index([source_text[d.id] for d in sources], min_chars)
     by_year: dict[int | None, list[int]] = defaultdict(list)
     for n, d in enumerate(sources):
         by_year[d.year].append(n)
@@ -279,7 +281,24 @@ def reuse(corpus: Corpus, source: str, target: str, *, lag: tuple[int, int] | No
             found.update(part)
             if progress:
                 progress(len(found), len(targets), "aligning")
-    return _result(corpus, source, target, lag, min_chars, sources, targets, found, left_out)
+    result = _result(corpus, source, target, lag, min_chars, sources, targets, found, left_out)
+    result.formulae = formulae
+    return result
+
+
+def _source_index(texts: list[str], min_chars: int) -> tuple[dict[int, list[tuple[int, int]]], int]:
+    """Each fingerprint of the sources -> (source number, position) of each place it is at,
+    without the formulae (fingerprints more than FORMULA_SOURCES sources share); their count."""
+    index: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for n, text in enumerate(texts):
+        hashes, positions = fingerprints(text, min_chars)
+        for h, p in zip(hashes.tolist(), positions.tolist(), strict=True):
+            index[h].append((n, p))
+    formulae = [h for h, places in index.items() if len(places) > FORMULA_SOURCES
+                and len({n for n, _ in places}) > FORMULA_SOURCES]
+    for h in formulae:
+        del index[h]
+    return index, len(formulae)
 
 
 def _result(corpus: Corpus, source: str, target: str, lag: tuple[int, int] | None, min_chars: int,
@@ -309,4 +328,5 @@ def _result(corpus: Corpus, source: str, target: str, lag: tuple[int, int] | Non
                      key=lambda x: (-x["mean_share"], x["region"]))
     used = {s.source for r in rows for s in r.spans}  # the titles of the sources some span cites
     return ReuseResult(source, target, lag, min_chars, len(sources), rows, ranking, left_out,
-                       {d.id: d.title for d in sources if d.id in used}, corpus.provenance())
+                       source_titles={d.id: d.title for d in sources if d.id in used},
+                       provenance=corpus.provenance())

@@ -276,3 +276,18 @@ def test_reuse_on_the_worker_pool_equals_one_process(home, monkeypatch):
         with Workspace(home, workers=workers) as ws:
             results.append(ws.reuse("level:national", "region:浙江", lag=(0, 1)))
     assert results[0].targets == results[1].targets and sum(len(t.spans) for t in results[0].targets) > 50
+
+
+def test_a_passage_many_sources_share_is_a_formula_not_a_candidate(home, monkeypatch):
+    """With the cap at 1 source, a passage of the national reports that several of them share
+    picks no candidate; the spans still found are exact, and fewer; the count is reported."""
+    import speechkit.reuse as R
+
+    with Workspace(home) as ws:
+        whole = ws.reuse("level:national", "region:浙江", lag=(0, 1))
+        monkeypatch.setattr(R, "FORMULA_SOURCES", 1)
+        capped = ws.reuse("level:national", "region:浙江", lag=(0, 1))
+    assert whole.formulae < capped.formulae
+    assert sum(t.reused_chars for t in capped.targets) < sum(t.reused_chars for t in whole.targets)
+    spans = {(t.id, s.source, s.target_start, s.target_end) for t in whole.targets for s in t.spans}
+    assert {(t.id, s.source, s.target_start, s.target_end) for t in capped.targets for s in t.spans} <= spans
