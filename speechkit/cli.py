@@ -1041,6 +1041,7 @@ def topics(ctx: click.Context, k: str, k_range: str, filters: list[Any], selecti
     Example: the weight of business-environment passages in provincial reports
       speechkit topics -k 20 --level province --name prov --probe 营商环境
       speechkit topics show prov --by year --csv > shares.csv
+      speechkit topics -k 20 --seed-theme 营商环境=营商环境,放管服,一网通办   # a theme you define
 
     Saved under indexes/topics/NAME/ (themes.json, speech_shares.csv, share_by_year.csv);
     `speechkit topics show NAME` prints a saved result. Passages are read by --workers
