@@ -4,6 +4,7 @@ they outgrow a budget, and the ids of its documents saved beside them."""
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,46 +12,100 @@ from typing import Any
 from whoosh.writing import SegmentWriter
 
 from ..atomic import write_json
+from ..segment import stopwords
+from .analysis import PRETOKENIZED, SpeechText
 from .manifest import DOCNUM_IDS, docnum_ids_record
 from .mapped import open_dir
 
 
+class _FieldPostings:
+    """One field's postings in columns, in the order they came (documents in docnum order):
+    each posting's term number, docnum, weight and value. Sorted by term only when written."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[bytes, int] = {}
+        self.terms = array("q")
+        self.docnums = array("q")
+        self.weights = array("d")
+        self.values: list[bytes | None] = []
+
+    def sorted_terms(self) -> Iterator[tuple[bytes, Any, Any, list[bytes | None]]]:
+        """(term, docnums, weights, values) for each term in whoosh's order (bytes), each
+        term's postings in docnum order (a stable sort keeps the order they came in)."""
+        import numpy as np
+
+        if not self.vocab:
+            return
+        ordered = sorted(self.vocab)
+        rank = np.empty(len(ordered), dtype=np.int64)
+        rank[np.fromiter((self.vocab[t] for t in ordered), dtype=np.int64, count=len(ordered))] = \
+            np.arange(len(ordered))
+        keys = rank[np.frombuffer(self.terms, dtype=np.int64)]
+        order = np.argsort(keys, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=len(ordered)))])
+        docnums = np.frombuffer(self.docnums, dtype=np.int64)[order]
+        weights = np.frombuffer(self.weights, dtype=np.float64)[order]
+        values = [self.values[i] for i in order.tolist()]
+        for n, term in enumerate(ordered):
+            a, b = int(bounds[n]), int(bounds[n + 1])
+            yield term, docnums[a:b], weights[a:b], values[a:b]
+
+
 class _MemoryPool:
-    """Postings grouped by term in memory, in place of whoosh's PostingPool.
+    """Postings in memory, in place of whoosh's PostingPool, one column store per field.
 
     whoosh sorts (field, term, docnum, weight, value) tuples by pickling runs of them to disk and
-    merging the runs back: two thirds of its commit time on a large build. Grouping by term and
-    sorting only the distinct terms yields the same order. Only what SegmentWriter calls is here.
+    merging the runs back: two thirds of its commit time on a large build. Here a document's
+    counted words are appended in one go (`add_counts`) and sorted by term once, with numpy, when
+    the segment is written; `add` takes whoosh's single postings (other fields, merged segments).
     """
 
     def __init__(self) -> None:
         self.postings = 0
-        self._terms: dict[tuple[str, bytes], tuple[array, array, list]] = {}
+        self.fields: dict[str, _FieldPostings] = {}
         self._values: dict[bytes | None, bytes | None] = {}
+
+    def _field(self, fieldname: str) -> _FieldPostings:
+        f = self.fields.get(fieldname)
+        if f is None:
+            f = self.fields[fieldname] = _FieldPostings()
+        return f
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         fieldname, btext, docnum, weight, value = item
-        postings = self._terms.get((fieldname, btext))
-        if postings is None:
-            postings = self._terms[(fieldname, btext)] = (array("q"), array("d"), [])
+        f = self._field(fieldname)
+        f.terms.append(f.vocab.setdefault(btext, len(f.vocab)))
+        f.docnums.append(docnum)
+        f.weights.append(weight)
+        f.values.append(self._values.setdefault(value, value))  # interned: values repeat
         self.postings += 1
-        postings[0].append(docnum)
-        postings[1].append(weight)
-        postings[2].append(self._values.setdefault(value, value))  # interned: values repeat
 
-    def terms(self) -> list[tuple[tuple[str, bytes], tuple[array, array, list]]]:
-        """Each (field, term) with its postings (docnums, weights, values), in whoosh's order."""
-        return sorted(self._terms.items())
-
-    def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes | None]]:
-        # a writer hands out docnums in increasing order (documents, then merged segments), so
-        # each term's postings are already in docnum order
-        for (fieldname, btext), (docnums, weights, values) in sorted(self._terms.items()):
-            for docnum, weight, value in zip(docnums, weights, values, strict=True):
-                yield fieldname, btext, docnum, weight, value
+    def add_counts(self, fieldname: str, docnum: int, words: list[bytes], freqs: list[int],
+                   weights: list[float]) -> None:
+        """One document's postings of a field at once: each word, its weight, and its frequency
+        (whose bytes are the value, as SpeechText.index gives them)."""
+        f = self._field(fieldname)
+        vocab = f.vocab
+        f.terms.extend([vocab.setdefault(w, len(vocab)) for w in words])
+        f.docnums.extend([docnum] * len(words))
+        f.weights.extend(weights)
+        f.values.extend([_packed(n) for n in freqs])
+        self.postings += len(words)
 
     def cleanup(self) -> None:
-        self._terms.clear()
+        self.fields.clear()
+
+
+_PACKED: list[bytes] = []
+
+
+def _packed(freq: int) -> bytes:
+    """whoosh's frequency value (pack_uint), the same bytes object for each small frequency."""
+    from whoosh.system import pack_uint
+
+    if not _PACKED:
+        _PACKED.extend(pack_uint(n) for n in range(1024))
+    return _PACKED[freq] if freq < 1024 else pack_uint(freq)
 
 
 class _Lengths:
@@ -76,41 +131,41 @@ def write_postings(fieldwriter: Any, schema: Any, lengths: _Lengths, pool: _Memo
     """What whoosh's FieldWriter.add_postings writes, a term's block at a time: each block of
     postings is put into whoosh3's postings writer whole (its ids, weights, values and the
     statistics add_posting would have kept), instead of one posting at a time through its
-    asserts and appends (a third of a build's time). The files are byte for byte whoosh's own
-    (tests/test_search.py compares them)."""
-    fieldname = None
-    for (name, btext), (docnums, weights, values) in pool.terms():
-        if name != fieldname:
-            if fieldname is not None:
-                fieldwriter.finish_field()
-            fieldname = name
-            fieldwriter.start_field(name, schema[name])
-            field_lengths = lengths.of(name)
-        if docnums and min(docnums) < 0:  # whoosh's spelling postings (docnum -1): not postings
-            keep = [k for k, d in enumerate(docnums) if d >= 0]
-            if not keep:
-                continue
-            docnums = array("q", (docnums[k] for k in keep))
-            weights = array("d", (weights[k] for k in keep))
-            values = [values[k] for k in keep]
-        fieldwriter.start_term(btext)
-        writer = fieldwriter._postwriter
-        limit = writer._blocklimit
-        for start in range(0, len(docnums), limit):
-            if start:
-                writer._write_block()  # add_posting writes a full block when the next posting comes
-            ids = docnums[start:start + limit]
-            block_weights = weights[start:start + limit]
-            writer._ids = array("I", ids)
-            writer._weights = array("f", block_weights)
-            writer._values = [v for v in values[start:start + limit] if v]
-            top = max(block_weights)
-            writer._maxweight = top if top > 0 else 0
-            sized = [n for n in (field_lengths[d] for d in ids) if n]
-            writer._minlength = min(sized) if sized else None
-            writer._maxlength = max(sized) if sized else 0
-        fieldwriter.finish_term()
-    if fieldname is not None:
+    asserts and appends. The files are whoosh's own (tests/test_search.py compares them)."""
+    import numpy as np
+
+    for name in sorted(pool.fields):
+        if not pool.fields[name].vocab:
+            continue
+        fieldwriter.start_field(name, schema[name])
+        field_lengths = np.array([n or 0 for n in lengths.of(name)], dtype=np.int64)
+        for btext, docnums, weights, values in pool.fields[name].sorted_terms():
+            if len(docnums) and docnums.min() < 0:  # whoosh's spelling postings (docnum -1): not postings
+                keep = docnums >= 0
+                if not keep.any():
+                    continue
+                values = [v for v, k in zip(values, keep.tolist(), strict=True) if k]
+                docnums, weights = docnums[keep], weights[keep]
+            fieldwriter.start_term(btext)
+            writer = fieldwriter._postwriter
+            limit = writer._blocklimit
+            for start in range(0, len(docnums), limit):
+                if start:
+                    writer._write_block()  # add_posting writes a full block when the next posting comes
+                ids = docnums[start:start + limit]
+                block_weights = weights[start:start + limit]
+                writer._ids = array("I")
+                writer._ids.frombytes(ids.astype(np.uint32).tobytes())
+                writer._weights = array("f")
+                writer._weights.frombytes(block_weights.astype(np.float32).tobytes())
+                writer._values = [v for v in values[start:start + limit] if v]
+                top = float(block_weights.max())
+                writer._maxweight = top if top > 0 else 0
+                sized = field_lengths[ids]
+                sized = sized[sized > 0]
+                writer._minlength = int(sized.min()) if len(sized) else None
+                writer._maxlength = int(sized.max()) if len(sized) else 0
+            fieldwriter.finish_term()
         fieldwriter.finish_field()
 
 
@@ -133,9 +188,60 @@ class Writer(SegmentWriter):
         self._written: list[Any] = []
 
     def add_document(self, **fields: Any) -> None:
-        super().add_document(**fields)
+        if all(not isinstance(v, str) or not v.startswith(PRETOKENIZED) for v in fields.values()):
+            super().add_document(**fields)
+        else:
+            self._add_counted(fields)
         if self.pool.postings > self._budget:
             self._write_segment()
+
+    def _add_counted(self, fields: dict[str, Any]) -> None:
+        """whoosh's SegmentWriter.add_document, with a field of serialized tokens added to the
+        pool a document at a time (counted in C, as SpeechText.index counts them) instead of a
+        posting at a time: a third of a large build went to that loop."""
+        self._check_state()
+        perdocwriter, schema, docnum = self.perdocwriter, self.schema, self.docnum
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    if isinstance(field, SpeechText) and isinstance(value, str) and value.startswith(PRETOKENIZED):
+                        stop = stopwords()
+                        counted = [(w, n) for w, n in Counter(value[1:].replace("|", " ").split()).items()
+                                   if w not in stop]
+                        boost = field.format.field_boost
+                        freqs = [n for _, n in counted]
+                        self.pool.add_counts(fieldname, docnum, [w.encode("utf-8") for w, _ in counted], freqs,
+                                             [n * boost * fieldboost for n in freqs])
+                        if field.scorable:
+                            length = sum(freqs)
+                    else:
+                        for tbytes, freq, weight, vbytes in field.index(value):
+                            if field.scorable:
+                                length += freq
+                            self.pool.add((fieldname, tbytes, docnum, weight * fieldboost, vbytes))
+                if field.separate_spelling() or field.vector:
+                    raise NotImplementedError("speechkit's schema has no spelling or vector fields")
+                stored = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
+                column = field.column_type
+                if column and stored is not None:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(stored))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _write_segment(self) -> None:
         self._written.append(self._finalize_segment())
