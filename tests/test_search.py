@@ -393,6 +393,8 @@ def test_an_incremental_ngram_index_finds_what_a_fresh_one_finds(tmp_path, corpu
     """Removing, changing and adding speeches patches the n-gram index (a contentless FTS5
     table forgets a row only when given exactly the tokens it was given); a stale row would be
     found again."""
+    import sqlite3
+
     home = tmp_path / "home"
     src = tmp_path / "src"
     src.mkdir()
@@ -400,6 +402,9 @@ def test_an_incremental_ngram_index_finds_what_a_fresh_one_finds(tmp_path, corpu
     for path in reports[-6:]:
         shutil.copy(path, src)
     run(home, "update", str(src))
+    # a whole build inserts without merging and optimizes once; the file it leaves merges again
+    with contextlib.closing(sqlite3.connect(home / "indexes" / "text" / "ngrams.sqlite")) as db:
+        assert db.execute("SELECT v FROM ngrams_config WHERE k = 'automerge'").fetchone() == (4,)
     first, second = sorted(src.glob("*.md"))[:2]
     first.unlink()  # the first row: the rows are no longer 1..n
     second.write_text(second.read_text("utf-8").replace("改革", "变革"), "utf-8")

@@ -448,6 +448,10 @@ def _write_matching(tmp: Path, docs: dict[str, Any], fresh: Spool, previous: _Pr
     table, rows = [], array("q")
     offset = 0
     db = _create_ngrams(tmp / NGRAMS)
+    if not old:
+        # a whole build is optimized into one b-tree at the end: merging segments while it
+        # inserts is work thrown away
+        db.execute("INSERT INTO ngrams(ngrams, rank) VALUES ('automerge', 0)")
     try:
         db.execute("BEGIN")
         # a contentless FTS5 table forgets a row by being given the tokens it was given
@@ -482,6 +486,8 @@ def _write_matching(tmp: Path, docs: dict[str, Any], fresh: Spool, previous: _Pr
         db.execute("COMMIT")
         if not old:  # a whole build: one merged b-tree reads fastest
             db.execute("INSERT INTO ngrams(ngrams) VALUES ('optimize')")
+            # later incremental builds insert into this file: let FTS5 merge as it usually does
+            db.execute("INSERT INTO ngrams(ngrams, rank) VALUES ('automerge', 4)")
     finally:
         db.close()
     return table, rows
