@@ -85,10 +85,11 @@ class SpeechTokenizer(Tokenizer):
 _SEGMENTERS: dict[str | None, Segmenter] = {}
 
 
-def share_segmenter(seg: Segmenter) -> None:
-    """Let the analyzers of this process cut with `seg` (a build's own segmenter), instead of
-    loading jieba's dictionary a second time for the titles (0.4 s)."""
-    _SEGMENTERS.setdefault(str(seg.user_lexicon) if seg.user_lexicon else None, seg)
+def share_segmenter(seg: Segmenter, user_lexicon: str | None) -> None:
+    """Let the analyzers of this process built with `user_lexicon` (what `schema` was given)
+    cut with `seg`, a build's own segmenter for that lexicon, instead of loading jieba's
+    dictionary a second time for the titles (0.4 s)."""
+    _SEGMENTERS.setdefault(user_lexicon, seg)
 
 
 def analyzer(user_lexicon: str | None = None):
@@ -107,15 +108,38 @@ class SpeechText(TEXT):
 
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         if isinstance(value, str) and value.startswith(PRETOKENIZED):
-            stop = stopwords()
-            # a term and its parts are both words here: count them all in C, drop stopwords after
-            counts = Counter(value[1:].replace("|", " ").split())
             boost = self.format.field_boost
-            for word, freq in counts.items():
-                if word not in stop:
-                    yield word.encode("utf-8"), freq, freq * boost, pack_uint(freq)
+            for word, freq in counted_tokens(value):
+                yield word, freq, freq * boost, freq_bytes(freq)
             return
         yield from super().index(value, **kwargs)
+
+
+def counted_tokens(value: str) -> list[tuple[bytes, int]]:
+    """The words of a PRETOKENIZED value with their frequencies, stopwords left out, in the
+    order they first occur: what SpeechText.index gives the index (and the writer, which adds a
+    document's words at once).
+
+    >>> [(w.decode(), n) for w, n in counted_tokens(PRETOKENIZED + "营商环境|营商|环境 改革 的 改革")]
+    [('营商环境', 1), ('营商', 1), ('环境', 1), ('改革', 2)]
+    """
+    stop = stopwords()
+    # a term and its parts are both words here: count them all in C, drop stopwords after
+    counts = Counter(value[1:].replace("|", " ").split())
+    return [(word.encode("utf-8"), freq) for word, freq in counts.items() if word not in stop]
+
+
+_FREQ_BYTES = [pack_uint(n) for n in range(1024)]
+
+
+def freq_bytes(freq: int) -> bytes:
+    """whoosh's value of a posting that holds its frequency (pack_uint), one bytes object for
+    each small frequency.
+
+    >>> freq_bytes(3) == pack_uint(3), freq_bytes(5000) == pack_uint(5000)
+    (True, True)
+    """
+    return _FREQ_BYTES[freq] if freq < 1024 else pack_uint(freq)
 
 
 def schema(user_lexicon: str | None = None) -> Schema:

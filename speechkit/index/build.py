@@ -170,7 +170,7 @@ def build_index(home: Context, *, rebuild: bool = False, progress: Progress | No
     # whole speeches are cut with jieba's full dictionary, not with the saved copy this build
     # writes (which the workspace's segmenter reads for queries); both give the same tokens
     seg = Segmenter(home.lexicon)
-    share_segmenter(seg)
+    share_segmenter(seg, home.lexicon)
     report = IndexReport()
     with locked(paths):
         plan = _plan(home, seg, rebuild)

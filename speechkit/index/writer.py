@@ -4,7 +4,6 @@ they outgrow a budget, and the ids of its documents saved beside them."""
 from __future__ import annotations
 
 from array import array
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,7 @@ from typing import Any
 from whoosh.writing import SegmentWriter
 
 from ..atomic import write_json
-from ..segment import stopwords
-from .analysis import PRETOKENIZED, SpeechText
+from .analysis import PRETOKENIZED, SpeechText, counted_tokens, freq_bytes
 from .manifest import DOCNUM_IDS, docnum_ids_record
 from .mapped import open_dir
 
@@ -89,63 +87,37 @@ class _MemoryPool:
         f.terms.extend([vocab.setdefault(w, len(vocab)) for w in words])
         f.docnums.extend([docnum] * len(words))
         f.weights.extend(weights)
-        f.values.extend([_packed(n) for n in freqs])
+        f.values.extend([freq_bytes(n) for n in freqs])
         self.postings += len(words)
 
     def cleanup(self) -> None:
         self.fields.clear()
 
 
-_PACKED: list[bytes] = []
+def _field_lengths(reader: Any, fieldname: str) -> Any:
+    """Every document's length of a field, by document number (0 for none), read once: whoosh
+    looks one up from disk for every posting."""
+    import numpy as np
+
+    read = reader.doc_field_length
+    return np.array([read(d, fieldname) or 0 for d in range(reader.doc_count_all())], dtype=np.int64)
 
 
-def _packed(freq: int) -> bytes:
-    """whoosh's frequency value (pack_uint), the same bytes object for each small frequency."""
-    from whoosh.system import pack_uint
-
-    if not _PACKED:
-        _PACKED.extend(pack_uint(n) for n in range(1024))
-    return _PACKED[freq] if freq < 1024 else pack_uint(freq)
-
-
-class _Lengths:
-    """Field lengths read once per field: whoosh looks one up from disk for every posting."""
-
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
-        self._cache: dict[str, list[int | None]] = {}
-
-    def doc_field_length(self, docnum: int, fieldname: str) -> int | None:
-        return self.of(fieldname)[docnum]
-
-    def of(self, fieldname: str) -> list[int | None]:
-        """Every document's length of `fieldname`, by document number."""
-        lengths = self._cache.get(fieldname)
-        if lengths is None:
-            read = self._reader.doc_field_length
-            lengths = self._cache[fieldname] = [read(d, fieldname) for d in range(self._reader.doc_count_all())]
-        return lengths
-
-
-def write_postings(fieldwriter: Any, schema: Any, lengths: _Lengths, pool: _MemoryPool) -> None:
+def write_postings(fieldwriter: Any, schema: Any, reader: Any, pool: _MemoryPool) -> None:
     """What whoosh's FieldWriter.add_postings writes, a term's block at a time: each block of
     postings is put into whoosh3's postings writer whole (its ids, weights, values and the
     statistics add_posting would have kept), instead of one posting at a time through its
-    asserts and appends. The files are whoosh's own (tests/test_search.py compares them)."""
+    asserts and appends. The postings, weights, lengths and block statistics are whoosh's own
+    (tests/test_search.py compares them with whoosh's writer). `reader`: the segment's
+    per-document reader, for the field lengths."""
     import numpy as np
 
     for name in sorted(pool.fields):
         if not pool.fields[name].vocab:
             continue
         fieldwriter.start_field(name, schema[name])
-        field_lengths = np.array([n or 0 for n in lengths.of(name)], dtype=np.int64)
+        field_lengths = _field_lengths(reader, name)
         for btext, docnums, weights, values in pool.fields[name].sorted_terms():
-            if len(docnums) and docnums.min() < 0:  # whoosh's spelling postings (docnum -1): not postings
-                keep = docnums >= 0
-                if not keep.any():
-                    continue
-                values = [v for v, k in zip(values, keep.tolist(), strict=True) if k]
-                docnums, weights = docnums[keep], weights[keep]
             fieldwriter.start_term(btext)
             writer = fieldwriter._postwriter
             limit = writer._blocklimit
@@ -177,28 +149,28 @@ class Writer(SegmentWriter):
     and a new one begins; every segment becomes visible at once, in the single commit.
     """
 
-    # measured with tracemalloc on the body field: 32 bytes a posting over gov-reports + news
-    # (8.4M postings), 44 over a quarter of it (rarer terms, more arrays per posting)
+    # a posting is four 8-byte columns (term number, docnum, weight, a value reference); the
+    # vocabulary and the sort's temporary arrays come on top of that
     BYTES_PER_POSTING = 40
 
     def __init__(self, ix: Any, memory_mb: int) -> None:
         super().__init__(ix)
+        if any(field.separate_spelling() or field.vector for _, field in self.schema.items()):
+            raise TypeError("speechkit's writer takes no spelling or vector fields")
         self.pool = _MemoryPool()
         self._budget = memory_mb * 2**20 // self.BYTES_PER_POSTING
         self._written: list[Any] = []
 
     def add_document(self, **fields: Any) -> None:
-        if all(not isinstance(v, str) or not v.startswith(PRETOKENIZED) for v in fields.values()):
-            super().add_document(**fields)
-        else:
-            self._add_counted(fields)
+        """whoosh's SegmentWriter.add_document (its schema has no spelling or vector fields),
+        with a field of serialized tokens added to the pool a document at a time (counted as
+        SpeechText.index counts them) instead of a posting at a time: a third of a large build
+        went to that loop."""
+        self._add(fields)
         if self.pool.postings > self._budget:
             self._write_segment()
 
-    def _add_counted(self, fields: dict[str, Any]) -> None:
-        """whoosh's SegmentWriter.add_document, with a field of serialized tokens added to the
-        pool a document at a time (counted in C, as SpeechText.index counts them) instead of a
-        posting at a time: a third of a large build went to that loop."""
+    def _add(self, fields: dict[str, Any]) -> None:
         self._check_state()
         perdocwriter, schema, docnum = self.perdocwriter, self.schema, self.docnum
         docboost = self._doc_boost(fields)
@@ -215,12 +187,11 @@ class Writer(SegmentWriter):
                 if field.indexed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
                     if isinstance(field, SpeechText) and isinstance(value, str) and value.startswith(PRETOKENIZED):
-                        stop = stopwords()
-                        counted = [(w, n) for w, n in Counter(value[1:].replace("|", " ").split()).items()
-                                   if w not in stop]
+                        counted = counted_tokens(value)
                         boost = field.format.field_boost
                         freqs = [n for _, n in counted]
-                        self.pool.add_counts(fieldname, docnum, [w.encode("utf-8") for w, _ in counted], freqs,
+                        # the weight as whoosh computes it: SpeechText.index's, times the field boost
+                        self.pool.add_counts(fieldname, docnum, [w for w, _ in counted], freqs,
                                              [n * boost * fieldboost for n in freqs])
                         if field.scorable:
                             length = sum(freqs)
@@ -229,8 +200,6 @@ class Writer(SegmentWriter):
                             if field.scorable:
                                 length += freq
                             self.pool.add((fieldname, tbytes, docnum, weight * fieldboost, vbytes))
-                if field.separate_spelling() or field.vector:
-                    raise NotImplementedError("speechkit's schema has no spelling or vector fields")
                 stored = fields.get(f"_stored_{fieldname}", value)
                 perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
                 column = field.column_type
@@ -258,7 +227,7 @@ class Writer(SegmentWriter):
         self.perdocwriter.close()
         pdr = self.per_document_reader()
         try:
-            write_postings(self.fieldwriter, self.schema, _Lengths(pdr), self.pool)
+            write_postings(self.fieldwriter, self.schema, pdr, self.pool)
         finally:
             pdr.close()
         self.fieldwriter.close()
