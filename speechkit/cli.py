@@ -1244,7 +1244,8 @@ def _lag(value: str | None) -> tuple[int, int] | None:
               help="Compare a target only with sources LO to HI years before it (0..1: the same year and the "
                    "one before). Speeches without a year are then left out, and counted.")
 @click.option("--min-chars", type=click.IntRange(10, 1000), default=30, show_default=True,
-              help="The shortest reused passage reported (every shared passage this long is found).")
+              help="The shortest reused passage reported (every shared passage this long is found, "
+                   "but for formulae more than 50 sources share).")
 @click.option("--limit", "--top", "limit", type=click.IntRange(1), default=20, show_default=True,
               help="Targets shown in the table (--json and --csv hold them all).")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Worker processes (0 = one per core).")

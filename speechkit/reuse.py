@@ -6,8 +6,9 @@ text's offsets):
 1. Candidates by fingerprints. Every k-gram of characters is hashed and each text keeps the
    smallest hash of every window of w consecutive k-grams (winnowing, as MOSS does). Two texts
    that share a passage of at least `min_chars` = w + k − 1 characters share at least one
-   fingerprint, so no reused passage of that length is missed, and a target is aligned only
-   with the sources it shares fingerprints with. (Near-duplicate detection's MinHash compares
+   fingerprint, so no reused passage of that length is missed (unless more than
+   FORMULA_SOURCES sources share it: a formula), and a target is aligned only with the sources
+   it shares fingerprints with. (Near-duplicate detection's MinHash compares
    whole texts; a report that reuses a tenth of another is far from a near-duplicate of it.)
 2. Exact alignment. Each shared fingerprint is checked character by character and extended
    left and right while both texts agree. A span is kept when it is at least `min_chars`
@@ -211,13 +212,14 @@ def covered_chars(spans: list[tuple[int, int]]) -> int:
 
 
 def _align_batch(batch: list[tuple[int, str, list[tuple[str, str, list[tuple[int, int]]]]]], min_chars: int,
-                 k: int) -> list[tuple[int, list[tuple[str, int, int, int, int]]]]:
+                 k: int) -> list[tuple[int, list[Span]]]:
     """A parallel task: each target (its position, its matching form, and for each candidate
-    source: its id, its matching form, the seeds) aligned with its sources."""
+    source: its id, its matching form, the seeds) aligned with its sources, as spans that carry
+    their passage (so the target's text is not read again)."""
     out = []
     for n, target, candidates in batch:
-        spans = [(source_id, *stretch) for source_id, source, seeds in candidates
-                 for stretch in align(target, source, seeds, min_chars, k)]
+        spans = [Span(source_id, a, e, b, f, target[a:e]) for source_id, source, seeds in candidates
+                 for a, e, b, f in align(target, source, seeds, min_chars, k)]
         out.append((n, spans))
     return out
 
@@ -273,7 +275,7 @@ def reuse(corpus: Corpus, source: str, target: str, *, lag: tuple[int, int] | No
 
     settings = corpus.settings
     parallel = settings.uses_dask or (settings.worker_count > 1 and sum(d.chars for d in targets) > 2 * BATCH_CHARS)
-    found: dict[int, list[tuple[str, int, int, int, int]]] = {}
+    found: dict[int, list[Span]] = {}
     with executor(settings) if parallel else contextlib.nullcontext() as pool:
         results = bounded_map(pool, _align_batch, batches(), min_chars, K) if pool else \
             (_align_batch(b, min_chars, K) for b in batches())
@@ -302,19 +304,14 @@ def _source_index(texts: list[str], min_chars: int) -> tuple[dict[int, list[tupl
 
 
 def _result(corpus: Corpus, source: str, target: str, lag: tuple[int, int] | None, min_chars: int,
-            sources: list[Doc], targets: list[Doc], found: dict[int, list[tuple[str, int, int, int, int]]],
-            left_out: int) -> ReuseResult:
+            sources: list[Doc], targets: list[Doc], found: dict[int, list[Span]], left_out: int) -> ReuseResult:
     rows = []
-    wanted = [targets[m].id for m, spans in found.items() if spans]
-    texts = {i: matching_form(t) for i, t in corpus.texts(wanted)}
     for m, d in enumerate(targets):
         spans = found.get(m, [])
-        text = texts.get(d.id, "")
-        reused = covered_chars([(a, e) for _, a, e, _, _ in spans])
-        chars = len(text) if spans else d.chars
-        rows.append(TargetReuse(d.id, d.title, d.year, d.region, d.level, chars, reused,
-                                round(reused / chars, 4) if chars else 0.0,
-                                [Span(s, a, e, b, f, text[a:e]) for s, a, e, b, f in spans]))
+        reused = covered_chars([(s.target_start, s.target_end) for s in spans])
+        # the matching form is as long as the text (its offsets are the text's)
+        rows.append(TargetReuse(d.id, d.title, d.year, d.region, d.level, d.chars, reused,
+                                round(reused / d.chars, 4) if d.chars else 0.0, spans))
     rows.sort(key=lambda r: (-r.share, r.id))
     regions: dict[str, list[float]] = defaultdict(list)
     docs = {d.id: d for d in targets}

@@ -172,6 +172,11 @@ def test_national_report_reused_in_provincial_reports_of_the_next_year(home, tex
     ranked = [r["mean_share"] for r in result.regions]
     assert ranked == sorted(ranked, reverse=True) and {r["region"] for r in result.regions} <= \
         {"浙江省", "江苏省", "贵州省", "云南省"}
+    # each region's figures are its targets' shares, recounted here
+    for r in result.regions:
+        mine = [t.share for t in result.targets if gazetteer().province_of(docs[t.id].region or "") == r["region"]]
+        assert r["speeches"] == len(mine) and r["mean_share"] == round(sum(mine) / len(mine), 4)
+        assert r["max_share"] == max(mine)
 
 
 def test_reuse_cli(home, texts):
