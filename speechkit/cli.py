@@ -1189,7 +1189,7 @@ def spread(ctx: click.Context, term: str, by: str, filters: list[Any], selection
         err.print(f"chart written to {plot}")
     if _emit(result, as_json, as_csv):
         return
-    unit = {"region": "province", "city": "city", "level": "level"}[result.by]
+    unit = result.unit
     table = Table(title=f"first use of {term} in each {unit}" + (f" ({selection})" if selection else ""))
     for col in (unit, "year", "speeches", "first speech", "its region"):
         table.add_column(col, justify="right" if col in ("year", "speeches") else "left", overflow="fold")
@@ -1199,21 +1199,13 @@ def spread(ctx: click.Context, term: str, by: str, filters: list[Any], selection
     for f in result.first_uses:
         table.add_row(f.unit, str(f.year), str(f.speeches), f"{f.title or ''} ({f.id})", f.region or "")
     out.print(table)
-    out.print(_spread_summary(result, unit))
+    out.print(_spread_summary(result))
 
 
-def _spread_summary(result: Any, unit: str) -> str:
+def _spread_summary(result: Any) -> str:
     """The lines under `spread`'s table: the centre, the curve's end, who never used it, who was left out."""
-    lines = []
-    if result.centre == "followed":
-        lines.append(f"the centre followed: first national use {result.national['year']}, after "
-                     f"{len(result.before_centre)} {unit}(s): {'、'.join(result.before_centre[:12])}"
-                     + (" …" if len(result.before_centre) > 12 else ""))
-    elif result.centre in ("led", "same year"):
-        lines.append(f"the centre {'led' if result.centre == 'led' else 'took it up in the same year'}: "
-                     f"first national use {result.national['year']}, first local use {result.first_uses[0].year}")
-    else:
-        lines.append(result.centre)
+    unit = result.unit
+    lines = [result.verdict()]
     if result.curve:
         last = result.curve[-1]
         lines.append(f"by {last['year']}: {last['adopted']} of {result.units} {unit}s with dated speeches "

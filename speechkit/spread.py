@@ -54,6 +54,29 @@ class SpreadResult:
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), **self.provenance}
 
+    @property
+    def unit(self) -> str:
+        """What a unit is: province, city or level."""
+        return {"region": "province", "city": "city", "level": "level"}[self.by]
+
+    def verdict(self) -> str:
+        """The centre against the first local uses, in a sentence (the CLI and the workbench say it alike).
+
+        >>> SpreadResult("x", "region", 2, [FirstUse("甲省", 2008, "a", None, None, 1)], [], [],
+        ...              {"year": 2010}, "followed", ["甲省"], 5, 0, 0).verdict()
+        'the centre followed: first national use 2010, after 1 province(s): 甲省'
+        """
+        if self.centre == "followed":
+            more = " …" if len(self.before_centre) > 12 else ""
+            return (f"the centre followed: first national use {self.national['year']}, after "
+                    f"{len(self.before_centre)} {self.unit}(s): {'、'.join(self.before_centre[:12])}{more}")
+        if self.centre == "led":
+            return (f"the centre led: first national use {self.national['year']}, first local use "
+                    f"{self.first_uses[0].year}")
+        if self.centre == "same year":
+            return f"the centre took it up in the same year as the first {self.unit}s ({self.national['year']})"
+        return self.centre
+
     def csv_rows(self) -> list[list[Any]]:
         """A header and one row per unit: its first use (empty for a unit that never used it)."""
         records = [asdict(f) for f in self.first_uses]
@@ -93,9 +116,11 @@ def spread(corpus: Corpus, term: str, *, by: str = "region", filters: list[Filte
     if by == "region" and levels and levels <= set(_CITY_LEVELS):
         by = "city"  # a selection of city governments: each city is a unit
     having = corpus.containing(term)
-    selected = corpus.docs(list(filters))
+    everything = corpus.docs()  # the centre is read from the whole corpus, whatever the selection
+    selected = corpus.docs(list(filters)) if filters else everything
     dated = [d for d in selected if d.year is not None]
-    local = [d for d in dated if d.level != "national"] if by != "level" else dated
+    # national speeches are the centre, never a unit (also by level)
+    local = [d for d in dated if d.level != "national"]
     units: dict[str, list[Doc]] = defaultdict(list)
     unplaced = 0
     for d in local:
@@ -114,8 +139,8 @@ def spread(corpus: Corpus, term: str, *, by: str = "region", filters: list[Filte
     first_uses.sort(key=lambda f: (f.year, f.unit))
     used = {f.unit for f in first_uses}
     never = sorted(u for u in units if u not in used)
-    curve = _curve(first_uses, len(units), [d.year for d in local if unit_of(d, by) is not None])
-    national = _national(corpus, having) if by != "level" else None
+    curve = _curve(first_uses, len(units), [d.year for docs in units.values() for d in docs])
+    national = _national(everything, having)
     centre, before = _centre(national, first_uses)
     return SpreadResult(term, by, len(units), first_uses, never, curve, national, centre, before,
                         len(dated), len(selected) - len(dated), unplaced, corpus.provenance())
@@ -137,10 +162,10 @@ def _curve(first_uses: list[FirstUse], units: int, years: list[int]) -> list[dic
     return out
 
 
-def _national(corpus: Corpus, having: set[str]) -> dict[str, Any] | None:
-    """The centre's first use: the earliest dated national speech of the whole corpus that uses
-    the term."""
-    national = sorted((d.year, d.id, d.title) for d in corpus.docs() if d.level == "national" and d.year is not None
+def _national(docs: list[Doc], having: set[str]) -> dict[str, Any] | None:
+    """The centre's first use: the earliest dated national speech (of `docs`, the whole
+    corpus) that uses the term."""
+    national = sorted((d.year, d.id, d.title) for d in docs if d.level == "national" and d.year is not None
                       and d.id in having)
     if not national:
         return None

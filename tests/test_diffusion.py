@@ -296,3 +296,18 @@ def test_a_passage_many_sources_share_is_a_formula_not_a_candidate(home, monkeyp
     assert sum(t.reused_chars for t in capped.targets) < sum(t.reused_chars for t in whole.targets)
     spans = {(t.id, s.source, s.target_start, s.target_end) for t in whole.targets for s in t.spans}
     assert {(t.id, s.source, s.target_start, s.target_end) for t in capped.targets for s in t.spans} <= spans
+
+
+def test_by_level_the_centre_is_the_national_speeches_not_a_level(home, texts):
+    docs, matched = texts
+    with Workspace(home) as ws:
+        result = ws.spread("营商环境", by="level")
+    first: dict[str, tuple[int, str]] = {}
+    for i, d in docs.items():
+        if d.year is not None and d.level and d.level != "national" and "营商环境" in matched[i]:
+            first[d.level] = min(first.get(d.level, (9999, "")), (d.year, i))
+    national = min((d.year, i) for i, d in docs.items() if d.level == "national" and d.year is not None
+                   and "营商环境" in matched[i])
+    assert {f.unit: (f.year, f.id) for f in result.first_uses} == first and "national" not in first
+    assert (result.national["year"], result.national["id"]) == national
+    assert result.centre in ("led", "followed", "same year") and result.verdict().startswith("the centre")
