@@ -492,7 +492,9 @@ def themes(corpus: Corpus, *, k: int | str = 20, filters: list[Filter] = (), nam
                             "top_topic": top[0][0] if top else None,
                             "top_share": round(top[0][1] / len(f.probes[term]), 4) if top else None,
                             "top_share_of_placed": round(top[0][1] / placed_n, 4) if top else None}
-    main = {docs[n].id: max(row, key=row.get) for n, row in _main_rows(docs, pdoc, plen, labels, n_themes)}
+    # each speech's main theme: its largest share among the themes (not other)
+    main = {i: max(themed, key=themed.get) for i, row in shares.items()
+            if (themed := {c: v for c, v in row.items() if c != "other"})}
     method = (f"consensus of {STARTS} k-means starts (average linkage of their centers, then spherical k-means "
               f"over every passage); held on {RESAMPLES} resamples of {RESAMPLE_SHARE:.0%} of the passages; "
               f"themes held < {HOLD} and passages placed alike by < {AGREE:.0%} of the resamples go to other")
@@ -520,16 +522,6 @@ def _guided_centers(f: PassageFeatures, seed_themes: dict[str, list[str]]) -> np
         c = f.x[rows].mean(axis=0)
         centers.append(c / np.linalg.norm(c))
     return np.vstack(centers)
-
-
-def _main_rows(docs: list[Any], pdoc, plen, labels, k: int) -> Iterator[tuple[int, dict[int, float]]]:
-    """Each speech's characters per theme (its placed passages only)."""
-    acc = np.zeros((len(docs), k))
-    placed = labels != OTHER
-    np.add.at(acc, (pdoc[placed], labels[placed]), plen[placed])
-    for n, row in enumerate(acc):
-        if row.sum():
-            yield n, {c: float(v) for c, v in enumerate(row) if v}
 
 
 # --- the partition: a consensus of k-means starts, tested on resamples ----------------------------
