@@ -68,3 +68,19 @@ def test_a_crawlers_region_field_counts_only_when_it_is_a_division(tmp_path, cor
                 for r in s.query("SELECT record, region, evidence FROM documents")}
     assert rows["0"] == ("沧州市", "crawler field region: 沧州"), rows
     assert rows["1"] == (None, None) and rows["2"] == (None, None), rows
+
+
+@pytest.mark.parametrize("name, province, city", [
+    # written from the map, not from the code: county-level cities under their prefecture,
+    # districts of the four municipalities, a prefecture-level city without districts, and
+    # county-level cities the province governs directly (no prefecture)
+    ("义乌市", "浙江省", "金华市"), ("昆山市", "江苏省", "苏州市"), ("喀什市", "新疆维吾尔自治区", "喀什地区"),
+    ("浦东新区", "上海市", "上海市"), ("海淀区", "北京市", "北京市"), ("渝中区", "重庆市", "重庆市"),
+    ("东莞市", "广东省", "东莞市"), ("仙桃市", "湖北省", None), ("济源市", "河南省", None),
+    ("石河子市", "新疆维吾尔自治区", None),
+])
+def test_each_division_knows_its_province_and_city(name, province, city):
+    from speechkit.regions import gazetteer
+
+    assert gazetteer().province_of(name) == province
+    assert gazetteer().prefecture_of(name) == city
