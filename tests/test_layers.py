@@ -38,3 +38,14 @@ def test_the_layer_contract_is_kept():
     done = subprocess.run([str(lint), str(ROOT / "setup.cfg"), "--no-cache"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "0 broken" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_a_search_loads_no_cleaner():
+    """`speechkit search` starts in a quarter second because the store, the searcher and the
+    CLI import no cleaning step (0.1 s of patterns); the cleaner still loads when asked for."""
+    probe = ("import sys, speechkit.cli, speechkit.search, speechkit.store\n"
+             "print(sorted(m for m in sys.modules if m in ('speechkit.clean.cleaner', 'speechkit.clean.resources')))\n"
+             "from speechkit.clean import clean_text, STEPS, repair_encoding\n"
+             "print(callable(clean_text), len(STEPS) > 10, 'speechkit.clean.cleaner' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines() == ["[]", "True True True"]
