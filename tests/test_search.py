@@ -513,21 +513,28 @@ def _postings_by_id(ix) -> tuple[dict, dict]:
         for field in ("title", "body", "year"):
             for term in reader.lexicon(field):
                 m = reader.postings(field, term)
-                got = {}
+                got, blocks = {}, []
                 while m.is_active():
                     got[ids[m.id()]] = m.weight()
+                    # each posting's block: its statistics (block-max scoring reads them)
+                    blocks.append((m.block_max_weight(), m.block_min_length(), m.block_max_length()))
                     m.next()
                 info = reader.term_info(field, term)  # block statistics use the field lengths
-                postings[(field, term)] = (got, info.min_length(), info.max_length(), info.max_weight())
+                postings[(field, term)] = (got, info.min_length(), info.max_length(), info.max_weight(), blocks)
         lengths = {(ids[d], f): reader.doc_field_length(d, f) for d in ids for f in ("title", "body")}
     return {k: v for k, v in postings.items() if v[0]}, lengths
 
 
-def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
+@pytest.mark.parametrize("blocklimit", [128, 8])
+def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path, monkeypatch, blocklimit):
     """The in-memory posting pool must not change the index: the same documents through our
-    writer and through whoosh's default writer give the same postings, weights and lengths,
-    also after deletions, updates and a merge of segments (which reorders docnums)."""
+    writer and through whoosh's default writer give the same postings, weights, lengths and
+    block statistics, also after deletions, updates and a merge of segments (which reorders
+    docnums). Blocks of 8 postings (whoosh's are 128) put many terms across several blocks."""
     from whoosh import index as whoosh_index
+    from whoosh.codec.whoosh3 import W3Codec
+
+    monkeypatch.setattr(W3Codec.__init__, "__defaults__", (blocklimit, 3, 1))
 
     from speechkit.index.analysis import schema
     from speechkit.index.build import document_fields
@@ -562,6 +569,8 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path):
         w.commit(optimize=True)  # merges every segment, deleted documents dropped
         indexes[name] = _postings_by_id(whoosh_index.open_dir(str(tmp_path / name)))
     ours, theirs = indexes["ours"], indexes["whoosh"]
+    if blocklimit == 8:  # terms of several blocks, with statistics that differ between blocks
+        assert any(len(set(v[4])) > 1 for v in theirs[0].values())
     assert ours[1] == theirs[1]
     assert ours[0].keys() == theirs[0].keys()
     assert ours[0] == theirs[0]
@@ -749,3 +758,43 @@ def test_both_searchers_offer_the_search_backend_interface(tmp_path):
     for stage in (Searcher, PostgresSearcher, Corpus):
         with pytest.raises(TypeError, match=r"Workspace\(settings\)"):
             stage(load_settings(tmp_path))
+
+
+def test_the_fast_cut_gives_jiebas_own_words(corpus):
+    """speechkit's no-HMM cut (word graph and best route in one pass) against jieba's own
+    Tokenizer holding the same dictionary, lexicon included, on whole real texts of every kind
+    (reports of the 1950s and of 2026, statistics with numbers and Latin letters, noisy pages,
+    news) and on edge cases; and again after a word is added to both."""
+    import gzip
+    import itertools
+    import json
+
+    import jieba
+
+    from speechkit.matching import matching_form
+    from speechkit.segment import tokenizer_class
+
+    gov = corpus / "gov-reports"
+    national = gov / "政府工作报告-国务院"
+    files = [*sorted(national.glob("19[56]*"))[:3], *sorted(national.glob("202*"))[-2:],
+             *sorted((gov / "国家统计局年度统计").iterdir())[:2], *sorted((corpus / "noisy-pages").rglob("*.*"))[:4],
+             *sorted((gov / "政府工作报告-主要城市").iterdir())[-2:]]
+    texts = [matching_form(p.read_text("utf-8", errors="replace")) for p in files if p.is_file()]
+    with gzip.open(sorted((corpus / "news").glob("*.jsonl.gz"))[-1], "rt", encoding="utf-8") as fh:
+        texts += [matching_form(json.loads(line).get("content_html") or "") for line in itertools.islice(fh, 60)]
+    texts += ["", "x", "〇", "GDP增长6.5%，CPI上涨2%", "abc123中国", "５Ｇ", "营商环境" * 3, "\n\n 。，", "😀改革"]
+    assert sum(map(len, texts)) > 200_000
+    seg = Segmenter()
+    seg.load()
+    fast = seg._tokenizer()
+    plain = jieba.Tokenizer()
+    plain.FREQ, plain.total, plain.initialized = dict(fast.FREQ), fast.total, True
+    assert type(fast) is tokenizer_class() and type(plain) is not type(fast)
+    for text in texts:
+        assert list(fast.cut(text, HMM=False)) == list(plain.cut(text, HMM=False)), text[:80]
+    for tok in (fast, plain):  # a new word changes every weight: none may come from before it
+        tok.add_word("高水平对外开放新局面", freq=50_000)
+    sample = "推动形成高水平对外开放新局面，稳步扩大制度型开放。"
+    assert "高水平对外开放新局面" in list(fast.cut(sample, HMM=False))
+    for text in [sample, *texts[:5]]:
+        assert list(fast.cut(text, HMM=False)) == list(plain.cut(text, HMM=False))

@@ -24,7 +24,7 @@ from ..engine import bounded_map, executor
 from ..faults import crash_point
 from ..matching import matching_form
 from ..provenance import expected_manifest, read_manifest
-from ..segment import Segmenter, segment_batch
+from ..segment import Segmenter, segment_batch, share_with_workers
 from ..settings import Settings
 from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema, share_segmenter
@@ -244,6 +244,8 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
             texts = list(store.texts(todo[start:start + window]))
             yield from (texts[k:k + size] for k in range(0, len(texts), size))
 
+    if parallel and not settings.uses_dask:
+        share_with_workers(seg)  # before the pool forks its workers
     with executor(settings) if parallel else contextlib.nullcontext() as pool:
         done = 0
         # a few batches stay in flight across window boundaries, so the workers segment

@@ -27,13 +27,13 @@ class _FieldPostings:
         self.weights = array("d")
         self.values: list[bytes | None] = []
 
-    def sorted_terms(self) -> Iterator[tuple[bytes, Any, Any, list[bytes | None]]]:
-        """(term, docnums, weights, values) for each term in whoosh's order (bytes), each
-        term's postings in docnum order (a stable sort keeps the order they came in)."""
+    def sorted(self) -> tuple[list[bytes], Any, Any, Any, list[bytes | None]]:
+        """Every posting sorted for writing: the terms in whoosh's order (bytes), where each
+        term's postings begin in the sorted columns (one more bound at the end), and the docnums,
+        weights and values in that order, each term's in docnum order (a stable sort keeps the
+        order they came in)."""
         import numpy as np
 
-        if not self.vocab:
-            return
         ordered = sorted(self.vocab)
         rank = np.empty(len(ordered), dtype=np.int64)
         rank[np.fromiter((self.vocab[t] for t in ordered), dtype=np.int64, count=len(ordered))] = \
@@ -43,10 +43,7 @@ class _FieldPostings:
         bounds = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=len(ordered)))])
         docnums = np.frombuffer(self.docnums, dtype=np.int64)[order]
         weights = np.frombuffer(self.weights, dtype=np.float64)[order]
-        values = [self.values[i] for i in order.tolist()]
-        for n, term in enumerate(ordered):
-            a, b = int(bounds[n]), int(bounds[n + 1])
-            yield term, docnums[a:b], weights[a:b], values[a:b]
+        return ordered, bounds, docnums, weights, [self.values[i] for i in order.tolist()]
 
 
 class _MemoryPool:
@@ -104,41 +101,59 @@ def _field_lengths(reader: Any, fieldname: str) -> Any:
 
 
 def write_postings(fieldwriter: Any, schema: Any, reader: Any, pool: _MemoryPool) -> None:
-    """What whoosh's FieldWriter.add_postings writes, a term's block at a time: each block of
-    postings is put into whoosh3's postings writer whole (its ids, weights, values and the
-    statistics add_posting would have kept), instead of one posting at a time through its
-    asserts and appends. The postings, weights, lengths and block statistics are whoosh's own
-    (tests/test_search.py compares them with whoosh's writer). `reader`: the segment's
-    per-document reader, for the field lengths."""
-    import numpy as np
-
+    """What whoosh's FieldWriter.add_postings writes, a block at a time: each block of postings
+    is put into whoosh3's postings writer whole (its ids, weights, values and the statistics
+    add_posting would have kept, computed for every block at once), instead of one posting at a
+    time through its asserts and appends. The postings, weights, lengths and block statistics
+    are whoosh's own (tests/test_search.py compares them with whoosh's writer). `reader`: the
+    segment's per-document reader, for the field lengths."""
     for name in sorted(pool.fields):
         if not pool.fields[name].vocab:
             continue
         fieldwriter.start_field(name, schema[name])
-        field_lengths = _field_lengths(reader, name)
-        for btext, docnums, weights, values in pool.fields[name].sorted_terms():
-            fieldwriter.start_term(btext)
-            writer = fieldwriter._postwriter
-            limit = writer._blocklimit
-            for start in range(0, len(docnums), limit):
-                if start:
+        writer = fieldwriter._postwriter
+        terms, starts, ends, blocks = _blocks(pool.fields[name], _field_lengths(reader, name), writer._blocklimit)
+        for n, term in enumerate(terms):
+            fieldwriter.start_term(term)
+            for j in range(starts[n], ends[n]):
+                if j > starts[n]:
                     writer._write_block()  # add_posting writes a full block when the next posting comes
-                ids = docnums[start:start + limit]
-                block_weights = weights[start:start + limit]
-                writer._ids = array("I")
-                writer._ids.frombytes(ids.astype(np.uint32).tobytes())
-                writer._weights = array("f")
-                writer._weights.frombytes(block_weights.astype(np.float32).tobytes())
-                writer._values = [v for v in values[start:start + limit] if v]
-                top = float(block_weights.max())
-                writer._maxweight = top if top > 0 else 0
-                sized = field_lengths[ids]
-                sized = sized[sized > 0]
-                writer._minlength = int(sized.min()) if len(sized) else None
-                writer._maxlength = int(sized.max()) if len(sized) else 0
+                (writer._ids, writer._weights, writer._values, writer._maxweight, writer._minlength,
+                 writer._maxlength) = next(blocks)
             fieldwriter.finish_term()
         fieldwriter.finish_field()
+
+
+def _blocks(postings: _FieldPostings, field_lengths: Any, limit: int
+            ) -> tuple[list[bytes], list[int], list[int], Iterator[tuple[Any, ...]]]:
+    """The terms of a field in order, the range of block numbers of each, and the blocks: each
+    `limit` postings of a term (its ids, float32 weights, non-empty values, greatest weight,
+    least and greatest non-zero field length, as add_posting keeps them)."""
+    import numpy as np
+
+    terms, bounds, docnums, weights, values = postings.sorted()
+    counts = np.diff(bounds)
+    per_term = (counts + limit - 1) // limit
+    block_end = np.cumsum(per_term)
+    # where each block begins among the sorted postings: its term's start plus limit per block
+    first = np.repeat(bounds[:-1], per_term)
+    nth = np.arange(int(block_end[-1])) - np.repeat(block_end - per_term, per_term)
+    begin = first + nth * limit
+    stop = np.minimum(begin + limit, np.repeat(bounds[1:], per_term))
+    lengths = field_lengths[docnums]
+    top = np.maximum.reduceat(weights, begin)
+    least = np.minimum.reduceat(np.where(lengths > 0, lengths, np.iinfo(np.int64).max), begin)
+    most = np.maximum.reduceat(lengths, begin)
+    ids = array("I", docnums.astype(np.uint32).tobytes())
+    floats = array("f", weights.astype(np.float32).tobytes())
+
+    def blocks() -> Iterator[tuple[Any, ...]]:
+        for a, b, t, lo, hi in zip(begin.tolist(), stop.tolist(), top.tolist(), least.tolist(), most.tolist(),
+                                   strict=True):
+            yield (ids[a:b], floats[a:b], [v for v in values[a:b] if v], t if t > 0 else 0,
+                   None if hi == 0 else lo, hi)
+
+    return terms, (block_end - per_term).tolist(), block_end.tolist(), blocks()
 
 
 class Writer(SegmentWriter):
