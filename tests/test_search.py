@@ -798,3 +798,21 @@ def test_the_fast_cut_gives_jiebas_own_words(corpus):
     assert "高水平对外开放新局面" in list(fast.cut(sample, HMM=False))
     for text in [sample, *texts[:5]]:
         assert list(fast.cut(text, HMM=False)) == list(plain.cut(text, HMM=False))
+
+
+def test_a_title_given_as_tokens_is_indexed_as_the_analyzer_indexes_it(canonical):
+    """The build hands whoosh each title's tokens (document_fields with the segmenter): the
+    words, frequencies, weights and values must be those the title's analyzer gives."""
+    from speechkit.index.analysis import schema
+    from speechkit.index.build import document_fields
+
+    seg = Segmenter()
+    field = schema()["title"]
+    titles = sorted({d.title for d in canonical.values() if d.title})
+    titles += ["关于的的是在和了 2024年 GDP", "营商环境 营商环境 放管服", "第一篇"]
+    assert len(titles) > 20
+    for title in titles:
+        row = {"id": "x", "title": title, "year": None, "date": None}
+        given = document_fields(row, "", seg)["title"]
+        assert given != title and sorted(field.index(given)) == sorted(field.index(title)), title
+    assert document_fields({"id": "x", "title": None, "year": 1, "date": None}, "", seg)["title"] == ""

@@ -24,7 +24,7 @@ from ..engine import bounded_map, executor
 from ..faults import crash_point
 from ..matching import matching_form
 from ..provenance import expected_manifest, read_manifest
-from ..segment import Segmenter, segment_batch, share_with_workers
+from ..segment import Segmenter, segment_batch, serialize, share_with_workers
 from ..settings import Settings
 from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema, share_segmenter
@@ -47,9 +47,14 @@ class IndexReport:
     rebuilt: bool = False
 
 
-def document_fields(row: dict[str, Any], tokens: str) -> dict[str, Any]:
-    """What the whoosh index holds for a document: its store row and serialized tokens."""
-    return {"id": row["id"], "title": row["title"] or "", "body": PRETOKENIZED + tokens,
+def document_fields(row: dict[str, Any], tokens: str, seg: Segmenter | None = None) -> dict[str, Any]:
+    """What the whoosh index holds for a document: its store row and serialized tokens. With
+    `seg`, the title goes in as its tokens too (the words, counts and weights the title's
+    analyzer gives, without a token object per word)."""
+    title = row["title"] or ""
+    if seg is not None and title:
+        title = PRETOKENIZED + serialize(seg.positions(matching_form(title)))
+    return {"id": row["id"], "title": title, "body": PRETOKENIZED + tokens,
             "year": row["year"] if row["year"] is not None else 0, "date": row["date"]}
 
 
@@ -139,7 +144,7 @@ def _write_whoosh(home: Context, plan: _Plan, seg: Segmenter, fresh: Spool, repo
         report.removed = len(removed)
         for i, match, tokens in _segmented(home.store, seg, changed, home.settings, report, progress):
             fresh.add(i, match)
-            fields = document_fields(plan.docs[i], tokens)
+            fields = document_fields(plan.docs[i], tokens, seg)
             # update, never add, into a live index: a build killed after whoosh committed
             # and before the manifest recorded it would otherwise add the speech twice
             if i in plan.indexed or plan.target == home.paths.whoosh:
