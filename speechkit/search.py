@@ -467,7 +467,8 @@ def find_spans(text: str, needles: list[str], match: str | None = None) -> list[
 
 class PostgresSearcher:
     """The same `search` and `kwic` on the PostgreSQL server's search table (speechkit.pgsearch):
-    the same query language, the same sets and totals; ranked by ts_rank_cd, not BM25F."""
+    the same query language, the same sets and totals; ranked over paragraphs, not by BM25F
+    over words (speechkit.pgsearch)."""
 
     def __init__(self, home: Context) -> None:
         from .pgsearch import SearchTable
@@ -475,7 +476,7 @@ class PostgresSearcher:
         self.home = require_context(home, "PostgresSearcher")
         self.settings, self.store, self.segmenter = self.home.settings, self.home.store, self.home.segmenter
         want = self.home.expected_manifest()
-        self.server = SearchTable(self.settings)
+        self.server = SearchTable(self.settings).for_searching()
         try:
             self.server.check(want["store"], want["segmenter"])
         except BaseException:
@@ -503,8 +504,7 @@ class PostgresSearcher:
         if filters:
             node = And((node, *filters))
         positive = body_needles(node)
-        words = [w for ph in phrases(node) for w in self.segmenter.cut(matching_form(ph.text))]
-        total, rows = self.server.ranked(node, words, limit=limit, offset=offset, sort=sort)
+        total, rows = self.server.ranked(node, positive, limit=limit, offset=offset, sort=sort)
         texts = dict(self.store.texts([r["id"] for r in rows])) if passages and positive else {}
         hits = []
         for r in rows:

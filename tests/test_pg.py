@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -133,9 +134,20 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
     build_index(ws)
     with open_store(settings, create=False) as store:
         docs = {d.id: d for d in store.documents()}
-        indexes = {r["indexname"] for r in
-                   store.db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")}
-    assert {"search_docs_match", "search_docs_grams"} <= indexes
+        indexes = {r["indexname"] for r in store.db.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename LIKE 'search_%'")}
+        # every non-empty line of every speech is a paragraph row, numbered by its line, with
+        # the speech's number of such lines; its characters and pairs in the pairs' table
+        paras = store.db.execute("SELECT doc, n, paras, body FROM search_paras").fetchall()
+        pairs = store.db.execute("SELECT doc, n, paras, grams FROM search_grams").fetchall()
+    assert {"search_paras_body", "search_grams_grams"} <= indexes
+    lines = {(i, n): line for i, d in docs.items() if d.canonical
+             for n, line in enumerate(matching_form(d.text).split("\n")) if line.strip()}
+    count = Counter(i for i, _ in lines)
+    assert {(r["doc"], r["n"]): (r["body"], r["paras"]) for r in paras} == {
+        k: (v, count[k[0]]) for k, v in lines.items()}
+    assert {(r["doc"], r["n"]): (set(r["grams"]), r["paras"]) for r in pairs} == {
+        k: ({v[j:j + w] for w in (1, 2) for j in range(len(v) - w + 1)}, count[k[0]]) for k, v in lines.items()}
     rng = random.Random(3)
     texts = [matching_form(d.text) for d in docs.values()]
     samples = []
@@ -151,17 +163,38 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
         for phrase in samples:
             want = {i for i, d in docs.items() if matching_form(phrase) in matching_form(d.text)}
             assert server.find(f'"{phrase}"')[1] == want, phrase
+        # a phrase across a line break is found in the whole text, also beside one in a paragraph
+        across = next(p for p in (t[t.index("\n") - 2:t.index("\n") + 3] for t in texts if "\n" in t[3:])
+                      if p.strip() == p)
+        for q, needles in ((f'"{across}"', [across]), (f'营商环境 OR "{across}"', ["营商环境", across])):
+            want = {i for i, d in docs.items() if any(n in matching_form(d.text) for n in needles)}
+            assert server.find(q)[1] == want and server.search(q).total == len(want) > 0, q
         for q in ("营商环境", "改革 year:2015..", "党"):
             r1, r2 = local.search(q, limit=5), server.search(q, limit=5)
             assert r1.total == r2.total and len(r2.hits) == min(5, r1.total), q
             assert all(h.occurrences > 0 and h.passages for h in r2.hits), q
             assert local.kwic(q.split()[0]).lines == server.kwic(q.split()[0]).lines
+        # the rank is its definition, read from the texts: BM25's saturation (k1 1.2, b 0.75) of
+        # the number of a speech's paragraphs holding a phrase, against its length in paragraphs
+        lines = {i: [x for x in matching_form(d.text).split("\n") if x.strip()] for i, d in docs.items()
+                 if d.canonical}
+        mean = sum(map(len, lines.values())) / len(lines)
+
+        def score(i: str, needles: list[str]) -> float:
+            tf = sum(1 for x in lines[i] if any(n in x for n in needles))
+            return tf / (tf + 1.2 * (0.25 + 0.75 * len(lines[i]) / mean))
+
+        for q, needles in (("改革", ["改革"]), ("营商环境 OR 放管服", ["营商环境", "放管服"]),
+                           ("营商环境 year:2015..", ["营商环境"]), ("改革 NOT 开放", ["改革"])):
+            page = server.search(q, limit=15, passages=0)
+            best = sorted((-score(i, needles), i) for i in local.find(q)[1])[:15]
+            assert [(h.id, h.score) for h in page.hits] == [(i, round(-s, 4)) for s, i in best], q
         # the total comes with the page; a page past the end still has it
         for q in ("党", "改革 NOT 开放", '"政府" year:2015..'):
             total = local.search(q).total
             assert server.search(q, offset=total + 5).total == total, q
         want_total = local.search("营商环境 year:2015..").total
-    # a table written under the previous layout (no `grams`) is refused until `index` re-writes it
+    # a table written under a previous layout is refused until `index` re-writes it
     with PostgresSearcher(ws) as server:
         server.server.db.execute("UPDATE search_state SET value = '1' WHERE key = 'layout'")
     with pytest.raises(IndexError_, match="speechkit index"):
@@ -212,7 +245,7 @@ def test_a_search_during_a_first_build_leaves_the_large_indexes_to_the_build(tmp
 
     def large() -> set[str]:
         with psycopg.connect(pg_url) as db:
-            return {n for (n,) in db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'search_docs'")
+            return {n for (n,) in db.execute("SELECT indexname FROM pg_indexes WHERE tablename LIKE 'search_%'")
                     } & set(_BULK_INDEXES)
 
     with SearchTable(settings) as first:
