@@ -2,23 +2,23 @@
 
 `speechkit index` keeps three tables on the server beside the store: `search_docs`, each
 canonical speech's matching form, title (pg_trgm GIN index) and metadata as indexed columns;
-`search_paras`, each non-empty line (paragraph) of its matching form under a pg_trgm GIN index;
-and `search_grams`, each paragraph's characters and pairs of adjacent characters (`grams`, GIN,
-stored out of line so that the table itself stays narrow). A query in speechkit's query
-language becomes one SQL condition:
+`search_sections`, its sections (runs of whole lines of at least 400 characters, `sections_of`)
+under a pg_trgm GIN index; and `search_grams`, each section's characters and pairs of adjacent
+characters (`grams`, GIN, stored out of line so that the table itself stays narrow). A query
+in speechkit's query language becomes one SQL condition:
 
-- a phrase is found in the paragraphs, which is exact: a phrase has no line break, so every
-  occurrence lies inside one line. Three characters or more: `body LIKE '%phrase%'` (pg_trgm
-  narrows the rows, in a database whose LC_CTYPE classes Chinese characters as letters, such as
-  C.UTF-8; otherwise every row is checked, still exactly); one or two characters: `grams @>
-  ARRAY[phrase]` (pg_trgm cannot narrow those, and they are the most frequent: 党, 改革).
-  Checking a paragraph reads a line, not the whole speech: on the whole matching form, a
-  phrase cost every candidate speech's text to be read and decompressed;
+- a phrase is found in the sections, which is exact: a phrase has no line break, so every
+  occurrence lies inside one line, inside one section. Three characters or more: `body LIKE
+  '%phrase%'` (pg_trgm narrows the rows, in a database whose LC_CTYPE classes Chinese
+  characters as letters, such as C.UTF-8; otherwise every row is checked, still exactly); one
+  or two characters: `grams @> ARRAY[phrase]` (pg_trgm cannot narrow those, and they are the
+  most frequent: 党, 改革). Checking a candidate reads a section, not the whole speech: on the
+  whole matching form, a phrase cost every candidate speech's text to be read and decompressed;
 - filters are the same tests as `Filter.select`, on columns; NOT keeps speeches whose
   metadata is missing, as the embedded backend does;
-- ranking is BM25's saturation over paragraphs: a speech's score grows with the number of its
-  paragraphs that contain one of the query's phrases, less for a long speech (k1 1.2, b 0.75,
-  length in paragraphs), then id. The order differs from the embedded BM25F over words; the
+- ranking is BM25's saturation over sections: a speech's score grows with the number of its
+  sections that contain one of the query's phrases, less for a long speech (k1 1.2, b 0.75,
+  length in sections), then id. The order differs from the embedded BM25F over words; the
   set and the total do not.
 
 Several workspaces and machines search the same tables; the workspace's own indexes are not
@@ -39,9 +39,9 @@ from .query import And, Filter, Not, Or, Phrase, parse
 from .settings import Settings
 
 # the two large GIN indexes: a first build drops them and builds them once after its rows
-_BULK_INDEXES = {"search_paras_body": "search_paras USING gin (body gin_trgm_ops)",
+_BULK_INDEXES = {"search_sections_body": "search_sections USING gin (body gin_trgm_ops)",
                  "search_grams_grams": "search_grams USING gin (grams)"}
-_TABLES = ("search_docs", "search_paras", "search_grams")
+_TABLES = ("search_docs", "search_sections", "search_grams")
 
 
 def _create_index(name: str) -> str:
@@ -53,21 +53,21 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE TABLE IF NOT EXISTS search_docs (
     id text PRIMARY KEY, key text NOT NULL, match text NOT NULL, title text, title_match text NOT NULL,
     year integer, date text, level text, region text, site text,
-    speaker_role text, speaker_name text, paras integer NOT NULL DEFAULT 0);
+    speaker_role text, speaker_name text, sections integer NOT NULL DEFAULT 0);
 -- layout 2 searched and ranked the whole matching form: its indexes and columns go
 DROP INDEX IF EXISTS search_docs_match;
 ALTER TABLE search_docs DROP COLUMN IF EXISTS grams, DROP COLUMN IF EXISTS tokens;
-ALTER TABLE search_docs ADD COLUMN IF NOT EXISTS paras integer NOT NULL DEFAULT 0;
+ALTER TABLE search_docs ADD COLUMN IF NOT EXISTS sections integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS search_docs_title ON search_docs USING gin (title_match gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS search_docs_year ON search_docs (year);
 CREATE INDEX IF NOT EXISTS search_docs_level ON search_docs (level);
-CREATE TABLE IF NOT EXISTS search_paras (
-    doc text NOT NULL, n integer NOT NULL, paras integer NOT NULL, body text NOT NULL, PRIMARY KEY (doc, n));
--- the character pairs apart, out of line: a frequent pair's rows are read from a narrow table
--- (改革: 39,930 paragraphs on 21,355 pages of the paragraph table at 35,000 speeches, 123 ms)
+CREATE TABLE IF NOT EXISTS search_sections (
+    doc text NOT NULL, n integer NOT NULL, sections integer NOT NULL, body text NOT NULL, PRIMARY KEY (doc, n));
+-- the character pairs apart, out of line (a section's outgrow a row; uncompressed): a frequent
+-- pair's rows are read from a narrow table (改革 at 35,000 speeches: 39,930 lines on 21,355
+-- pages of a table of lines with their pairs inline, 123 ms)
 CREATE TABLE IF NOT EXISTS search_grams (
-    doc text NOT NULL, n integer NOT NULL, paras integer NOT NULL, grams text[] NOT NULL, PRIMARY KEY (doc, n)
-) WITH (toast_tuple_target = 128);
+    doc text NOT NULL, n integer NOT NULL, sections integer NOT NULL, grams text[] NOT NULL, PRIMARY KEY (doc, n));
 ALTER TABLE search_grams ALTER COLUMN grams SET STORAGE EXTERNAL;
 CREATE TABLE IF NOT EXISTS search_state (key text PRIMARY KEY, value text NOT NULL);
 """
@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS search_state (key text PRIMARY KEY, value text NOT NU
 # large indexes, while it writes its rows
 _BUILD_LOCK = 728192
 log = logging.getLogger(__name__)
-K1, B = 1.2, 0.75  # BM25's saturation and length normalisation, for the ranking over paragraphs
+K1, B = 1.2, 0.75  # BM25's saturation and length normalisation, for the ranking over sections
 BULK_ROWS = 2000  # writing this many rows (or a fifth of the table) builds the large indexes afterwards
 META = ("year", "date", "level", "region", "site", "speaker_role", "speaker_name")
 LAYOUT = "3"    # the tables' columns; rows written under another layout are re-written by `index`
@@ -96,19 +96,37 @@ def grams(match: str) -> list[str]:
     return sorted(set(match).union(map(str.__add__, match, match[1:])))
 
 
-def paragraphs_of(match: str) -> list[tuple[int, str]]:
-    """The lines of a matching form that hold more than spaces, with their line numbers: every
-    occurrence of a phrase (which has no line break) lies inside one of them.
+SECTION_CHARS = 400  # a section closes at this many characters: its pairs then go out of line
 
-    >>> paragraphs_of("一、改革\\n\\n  \\n开放")
-    [(0, '一、改革'), (3, '开放')]
+
+def sections_of(match: str, size: int = SECTION_CHARS) -> list[tuple[int, str]]:
+    """The sections of a matching form, numbered: its lines that hold more than spaces, taken
+    in order and joined (with their line breaks) until a section is `size` characters long.
+    Every occurrence of a phrase (which has no line break) lies inside one line, so inside one
+    section; and a section's pairs of characters outgrow a table row, so PostgreSQL stores them
+    out of line and the table it reads for a frequent pair stays narrow.
+
+    >>> sections_of("一、改革\\n\\n  \\n开放\\n三", size=5)
+    [(0, '一、改革\\n开放'), (1, '三')]
     """
-    return [(n, line) for n, line in enumerate(match.split("\n")) if line.strip()]
+    out: list[tuple[int, str]] = []
+    lines: list[str] = []
+    length = 0
+    for line in match.split("\n"):
+        if line.strip():
+            lines.append(line)
+            length += len(line)
+            if length >= size:
+                out.append((len(out), "\n".join(lines)))
+                lines, length = [], 0
+    if lines:
+        out.append((len(out), "\n".join(lines)))
+    return out
 
 
-def _in_paragraphs(needle: str) -> bool:
-    """Whether every occurrence of `needle` lies inside one paragraph (a non-empty needle
-    without a line break)."""
+def _in_one_line(needle: str) -> bool:
+    """Whether every occurrence of `needle` lies inside one line (a non-empty needle without
+    a line break), so inside one section."""
     return bool(needle) and "\n" not in needle
 
 
@@ -116,28 +134,28 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def paragraph_rows(needle: str, params: list[Any]) -> str:
-    """The rows (doc, n, paras) of the paragraphs that contain `needle` (a phrase in the matching
-    form, without a line break): its character pairs' table for one or two characters, the
-    paragraphs' text (pg_trgm) for more.
+def section_rows(needle: str, params: list[Any]) -> str:
+    """The rows (doc, n, sections) of the sections that contain `needle` (a phrase in the
+    matching form, without a line break): their character pairs' table for one or two
+    characters, their text (pg_trgm) for more.
 
-    >>> p = []; print(paragraph_rows("改革", p)); print(paragraph_rows("营商环境", p)); p
-    SELECT doc, n, paras FROM search_grams WHERE grams @> %s::text[]
-    SELECT doc, n, paras FROM search_paras WHERE body LIKE %s ESCAPE '\\'
+    >>> p = []; print(section_rows("改革", p)); print(section_rows("营商环境", p)); p
+    SELECT doc, n, sections FROM search_grams WHERE grams @> %s::text[]
+    SELECT doc, n, sections FROM search_sections WHERE body LIKE %s ESCAPE '\\'
     [['改革'], '%营商环境%']
     """
     if len(needle) <= 2:
         params.append([needle])
-        return "SELECT doc, n, paras FROM search_grams WHERE grams @> %s::text[]"
+        return "SELECT doc, n, sections FROM search_grams WHERE grams @> %s::text[]"
     params.append(_like(needle))
-    return "SELECT doc, n, paras FROM search_paras WHERE body LIKE %s ESCAPE '\\'"
+    return "SELECT doc, n, sections FROM search_sections WHERE body LIKE %s ESCAPE '\\'"
 
 
 def condition(node: object, params: list[Any]) -> str:
     """The SQL condition of a parsed query (parameters appended to `params`).
 
     >>> p = []; print(condition(parse('营商环境 year:2019..2020'), p).replace(" AND ", "\\nAND ")); p
-    ((id IN (SELECT doc FROM (SELECT doc, n, paras FROM search_paras WHERE body LIKE %s ESCAPE '\\') AS p))
+    ((id IN (SELECT doc FROM (SELECT doc, n, sections FROM search_sections WHERE body LIKE %s ESCAPE '\\') AS p))
     AND COALESCE((year >= %s
     AND year <= %s), false))
     ['%营商环境%', 2019, 2020]
@@ -146,10 +164,10 @@ def condition(node: object, params: list[Any]) -> str:
         if node.field == "title":
             params.append(_like(node.needle))
             return "(title_match LIKE %s ESCAPE '\\')"
-        if not _in_paragraphs(node.needle):  # not inside one paragraph: the whole text
+        if not _in_one_line(node.needle):  # across a line break: the whole text
             params.append(_like(node.needle))
             return "(match LIKE %s ESCAPE '\\')"
-        return f"(id IN (SELECT doc FROM ({paragraph_rows(node.needle, params)}) AS p))"
+        return f"(id IN (SELECT doc FROM ({section_rows(node.needle, params)}) AS p))"
     if isinstance(node, Filter):
         return f"COALESCE({_filter(node, params)}, false)"
     if isinstance(node, Not):
@@ -157,8 +175,8 @@ def condition(node: object, params: list[Any]) -> str:
             return f"(NOT {condition(node.node, params)})"
         # an anti-join on the excluded speeches' ids, found through their own index: NOT tested
         # row by row read every candidate's character pairs (改革 NOT 开放: 1.2 s at 35,000)
-        if isinstance(node.node, Phrase) and node.node.field != "title" and _in_paragraphs(node.node.needle):
-            return f"(id NOT IN (SELECT doc FROM ({paragraph_rows(node.node.needle, params)}) AS p))"
+        if isinstance(node.node, Phrase) and node.node.field != "title" and _in_one_line(node.node.needle):
+            return f"(id NOT IN (SELECT doc FROM ({section_rows(node.node.needle, params)}) AS p))"
         return f"(id NOT IN (SELECT id FROM search_docs WHERE {condition(node.node, params)}))"
     if isinstance(node, And | Or):
         joiner = " AND " if isinstance(node, And) else " OR "
@@ -186,7 +204,7 @@ def _needs_phrase(node: object) -> bool:
     [True, True, False, False]
     """
     if isinstance(node, Phrase):
-        return node.field != "title" and _in_paragraphs(node.needle)
+        return node.field != "title" and _in_one_line(node.needle)
     if isinstance(node, And):
         return any(_needs_phrase(n) for n in node.nodes)
     if isinstance(node, Or):
@@ -233,9 +251,12 @@ class SearchTable:
         except psycopg.OperationalError as exc:
             raise SpeechkitError(f"cannot reach PostgreSQL at {settings.store_label} ({str(exc).strip()[:200]})"
                                  ) from None
-        with self.db.transaction():
-            self.db.execute("SELECT pg_advisory_xact_lock(728191)")
-            self.db.execute(_SCHEMA)
+        if self._layout() != LAYOUT:
+            # the schema's ALTER TABLEs lock the tables against every search while they run:
+            # only when the tables are missing or from another layout, never on each search
+            with self.db.transaction():
+                self.db.execute("SELECT pg_advisory_xact_lock(728191)")
+                self.db.execute(_SCHEMA)
         self._restore_large_indexes()
         ctype = self.db.execute("SELECT current_setting('lc_ctype') AS c").fetchone()["c"]
         if ctype in ("C", "POSIX"):
@@ -245,10 +266,17 @@ class SearchTable:
                         "the whole table; create the database with LC_CTYPE C.UTF-8 (createdb --template "
                         "template0 --lc-ctype C.UTF-8 …)", ctype)
 
+    def _layout(self) -> str | None:
+        """The layout the tables were last built under, if any."""
+        if self.db.execute("SELECT to_regclass('search_state') IS NOT NULL AS t").fetchone()["t"]:
+            row = self.db.execute("SELECT value FROM search_state WHERE key = 'layout'").fetchone()
+            return row["value"] if row else None
+        return None
+
     def for_searching(self) -> SearchTable:
         """Plan this connection's queries for searching: the planner does not count the cost
-        of reading a paragraph's character pairs, so for a frequent phrase (发展 in a quarter of
-        the paragraphs) it chose to read and test every row (123 ms) over the GIN index (11 ms);
+        of reading a row's character pairs, so for a frequent phrase (发展 in a quarter of
+        the lines) it chose to read and test every row (123 ms) over the GIN index (11 ms);
         without sequential scans it takes the index, and still scans where nothing else can.
         No JIT: a plan's large estimated cost made PostgreSQL compile it (250 ms) for a query
         that runs in 40."""
@@ -311,7 +339,7 @@ class SearchTable:
         written = 0
         with self.db.transaction():
             self.db.execute("DELETE FROM search_docs WHERE id = ANY(%s)", (gone,))
-            self.db.execute("DELETE FROM search_paras WHERE doc = ANY(%s)", (gone,))
+            self.db.execute("DELETE FROM search_sections WHERE doc = ANY(%s)", (gone,))
             self.db.execute("DELETE FROM search_grams WHERE doc = ANY(%s)", (gone,))
             if bulk:
                 for name in _BULK_INDEXES:
@@ -329,41 +357,41 @@ class SearchTable:
             for name in _BULK_INDEXES:
                 self.db.execute(_create_index(name))
             self.db.execute("ANALYZE search_docs")
-            self.db.execute("ANALYZE search_paras")
+            self.db.execute("ANALYZE search_sections")
             self.db.execute("ANALYZE search_grams")
         return written
 
     def _upsert(self, batch: list[tuple[Any, ...]]) -> int:
-        """Write a batch of speeches' rows and their paragraphs (the old ones first removed)."""
+        """Write a batch of speeches' rows and their sections (the old ones first removed)."""
         if not batch:
             return 0
-        columns = ("id", "key", "match", "title", "title_match", *META, "paras")
+        columns = ("id", "key", "match", "title", "title_match", *META, "sections")
         updates = ", ".join(f"{c}=EXCLUDED.{c}" for c in columns[1:])
-        paragraphs = [(row[0], lines) for row in batch for lines in [paragraphs_of(row[2])]]
+        parts = [(row[0], sections) for row in batch for sections in [sections_of(row[2])]]
         values = ", ".join(["%s"] * len(columns))
         with self.db.transaction(), self.db.cursor() as cur:
             cur.executemany(f"INSERT INTO search_docs ({', '.join(columns)}) VALUES ({values}) "
                             f"ON CONFLICT (id) DO UPDATE SET {updates}",
-                            [(*row, len(lines)) for row, (_, lines) in zip(batch, paragraphs, strict=True)])
+                            [(*row, len(sections)) for row, (_, sections) in zip(batch, parts, strict=True)])
             ids = [row[0] for row in batch]
-            cur.execute("DELETE FROM search_paras WHERE doc = ANY(%s)", (ids,))
+            cur.execute("DELETE FROM search_sections WHERE doc = ANY(%s)", (ids,))
             cur.execute("DELETE FROM search_grams WHERE doc = ANY(%s)", (ids,))
-            with cur.copy("COPY search_paras (doc, n, paras, body) FROM STDIN") as copy:
-                for doc, lines in paragraphs:
-                    for n, line in lines:
-                        copy.write_row((doc, n, len(lines), line))
-            with cur.copy("COPY search_grams (doc, n, paras, grams) FROM STDIN") as copy:
-                for doc, lines in paragraphs:
-                    for n, line in lines:
-                        copy.write_row((doc, n, len(lines), grams(line)))
+            with cur.copy("COPY search_sections (doc, n, sections, body) FROM STDIN") as copy:
+                for doc, sections in parts:
+                    for n, body in sections:
+                        copy.write_row((doc, n, len(sections), body))
+            with cur.copy("COPY search_grams (doc, n, sections, grams) FROM STDIN") as copy:
+                for doc, sections in parts:
+                    for n, body in sections:
+                        copy.write_row((doc, n, len(sections), grams(body)))
         return len(batch)
 
     def mark(self, corpus: str, segmenter: str) -> None:
         with self.db.transaction():
-            # the ranking's average speech length, in paragraphs
-            mean = self.db.execute("SELECT COALESCE(avg(paras), 1) AS m FROM search_docs").fetchone()["m"]
+            # the ranking's average speech length, in sections
+            mean = self.db.execute("SELECT COALESCE(avg(sections), 1) AS m FROM search_docs").fetchone()["m"]
             for key, value in (("corpus", corpus), ("segmenter", segmenter), ("layout", LAYOUT),
-                               ("mean_paras", str(float(mean) or 1.0))):
+                               ("mean_sections", str(float(mean) or 1.0))):
                 self.db.execute("INSERT INTO search_state VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
                                 "SET value=EXCLUDED.value", (key, value))
 
@@ -405,10 +433,10 @@ class SearchTable:
     def ranked(self, node: object, needles: list[str], *, limit: int, offset: int, sort: str
                ) -> tuple[int, list[dict[str, Any]]]:
         """The total and one page of the speeches matching `node`, by rank or by date, ties by
-        id. The rank saturates (BM25's k1 and b) with the number of a speech's paragraphs that
+        id. The rank saturates (BM25's k1 and b) with the number of a speech's sections that
         hold one of `needles` (the query's phrases outside NOT), against its length in
-        paragraphs; a query of filters alone ranks every speech alike."""
-        needles = [n for n in dict.fromkeys(needles) if _in_paragraphs(n)]
+        sections; a query of filters alone ranks every speech alike."""
+        needles = [n for n in dict.fromkeys(needles) if _in_one_line(n)]
         order = 'date DESC NULLS LAST, id COLLATE "C" DESC' if sort == "date" else 'score DESC, id COLLATE "C"'
         columns = "id, title, date, year, speaker_role, speaker_name, level, region, site, match"
         params: list[Any] = []  # in the order of the placeholders: the score's, then the rows'
@@ -416,15 +444,15 @@ class SearchTable:
             where = condition(node, params)
             source, score = f"search_docs WHERE {where}", "0::float8"
         else:
-            score = f"COALESCE(tf / (tf + {K1} * (1 - {B} + {B} * hits.paras / %s::float8)), 0)"
-            params.append(self._mean_paras())
-            rows = [paragraph_rows(n, params) for n in needles]
-            # a paragraph that holds several of the phrases counts once
+            score = f"COALESCE(tf / (tf + {K1} * (1 - {B} + {B} * hits.sections / %s::float8)), 0)"
+            params.append(self._mean_sections())
+            rows = [section_rows(n, params) for n in needles]
+            # a section that holds several of the phrases counts once
             hit = rows[0] if len(rows) == 1 else " UNION ".join(rows)
-            hits = f"(SELECT doc, count(*) AS tf, max(paras) AS paras FROM ({hit}) AS p GROUP BY doc) AS hits"
+            hits = f"(SELECT doc, count(*) AS tf, max(sections) AS sections FROM ({hit}) AS p GROUP BY doc) AS hits"
             driving, rest = _driving(node)
             if driving is not None and needles == [driving.needle] and rest is None and sort != "date":
-                # the speeches are those the paragraphs name: ranked and counted there, and only
+                # the speeches are those the sections name: ranked and counted there, and only
                 # the page's rows read from the speeches' table
                 page = (f"SELECT doc, {score} AS score, count(*) OVER () AS total FROM {hits} "
                         f'ORDER BY score DESC, doc COLLATE "C" LIMIT %s OFFSET %s')
@@ -432,12 +460,12 @@ class SearchTable:
                     f"SELECT {columns}, score, total FROM ({page}) AS page JOIN search_docs ON id = doc "
                     f'ORDER BY score DESC, id COLLATE "C"', [*params, limit, offset]).fetchall()
                 return self._total(found, node, offset), found
-            # each speech the paragraphs name is looked up by its id (a hash join read every
+            # each speech the sections name is looked up by its id (a hash join read every
             # speech the filters let through: 营商环境 year:2015..2020, 24 ms against 3); OFFSET 0
             # keeps the planner from turning the lookup back into that join
             named = f"{hits} CROSS JOIN LATERAL (SELECT * FROM search_docs WHERE id = hits.doc OFFSET 0) AS named"
             if driving is not None and needles == [driving.needle]:
-                # the paragraphs that rank a speech are those that select it: read them once
+                # the sections that rank a speech are those that select it: read them once
                 source = f"{named} WHERE {condition(rest, params) if rest else 'true'}"
             elif _needs_phrase(node):  # every match holds one of the phrases: start from those
                 source = f"{named} WHERE {condition(node, params)}"
@@ -459,9 +487,9 @@ class SearchTable:
         return self.db.execute(f"SELECT count(*) AS n FROM search_docs WHERE {condition(node, params)}",
                                params).fetchone()["n"]
 
-    def _mean_paras(self) -> float:
+    def _mean_sections(self) -> float:
         if self._mean is None:
-            self._mean = float(self.state().get("mean_paras") or 1.0)
+            self._mean = float(self.state().get("mean_sections") or 1.0)
         return self._mean
 
     def matching_rows(self, node: object, columns: str = "id, date, title, match") -> Iterator[dict[str, Any]]:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -136,18 +135,26 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
         docs = {d.id: d for d in store.documents()}
         indexes = {r["indexname"] for r in store.db.execute(
             "SELECT indexname FROM pg_indexes WHERE tablename LIKE 'search_%'")}
-        # every non-empty line of every speech is a paragraph row, numbered by its line, with
-        # the speech's number of such lines; its characters and pairs in the pairs' table
-        paras = store.db.execute("SELECT doc, n, paras, body FROM search_paras").fetchall()
-        pairs = store.db.execute("SELECT doc, n, paras, grams FROM search_grams").fetchall()
-    assert {"search_paras_body", "search_grams_grams"} <= indexes
-    lines = {(i, n): line for i, d in docs.items() if d.canonical
-             for n, line in enumerate(matching_form(d.text).split("\n")) if line.strip()}
-    count = Counter(i for i, _ in lines)
-    assert {(r["doc"], r["n"]): (r["body"], r["paras"]) for r in paras} == {
-        k: (v, count[k[0]]) for k, v in lines.items()}
-    assert {(r["doc"], r["n"]): (set(r["grams"]), r["paras"]) for r in pairs} == {
-        k: ({v[j:j + w] for w in (1, 2) for j in range(len(v) - w + 1)}, count[k[0]]) for k, v in lines.items()}
+        # each speech's sections: its non-empty lines, in order, joined until 400 characters;
+        # with the speech's number of sections; each section's characters and pairs beside it
+        rows = store.db.execute("SELECT doc, n, sections, body FROM search_sections ORDER BY doc, n").fetchall()
+        pairs = store.db.execute("SELECT doc, n, sections, grams FROM search_grams").fetchall()
+    assert {"search_sections_body", "search_grams_grams"} <= indexes
+    sections: dict[str, list[str]] = {}
+    for r in rows:
+        assert r["n"] == len(sections.setdefault(r["doc"], []))
+        sections[r["doc"]].append(r["body"])
+    canonical = {i: matching_form(d.text) for i, d in docs.items() if d.canonical}
+    assert sections.keys() == {i for i, t in canonical.items() if t.strip()}
+    for i, parts in sections.items():
+        assert "\n".join(parts).split("\n") == [x for x in canonical[i].split("\n") if x.strip()]
+        for part in parts[:-1]:  # each closes at the first line that brings it to 400 characters
+            lengths = [len(x) for x in part.split("\n")]
+            assert sum(lengths) >= 400 > sum(lengths[:-1]), (i, part[:40])
+    assert all(r["sections"] == len(sections[r["doc"]]) for r in rows)
+    assert {(r["doc"], r["n"]): (set(r["grams"]), r["sections"]) for r in pairs} == {
+        (i, n): ({v[j:j + w] for w in (1, 2) for j in range(len(v) - w + 1)}, len(parts))
+        for i, parts in sections.items() for n, v in enumerate(parts)}
     rng = random.Random(3)
     texts = [matching_form(d.text) for d in docs.values()]
     samples = []
@@ -174,15 +181,14 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
             assert r1.total == r2.total and len(r2.hits) == min(5, r1.total), q
             assert all(h.occurrences > 0 and h.passages for h in r2.hits), q
             assert local.kwic(q.split()[0]).lines == server.kwic(q.split()[0]).lines
-        # the rank is its definition, read from the texts: BM25's saturation (k1 1.2, b 0.75) of
-        # the number of a speech's paragraphs holding a phrase, against its length in paragraphs
-        lines = {i: [x for x in matching_form(d.text).split("\n") if x.strip()] for i, d in docs.items()
-                 if d.canonical}
-        mean = sum(map(len, lines.values())) / len(lines)
+        # the rank is its definition, read from the sections checked above: BM25's saturation
+        # (k1 1.2, b 0.75) of the number of a speech's sections holding a phrase, against its
+        # length in sections
+        mean = sum(map(len, sections.values())) / len(canonical)
 
         def score(i: str, needles: list[str]) -> float:
-            tf = sum(1 for x in lines[i] if any(n in x for n in needles))
-            return tf / (tf + 1.2 * (0.25 + 0.75 * len(lines[i]) / mean))
+            tf = sum(1 for x in sections[i] if any(n in x for n in needles))
+            return tf / (tf + 1.2 * (0.25 + 0.75 * len(sections[i]) / mean))
 
         for q, needles in (("改革", ["改革"]), ("营商环境 OR 放管服", ["营商环境", "放管服"]),
                            ("营商环境 year:2015..", ["营商环境"]), ("改革 NOT 开放", ["改革"])):
