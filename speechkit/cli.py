@@ -613,7 +613,7 @@ def search(ctx: click.Context, query: str, filters: list[Any], selection: str, l
     An unquoted Chinese word is a phrase, never split into its parts. The hits are exactly
     the speeches containing it (the total is exact); they are ranked by BM25F (with
     search = server in speechkit.cfg: on the PostgreSQL server, by the number of a
-    speech's paragraphs that hold a phrase, BM25-saturated).
+    speech's sections of 400 characters that hold a phrase, BM25-saturated).
     """
     from .search import open_searcher
 

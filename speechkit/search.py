@@ -467,7 +467,7 @@ def find_spans(text: str, needles: list[str], match: str | None = None) -> list[
 
 class PostgresSearcher:
     """The same `search` and `kwic` on the PostgreSQL server's search table (speechkit.pgsearch):
-    the same query language, the same sets and totals; ranked over paragraphs, not by BM25F
+    the same query language, the same sets and totals; ranked over sections, not by BM25F
     over words (speechkit.pgsearch)."""
 
     def __init__(self, home: Context) -> None:
