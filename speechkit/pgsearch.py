@@ -212,6 +212,22 @@ def _needs_phrase(node: object) -> bool:
     return False
 
 
+def _phrases_only(node: object) -> bool:
+    """Whether `node` tests body phrases inside one line only (no filter, no title): then the
+    sections alone decide it.
+
+    >>> [_phrases_only(parse(q)) for q in ("营商环境 OR 放管服", "改革 NOT 开放", "改革 year:2015", "title:报告")]
+    [True, True, False, False]
+    """
+    if isinstance(node, Phrase):
+        return node.field != "title" and _in_one_line(node.needle)
+    if isinstance(node, Not):
+        return _phrases_only(node.node)
+    if isinstance(node, And | Or):
+        return all(_phrases_only(n) for n in node.nodes)
+    return False
+
+
 def _filter(f: Filter, params: list[Any]) -> str:
     """`Filter.select` as SQL (substrings with strpos: no pattern characters to escape)."""
     if f.field == "year":
@@ -451,10 +467,14 @@ class SearchTable:
             hit = rows[0] if len(rows) == 1 else " UNION ".join(rows)
             hits = f"(SELECT doc, count(*) AS tf, max(sections) AS sections FROM ({hit}) AS p GROUP BY doc) AS hits"
             driving, rest = _driving(node)
-            if driving is not None and needles == [driving.needle] and rest is None and sort != "date":
-                # the speeches are those the sections name: ranked and counted there, and only
-                # the page's rows read from the speeches' table
-                page = (f"SELECT doc, {score} AS score, count(*) OVER () AS total FROM {hits} "
+            if _needs_phrase(node) and _phrases_only(node) and sort != "date":
+                # phrases alone: the speeches are those the sections name, ranked, counted and
+                # tested there (the hits stand in for the speeches' ids), and only the page's
+                # rows read from the speeches' table
+                only = driving is not None and needles == [driving.needle] and rest is None
+                test = "true" if only else condition(node, params)
+                page = (f"SELECT doc, {score} AS score, count(*) OVER () AS total FROM "
+                        f"(SELECT doc AS id, * FROM {hits}) AS hits WHERE {test} "
                         f'ORDER BY score DESC, doc COLLATE "C" LIMIT %s OFFSET %s')
                 found = self.db.execute(
                     f"SELECT {columns}, score, total FROM ({page}) AS page JOIN search_docs ON id = doc "
