@@ -252,7 +252,6 @@ class Segmenter:
         """Write the tokenizer's dictionary (jieba's words, the lexicon terms, their
         frequencies) to an SQLite file, atomically, for `Segmenter(dictionary=path)`; nothing
         to do when the file already holds this segmenter's version."""
-
         path = Path(path)
         if _saved_version(path) == self.version:
             return
@@ -380,22 +379,28 @@ def deserialize(data: str) -> list[tuple[str, ...]]:
 _WORKER: dict[tuple[str, str], Segmenter] = {}
 
 
+def _worker_key(user_lexicon: str | os.PathLike[str] | None, dictionary: str | None) -> tuple[str, str]:
+    # a lexicon is named as Segmenter names it (Path), whichever spelling a caller was given
+    return (str(Path(user_lexicon)) if user_lexicon else "", str(dictionary or ""))
+
+
 def worker_segmenter(user_lexicon: str | None, dictionary: str | None = None) -> Segmenter:
-    """One Segmenter per worker process and lexicon (loading jieba's dictionary takes a second)."""
-    key = (str(user_lexicon or ""), str(dictionary or ""))
+    """One Segmenter per process and lexicon (loading jieba's dictionary takes a second): for
+    worker processes, and the whoosh analyzer and segmentation in the build's own process."""
+    key = _worker_key(user_lexicon, dictionary)
     if key not in _WORKER:
         _WORKER.clear()
         _WORKER[key] = Segmenter(user_lexicon, dictionary=dictionary)
     return _WORKER[key]
 
 
-def share_with_workers(seg: Segmenter) -> None:
-    """Load `seg`'s dictionary here and make it the segmenter of worker processes forked from
-    this one (they then inherit it instead of each loading jieba's dictionary: 0.75 s of CPU
-    apiece, on two cores the start of every build). It segments as worker_segmenter's would."""
-    seg.load()
+def share_segmenter(seg: Segmenter) -> None:
+    """Make `seg` (a build's own, on jieba's full dictionary) this process's segmenter for its
+    lexicon: the whoosh analyzer and in-process batches use it instead of loading the
+    dictionary again, and worker processes forked after `seg.load()` inherit it instead of each
+    loading it (0.75 s of CPU apiece, on two cores the start of every build)."""
     _WORKER.clear()
-    _WORKER[(str(seg.user_lexicon or ""), "")] = seg
+    _WORKER[_worker_key(seg.user_lexicon, None)] = seg
 
 
 def segment_batch(items: list[tuple[str, str]], user_lexicon: str | None) -> list[tuple[str, str, str]]:

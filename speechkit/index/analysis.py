@@ -13,7 +13,7 @@ from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.system import pack_uint
 
 from ..matching import matching_form
-from ..segment import Segmenter, deserialize, stopwords
+from ..segment import Segmenter, deserialize, stopwords, worker_segmenter
 
 PRETOKENIZED = "\x1e"  # marks a value that already holds serialized tokens
 
@@ -41,10 +41,7 @@ class SpeechTokenizer(Tokenizer):
         self.user_lexicon = lexicon if isinstance(lexicon, str) else None
 
     def _segmenter(self) -> Segmenter:
-        seg = _SEGMENTERS.get(self.user_lexicon)
-        if seg is None:
-            seg = _SEGMENTERS[self.user_lexicon] = Segmenter(self.user_lexicon)
-        return seg
+        return worker_segmenter(self.user_lexicon)
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
@@ -80,16 +77,6 @@ class SpeechTokenizer(Tokenizer):
                     begin = inner if inner >= 0 else at
                     t.startchar, t.endchar = start_char + begin, start_char + begin + len(word)
                 yield t
-
-
-_SEGMENTERS: dict[str | None, Segmenter] = {}
-
-
-def share_segmenter(seg: Segmenter, user_lexicon: str | None) -> None:
-    """Let the analyzers of this process built with `user_lexicon` (what `schema` was given)
-    cut with `seg`, a build's own segmenter for that lexicon, instead of loading jieba's
-    dictionary a second time for the titles (0.4 s)."""
-    _SEGMENTERS.setdefault(user_lexicon, seg)
 
 
 def analyzer(user_lexicon: str | None = None):

@@ -24,10 +24,10 @@ from ..engine import bounded_map, executor
 from ..faults import crash_point
 from ..matching import matching_form
 from ..provenance import expected_manifest, read_manifest
-from ..segment import Segmenter, segment_batch, serialize, share_with_workers
+from ..segment import Segmenter, segment_batch, serialize, share_segmenter
 from ..settings import Settings
 from ..store import DocumentStore
-from .analysis import PRETOKENIZED, schema, share_segmenter
+from .analysis import PRETOKENIZED, schema
 from .manifest import damage_error, damaged_parts, locked, read_hashes, record_files, save_positions, whoosh_generation
 from .mapped import create_in, open_dir
 from .text import META_COLUMNS, Spool, text_index_intact, write_text_index
@@ -175,7 +175,7 @@ def build_index(home: Context, *, rebuild: bool = False, progress: Progress | No
     # whole speeches are cut with jieba's full dictionary, not with the saved copy this build
     # writes (which the workspace's segmenter reads for queries); both give the same tokens
     seg = Segmenter(home.lexicon)
-    share_segmenter(seg, home.lexicon)
+    share_segmenter(seg)  # the titles' analyzer and in-process batches cut with it too
     report = IndexReport()
     with locked(paths):
         plan = _plan(home, seg, rebuild)
@@ -250,7 +250,7 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
             yield from (texts[k:k + size] for k in range(0, len(texts), size))
 
     if parallel and not settings.uses_dask:
-        share_with_workers(seg)  # before the pool forks its workers
+        seg.load()  # before the pool forks its workers, which inherit it
     with executor(settings) if parallel else contextlib.nullcontext() as pool:
         done = 0
         # a few batches stay in flight across window boundaries, so the workers segment
