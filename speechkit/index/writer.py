@@ -27,7 +27,7 @@ class _FieldPostings:
         self.weights = array("d")
         self.values: list[bytes | None] = []
 
-    def sorted(self) -> tuple[list[bytes], Any, Any, Any, list[bytes | None]]:
+    def in_term_order(self) -> tuple[list[bytes], Any, Any, Any, list[bytes | None]]:
         """Every posting sorted for writing: the terms in whoosh's order (bytes), where each
         term's postings begin in the sorted columns (one more bound at the end), and the docnums,
         weights and values in that order, each term's in docnum order (a stable sort keeps the
@@ -112,48 +112,46 @@ def write_postings(fieldwriter: Any, schema: Any, reader: Any, pool: _MemoryPool
             continue
         fieldwriter.start_field(name, schema[name])
         writer = fieldwriter._postwriter
-        terms, starts, ends, blocks = _blocks(pool.fields[name], _field_lengths(reader, name), writer._blocklimit)
-        for n, term in enumerate(terms):
+        for term, blocks in _term_blocks(pool.fields[name], _field_lengths(reader, name), writer._blocklimit):
             fieldwriter.start_term(term)
-            for j in range(starts[n], ends[n]):
-                if j > starts[n]:
+            for n, block in enumerate(blocks):
+                if n:
                     writer._write_block()  # add_posting writes a full block when the next posting comes
                 (writer._ids, writer._weights, writer._values, writer._maxweight, writer._minlength,
-                 writer._maxlength) = next(blocks)
+                 writer._maxlength) = block
             fieldwriter.finish_term()
         fieldwriter.finish_field()
 
 
-def _blocks(postings: _FieldPostings, field_lengths: Any, limit: int
-            ) -> tuple[list[bytes], list[int], list[int], Iterator[tuple[Any, ...]]]:
-    """The terms of a field in order, the range of block numbers of each, and the blocks: each
-    `limit` postings of a term (its ids, float32 weights, non-empty values, greatest weight,
-    least and greatest non-zero field length, as add_posting keeps them)."""
+def _term_blocks(postings: _FieldPostings, field_lengths: Any, limit: int
+                 ) -> Iterator[tuple[bytes, list[tuple[Any, ...]]]]:
+    """Each term of a field in order with its blocks: each `limit` postings (their ids, float32
+    weights, non-empty values, greatest weight, least and greatest non-zero field length, as
+    add_posting keeps them), the statistics computed for every block at once."""
     import numpy as np
 
-    terms, bounds, docnums, weights, values = postings.sorted()
-    counts = np.diff(bounds)
-    per_term = (counts + limit - 1) // limit
+    terms, bounds, docnums, weights, values = postings.in_term_order()
+    per_term = (np.diff(bounds) + limit - 1) // limit
     block_end = np.cumsum(per_term)
     # where each block begins among the sorted postings: its term's start plus limit per block
-    first = np.repeat(bounds[:-1], per_term)
     nth = np.arange(int(block_end[-1])) - np.repeat(block_end - per_term, per_term)
-    begin = first + nth * limit
+    begin = np.repeat(bounds[:-1], per_term) + nth * limit
     stop = np.minimum(begin + limit, np.repeat(bounds[1:], per_term))
     lengths = field_lengths[docnums]
-    top = np.maximum.reduceat(weights, begin)
-    least = np.minimum.reduceat(np.where(lengths > 0, lengths, np.iinfo(np.int64).max), begin)
-    most = np.maximum.reduceat(lengths, begin)
+    top = np.maximum.reduceat(weights, begin).tolist()
+    least = np.minimum.reduceat(np.where(lengths > 0, lengths, np.iinfo(np.int64).max), begin).tolist()
+    most = np.maximum.reduceat(lengths, begin).tolist()
     ids = array("I", docnums.astype(np.uint32).tobytes())
     floats = array("f", weights.astype(np.float32).tobytes())
-
-    def blocks() -> Iterator[tuple[Any, ...]]:
-        for a, b, t, lo, hi in zip(begin.tolist(), stop.tolist(), top.tolist(), least.tolist(), most.tolist(),
-                                   strict=True):
-            yield (ids[a:b], floats[a:b], [v for v in values[a:b] if v], t if t > 0 else 0,
-                   None if hi == 0 else lo, hi)
-
-    return terms, (block_end - per_term).tolist(), block_end.tolist(), blocks()
+    begin, stop, k = begin.tolist(), stop.tolist(), 0
+    for term, count in zip(terms, per_term.tolist(), strict=True):
+        blocks = []
+        for j in range(k, k + count):
+            a, b = begin[j], stop[j]
+            blocks.append((ids[a:b], floats[a:b], [v for v in values[a:b] if v], top[j] if top[j] > 0 else 0,
+                           None if most[j] == 0 else least[j], most[j]))
+        k += count
+        yield term, blocks
 
 
 class Writer(SegmentWriter):
