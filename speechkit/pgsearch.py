@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS search_sections (
     doc text NOT NULL, n integer NOT NULL, sections integer NOT NULL, body text NOT NULL, PRIMARY KEY (doc, n));
 -- the character pairs apart, out of line (a section's outgrow a row; uncompressed): a frequent
 -- pair's rows are read from a narrow table (改革 at 35,000 speeches: 39,930 lines on 21,355
--- pages of a table of lines with their pairs inline, 123 ms)
+-- pages of a table of lines with their pairs inline, 104 ms a query; 15 MB of rows now)
 CREATE TABLE IF NOT EXISTS search_grams (
     doc text NOT NULL, n integer NOT NULL, sections integer NOT NULL, grams text[] NOT NULL, PRIMARY KEY (doc, n));
 ALTER TABLE search_grams ALTER COLUMN grams SET STORAGE EXTERNAL;
@@ -103,8 +103,9 @@ def sections_of(match: str, size: int = SECTION_CHARS) -> list[tuple[int, str]]:
     """The sections of a matching form, numbered: its lines that hold more than spaces, taken
     in order and joined (with their line breaks) until a section is `size` characters long.
     Every occurrence of a phrase (which has no line break) lies inside one line, so inside one
-    section; and a section's pairs of characters outgrow a table row, so PostgreSQL stores them
-    out of line and the table it reads for a frequent pair stays narrow.
+    section; and the pairs of characters of a section (all but a speech's last, which may be
+    short) outgrow a table row, so PostgreSQL stores them out of line and the table it reads
+    for a frequent pair stays narrow.
 
     >>> sections_of("一、改革\\n\\n  \\n开放\\n三", size=5)
     [(0, '一、改革\\n开放'), (1, '三')]
@@ -292,7 +293,8 @@ class SearchTable:
     def for_searching(self) -> SearchTable:
         """Plan this connection's queries for searching: the planner does not count the cost
         of reading a row's character pairs, so for a frequent phrase (发展 in a quarter of
-        the lines) it chose to read and test every row (123 ms) over the GIN index (11 ms);
+        the lines of 2,721 speeches) it chose to read and test every row (123 ms) over the GIN
+        index (11 ms);
         without sequential scans it takes the index, and still scans where nothing else can.
         No JIT: a plan's large estimated cost made PostgreSQL compile it (250 ms) for a query
         that runs in 40."""
@@ -481,7 +483,7 @@ class SearchTable:
                     f'ORDER BY score DESC, id COLLATE "C"', [*params, limit, offset]).fetchall()
                 return self._total(found, node, offset), found
             # each speech the sections name is looked up by its id (a hash join read every
-            # speech the filters let through: 营商环境 year:2015..2020, 24 ms against 3); OFFSET 0
+            # speech the filters let through: 营商环境 year:2015..2020 at 35k, 24 ms against 6); OFFSET 0
             # keeps the planner from turning the lookup back into that join
             named = f"{hits} CROSS JOIN LATERAL (SELECT * FROM search_docs WHERE id = hits.doc OFFSET 0) AS named"
             if driving is not None and needles == [driving.needle]:
