@@ -176,9 +176,10 @@ class Segmenter:
             terms += read_lexicon(self.user_lexicon.read_text("utf-8"))
         return terms
 
-    def load(self) -> None:
-        """Load the full dictionary now (it is otherwise loaded by the first long text)."""
-        self._tokenizer()
+    def load(self) -> Any:
+        """Load the full dictionary now (it is otherwise loaded by the first long text); the
+        jieba tokenizer that holds it."""
+        return self._tokenizer()
 
     def _tokenizer(self):
         if self._tok is None:

@@ -784,9 +784,7 @@ def test_the_fast_cut_gives_jiebas_own_words(corpus):
         texts += [matching_form(json.loads(line).get("content_html") or "") for line in itertools.islice(fh, 60)]
     texts += ["", "x", "〇", "GDP增长6.5%，CPI上涨2%", "abc123中国", "５Ｇ", "营商环境" * 3, "\n\n 。，", "😀改革"]
     assert sum(map(len, texts)) > 200_000
-    seg = Segmenter()
-    seg.load()
-    fast = seg._tokenizer()
+    fast = Segmenter().load()
     plain = jieba.Tokenizer()
     plain.FREQ, plain.total, plain.initialized = dict(fast.FREQ), fast.total, True
     assert type(fast) is tokenizer_class() and type(plain) is not type(fast)
