@@ -426,6 +426,62 @@ def test_an_incremental_ngram_index_finds_what_a_fresh_one_finds(tmp_path, corpu
         assert {s.text.ids[n] for n in s.text.containing("政府工作报告", "title")} == titles
 
 
+def test_ngram_rows_inserted_as_speeches_come_equal_rows_written_in_one_go(tmp_path, corpus):
+    """The build announces the speeches it will segment and hands over their matching forms
+    as workers return them, in any order; a speech announced but never handed over (its old
+    row deleted) is made from the store. Every n-gram instance (term, row, column, offset), the
+    matching file, offsets and rows must be those of the index written in one go."""
+    import sqlite3
+
+    from speechkit.index.text import NGRAMS, Spool, TextIndexWriter, write_text_index
+    from speechkit.paths import Paths
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for path in sorted((corpus / NATIONAL).glob("*.md"))[-5:]:
+        shutil.copy(path, src)
+    home = tmp_path / "home"
+    run(home, "ingest", str(src))
+
+    def instances(folder: Path) -> list[tuple]:
+        with contextlib.closing(sqlite3.connect(folder / NGRAMS)) as db:
+            db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, ngrams, 'instance')")
+            return db.execute("SELECT term, doc, col, offset FROM temp.v ORDER BY 1, 2, 3, 4").fetchall()
+
+    with Workspace(home) as ws:
+        docs = {r["id"]: dict(r) for r in ws.store.metadata()}
+        texts = dict(ws.store.texts(list(docs)))
+        ids = list(docs)
+        one_go, streamed = Paths(tmp_path / "one"), Paths(tmp_path / "streamed")
+        for paths in (one_go, streamed):
+            paths.root.mkdir()
+        spool = Spool(one_go.root / "fresh")
+        for i in ids:
+            spool.add(i, matching_form(texts[i]))
+        try:
+            write_text_index(one_go, docs, spool, ws.store, reuse=False)
+        finally:
+            spool.close()
+        writer = TextIndexWriter(streamed, docs, ws.store, reuse=False, fresh=ids)
+        try:
+            for i in reversed(ids[1:]):  # the first never comes
+                writer.add(i, matching_form(texts[i]))
+            writer.finish()
+        finally:
+            writer.close()
+        assert len(ids) == 5 and instances(one_go.text)
+        assert instances(streamed.text) == instances(one_go.text)
+        # an update of the streamed index: a speech announced as changed that never comes
+        writer = TextIndexWriter(streamed, docs, ws.store, reuse=True, fresh=[ids[2]])
+        try:
+            writer.finish()
+        finally:
+            writer.close()
+    assert instances(streamed.text) == instances(one_go.text)
+    for name in ("matching.txt", "offsets.bin", "rowids.bin", "ids.txt", "titles.json"):
+        assert (streamed.text / name).read_bytes() == (one_go.text / name).read_bytes(), name
+
+
 def _assert_positions_are_whooshs(home: Path) -> None:
     """The saved docnum <-> position arrays say what whoosh's stored ids say; a file that
     describes another whoosh generation is not used."""
@@ -772,7 +828,7 @@ def test_the_fast_cut_gives_jiebas_own_words(corpus):
     import jieba
 
     from speechkit.matching import matching_form
-    from speechkit.segment import tokenizer_class
+    from speechkit.segment import _WORDLIKE, tokenizer_class
 
     gov = corpus / "gov-reports"
     national = gov / "政府工作报告-国务院"
@@ -788,8 +844,12 @@ def test_the_fast_cut_gives_jiebas_own_words(corpus):
     plain = jieba.Tokenizer()
     plain.FREQ, plain.total, plain.initialized = dict(fast.FREQ), fast.total, True
     assert type(fast) is tokenizer_class() and type(plain) is not type(fast)
+    texts += ["a-b", "-", "+-%", "C++和C#", "10-20%", "__init__", "3.5%以上", "\r\n\r\n"]
     for text in texts:
-        assert list(fast.cut(text, HMM=False)) == list(plain.cut(text, HMM=False)), text[:80]
+        words = list(plain.cut(text, HMM=False))
+        assert list(fast.cut(text, HMM=False)) == words, text[:80]
+        # what speechkit indexes: the words holding a letter, digit or CJK character
+        assert fast.words(text) == [w for w in words if _WORDLIKE.search(w)], text[:80]
     for tok in (fast, plain):  # a new word changes every weight: none may come from before it
         tok.add_word("高水平对外开放新局面", freq=50_000)
     sample = "推动形成高水平对外开放新局面，稳步扩大制度型开放。"

@@ -30,7 +30,7 @@ from ..store import DocumentStore
 from .analysis import PRETOKENIZED, schema
 from .manifest import damage_error, damaged_parts, locked, read_hashes, record_files, save_positions, whoosh_generation
 from .mapped import create_in, open_dir
-from .text import META_COLUMNS, Spool, text_index_intact, write_text_index
+from .text import META_COLUMNS, TextIndexWriter, ngram_tokens, text_index_intact
 from .writer import Writer, save_docnum_ids
 
 log = logging.getLogger(__name__)
@@ -129,11 +129,11 @@ def _plan(home: Context, seg: Segmenter, rebuild: bool) -> _Plan:
     return _Plan(manifest, old, docs, indexed, target, text_ok, fresh_whoosh)
 
 
-def _write_whoosh(home: Context, plan: _Plan, seg: Segmenter, fresh: Spool, report: IndexReport,
+def _write_whoosh(home: Context, plan: _Plan, seg: Segmenter, text: TextIndexWriter, report: IndexReport,
                   progress: Progress | None) -> tuple[int, list[str | None]]:
     """Delete, add and update the changed documents in whoosh (segmenting them in the workers
-    while this process writes), keeping their matching forms in `fresh`; whoosh's generation
-    and the id of each document number."""
+    while this process writes), giving their matching forms to the exact-match index's writer;
+    whoosh's generation and the id of each document number."""
     changed, removed = plan.changed, plan.removed
     report.unchanged = len(plan.docs) - len(changed)
     ix = open_dir(plan.target)
@@ -142,8 +142,9 @@ def _write_whoosh(home: Context, plan: _Plan, seg: Segmenter, fresh: Spool, repo
         for i in removed:
             writer.delete_by_term("id", i)
         report.removed = len(removed)
-        for i, match, tokens in _segmented(home.store, seg, changed, home.settings, report, progress):
-            fresh.add(i, match)
+        for i, match, tokens, grams in _segmented(home.store, seg, changed, home.settings, report, progress,
+                                                  grams=True):
+            text.add(i, match, grams)
             fields = document_fields(plan.docs[i], tokens, seg)
             # update, never add, into a live index: a build killed after whoosh committed
             # and before the manifest recorded it would otherwise add the speech twice
@@ -181,20 +182,20 @@ def build_index(home: Context, *, rebuild: bool = False, progress: Progress | No
         plan = _plan(home, seg, rebuild)
         report.rebuilt = plan.rebuilt
         manifest, docs = plan.manifest, plan.docs
-        fresh = Spool(paths.root / "text.fresh")
+        # the n-gram rows of changed speeches are written as they come, while workers segment
+        text = TextIndexWriter(paths, docs, home.store, reuse=plan.text_ok, fresh=plan.changed)
         try:
-            manifest["whoosh_generation"], docnum_ids = _write_whoosh(home, plan, seg, fresh, report, progress)
+            manifest["whoosh_generation"], docnum_ids = _write_whoosh(home, plan, seg, text, report, progress)
             if plan.target != paths.whoosh:
                 replace_dir(plan.target, paths.whoosh)
                 crash_point("index:after-whoosh-swap")
             if progress:
                 progress(report.added + report.updated, report.added + report.updated,
                          "writing the exact-match index")
-            manifest["text"] = write_text_index(paths, docs, fresh, home.store, reuse=plan.text_ok,
-                                                 progress=progress,
-                                                 unchanged=plan.old.get("text") if plan.text_ok else None)
+            manifest["text"] = text.finish(progress=progress,
+                                           unchanged=plan.old.get("text") if plan.text_ok else None)
         finally:
-            fresh.close()
+            text.close()
         save_positions(paths.whoosh, manifest["whoosh_generation"], docnum_ids,
                        (paths.text / "ids.txt").read_bytes())
         # what each speech was indexed as, in its own file: every command reads the manifest,
@@ -221,21 +222,36 @@ def _sync_server(store: DocumentStore, seg: Segmenter, docs: dict[str, Any], man
         todo, gone = server.stale(docs)
         if progress:
             progress(0, len(todo), "the server's search table")
-        server.write(docs, gone, _segmented(store, seg, todo, settings, IndexReport(), progress), len(todo))
+        rows = ((i, match, tokens) for i, match, tokens, _ in _segmented(store, seg, todo, settings, IndexReport(),
+                                                                         progress))
+        server.write(docs, gone, rows, len(todo))
         server.mark(manifest["store"], manifest["segmenter"])
 
 
+BATCH_CHARS = 100_000  # characters of text per batch of speeches sent to a worker
+
+
+def index_batch(items: list[tuple[str, str]], user_lexicon: str | None, grams: bool
+                ) -> list[tuple[str, str, str, str | None]]:
+    """Worker entry point: segment_batch's (id, matching form, serialized tokens), and with
+    `grams` the matching form's n-gram tokens, which the exact-match index holds (made here
+    rather than in the process that writes the indexes, whose work is the build's longest path)."""
+    return [(i, match, tokens, ngram_tokens(match) if grams else None)
+            for i, match, tokens in segment_batch(items, user_lexicon)]
+
+
 def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: Settings, report: IndexReport,
-               progress: Progress | None) -> Iterator[tuple[str, str, str]]:
-    """(id, matching form, serialized tokens) for `ids`: tokens from the store's cache where
-    the text and segmenter are unchanged, else segmented in worker processes (and cached).
-    Results arrive in batches so the caller writes the index while workers segment."""
+               progress: Progress | None, *, grams: bool = False) -> Iterator[tuple[str, str, str, str | None]]:
+    """(id, matching form, serialized tokens, n-gram tokens or None) for `ids`: tokens from
+    the store's cache where the text and segmenter are unchanged, else segmented in worker
+    processes (and cached), which make the n-gram tokens too when `grams`. Results arrive in
+    batches so the caller writes the index while workers segment."""
     version = seg.version
     lexicon = str(seg.user_lexicon) if seg.user_lexicon else None
     cached = store.cached_tokens(ids, version)
     hits = [i for i in ids if i in cached]
     for i, text in store.texts(hits):
-        yield i, matching_form(text), cached[i]
+        yield i, matching_form(text), cached[i], None
     todo = [i for i in ids if i not in cached]
     report.segmented = len(todo)
     if not todo:
@@ -244,10 +260,20 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
     window, size = settings.index_window, settings.index_batch
 
     def batches() -> Iterator[list[tuple[str, str]]]:
-        # texts are read a window at a time (one query each), so memory stays bounded
+        # texts are read a window at a time (one query each), so memory stays bounded; a batch
+        # closes at `size` speeches or BATCH_CHARS characters: this process writes nothing until
+        # the first batch comes back, and 25 reports were a second of segmenting
         for start in range(0, len(todo), window):
-            texts = list(store.texts(todo[start:start + window]))
-            yield from (texts[k:k + size] for k in range(0, len(texts), size))
+            batch: list[tuple[str, str]] = []
+            chars = 0
+            for item in store.texts(todo[start:start + window]):
+                batch.append(item)
+                chars += len(item[1])
+                if len(batch) >= size or chars >= BATCH_CHARS:
+                    yield batch
+                    batch, chars = [], 0
+            if batch:
+                yield batch
 
     if parallel and not settings.uses_dask:
         seg.load()  # before the pool forks its workers, which inherit it
@@ -255,11 +281,11 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
         done = 0
         # a few batches stay in flight across window boundaries, so the workers segment
         # while this process writes the index and reads the next window
-        results = bounded_map(pool, segment_batch, batches(), lexicon,
+        results = bounded_map(pool, index_batch, batches(), lexicon, grams,
                               ahead=max(4, 2 * settings.worker_count)) if pool \
-            else (segment_batch(b, lexicon) for b in batches())
+            else (index_batch(b, lexicon, grams) for b in batches())
         for rows in results:
-            store.save_tokens([(i, data) for i, _, data in rows], version)
+            store.save_tokens([(i, data) for i, _, data, _ in rows], version)
             yield from rows
             done += len(rows)
             if progress:

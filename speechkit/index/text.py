@@ -19,11 +19,13 @@ import bisect
 import json
 import mmap
 import os
+import queue
 import re
 import shutil
 import sqlite3
+import threading
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cached_property
 from operator import add
 from pathlib import Path
@@ -318,7 +320,8 @@ def ngram_query(phrase: str) -> tuple[str | None, bool]:
 
 
 def _create_ngrams(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
+    # written by _NgramRows's thread after this one has set it up
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     # written once into a fresh folder that is swapped in whole: no journal needed
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
@@ -363,6 +366,7 @@ class _Previous:
     matching file and its n-gram row, its title's matching form, and its text."""
 
     def __init__(self, paths: Paths) -> None:
+        self.path = paths.text
         self.places: dict[str, tuple[int, int, int]] = {}  # id -> start, end, n-gram row
         self.titles: dict[str, str] = {}
         self._blob: Any = None
@@ -389,107 +393,194 @@ class _Previous:
             self._blob.close()
 
 
-def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: DocumentStore, *,
-                     reuse: bool = True, progress: Callable[[int, int, str], None] | None = None,
-                     unchanged: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
-    """One UTF-8 file of matching forms, NUL-separated, a table of documents and the n-gram
-    index. When `reuse` (the previous index is intact), unchanged documents are copied from the
-    previous file rather than converted again, keep their place and their n-gram row, and only
-    new, changed and removed documents touch the n-gram index. When nothing changed at all
-    (same documents in the same order, same titles and metadata), nothing is written and
-    `unchanged` (the sums the manifest holds) is returned. Returns the size and digest of
-    each file, for the manifest."""
-    previous = _Previous(paths) if reuse and text_index_intact(paths, None) else None
-    old = previous.places if previous is not None else {}
-    try:
-        # documents in neither the spool nor the old file (a repair, an interrupted build): their
-        # matching forms are made now, read from the store in batches
-        missing = [i for i in docs if i not in fresh and i not in old]
-        for i, text in store.texts(missing):
-            fresh.add(i, matching_form(text))
-        if (unchanged is not None and previous is not None and old and not len(fresh) and len(old) == len(docs)
-                and all(i in docs for i in old)
-                and all(previous.titles[i] == matching_form(docs[i]["title"] or "") for i in docs)
-                and _same_columns(paths, [docs[i] for i in old])):
-            return unchanged  # nothing to write: the files are the ones the manifest recorded
-        tmp = paths.root / "text.new"
+class _NgramRows:
+    """The n-gram index being written into `tmp`: the rows of removed and changed documents
+    deleted first, then a row for each document given, inserted as it comes by a thread of its
+    own (SQLite tokenizes and writes outside the GIL, beside the caller's work). Documents
+    already indexed keep their row, new ones take the next rows in document order, so the rows
+    stay in document order (a row is found by bisection) whatever order the documents come in."""
+
+    def __init__(self, tmp: Path, docs: dict[str, Any], fresh: Collection[str], previous: _Previous | None) -> None:
+        old = previous.places if previous is not None else {}
+        self.whole = not old
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if old:
-            shutil.copyfile(paths.text / NGRAMS, tmp / NGRAMS)
-        table, rows = _write_matching(tmp, docs, fresh, previous, progress)
+            shutil.copyfile(previous.path / NGRAMS, tmp / NGRAMS)  # type: ignore[union-attr]
+        self.db = _create_ngrams(tmp / NGRAMS)
+        if self.whole:
+            # a whole build is optimized into one b-tree at the end: merging segments while it
+            # inserts is work thrown away
+            self.db.execute("INSERT INTO ngrams(ngrams, rank) VALUES ('automerge', 0)")
+        self.db.execute("BEGIN")
+        # a contentless FTS5 table forgets a row by being given the tokens it was given
+        for i in old:
+            if i not in docs or i in fresh:
+                assert previous is not None
+                self.db.execute("INSERT INTO ngrams(ngrams, rowid, body, title) VALUES ('delete', ?, ?, ?)",
+                                (previous.row(i), ngram_tokens(previous.text(i).decode("utf-8")),
+                                 ngram_tokens(previous.titles[i])))
+        self.rows = {i: place[2] for i, place in old.items() if i in docs}
+        row = max((place[2] for place in old.values()), default=0) + 1
+        for i in docs:
+            if i not in old:
+                self.rows[i], row = row, row + 1
+        self.inserted: set[str] = set()
+        self._queue: queue.Queue[tuple[int, str, str] | None] = queue.Queue(maxsize=64)
+        self._failed: list[BaseException] = []
+        self._thread = threading.Thread(target=self._insert_rows, name="ngram-rows", daemon=True)
+        self._thread.start()
+
+    def _insert_rows(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if not self._failed:
+                try:
+                    self.db.execute("INSERT INTO ngrams(rowid, body, title) VALUES (?, ?, ?)", item)
+                except BaseException as e:  # raised in the caller's thread by insert/finish
+                    self._failed.append(e)
+
+    def insert(self, doc_id: str, grams: str, title_match: str) -> None:
+        """Queue the row of `doc_id`: its body's n-gram tokens (ngram_tokens) and its title."""
+        if self._failed:
+            raise self._failed[0]
+        self._queue.put((self.rows[doc_id], grams, ngram_tokens(title_match)))
+        self.inserted.add(doc_id)
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def finish(self) -> None:
+        self._stop()
+        if self._failed:
+            raise self._failed[0]
+        self.db.execute("COMMIT")
+        if self.whole:  # a whole build: one merged b-tree reads fastest
+            self.db.execute("INSERT INTO ngrams(ngrams) VALUES ('optimize')")
+            # later incremental builds insert into this file: let FTS5 merge as it usually does
+            self.db.execute("INSERT INTO ngrams(ngrams, rank) VALUES ('automerge', 4)")
+        self.db.close()
+
+    def close(self) -> None:
+        self._stop()
+        self.db.close()
+
+
+class TextIndexWriter:
+    """Writes the exact-match index: one UTF-8 file of matching forms, NUL-separated, a table of
+    documents and the n-gram index. Documents are `add`ed as their matching forms are made; when
+    the build says which will come (`fresh`), each one's n-gram row is inserted as it arrives
+    (SQLite's work overlaps the segmenting workers instead of following whoosh's commit, when
+    one core works alone). `finish` writes the rest.
+
+    When `reuse` (the previous index is intact), unchanged documents are copied from the
+    previous file rather than converted again, keep their place and their n-gram row, and only
+    new, changed and removed documents touch the n-gram index. When nothing changed at all
+    (same documents in the same order, same titles and metadata), nothing is written and
+    `unchanged` (the sums the manifest holds) is returned."""
+
+    def __init__(self, paths: Paths, docs: dict[str, Any], store: DocumentStore, *, reuse: bool = True,
+                 fresh: Collection[str] = (), spool: Spool | None = None) -> None:
+        self.paths, self.docs, self.store = paths, docs, store
+        self.tmp = paths.root / "text.new"
+        self.spool = spool if spool is not None else Spool(paths.root / "text.fresh")
+        self.previous = _Previous(paths) if reuse and text_index_intact(paths, None) else None
+        self.ngrams: _NgramRows | None = None
+        self.expected = set(fresh)
+        try:
+            if self.expected:
+                self.ngrams = _NgramRows(self.tmp, docs, self.expected, self.previous)
+        except BaseException:
+            self.close()
+            raise
+
+    def add(self, doc_id: str, match: str, grams: str | None = None) -> None:
+        """A document's matching form, and its n-gram tokens (`ngram_tokens(match)`) when the
+        caller has them (the build's workers make them)."""
+        self.spool.add(doc_id, match)
+        if self.ngrams is not None:
+            self.ngrams.insert(doc_id, ngram_tokens(match) if grams is None else grams,
+                               matching_form(self.docs[doc_id]["title"] or ""))
+
+    def finish(self, *, progress: Callable[[int, int, str], None] | None = None,
+               unchanged: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
+        """Write what is left and put the index in place; the size and digest of each file,
+        for the manifest."""
+        docs, fresh, previous = self.docs, self.spool, self.previous
+        old = previous.places if previous is not None else {}
+        # documents in neither the spool nor the old file (a repair, an interrupted build), and
+        # any announced as fresh that did not come (its old n-gram row is gone): their matching
+        # forms are made now, read from the store in batches
+        missing = [i for i in docs if i not in fresh and (i not in old or i in self.expected)]
+        for i, text in self.store.texts(missing):
+            self.add(i, matching_form(text))
+        if (unchanged is not None and previous is not None and old and not len(fresh) and len(old) == len(docs)
+                and all(i in docs for i in old)
+                and all(previous.titles[i] == matching_form(docs[i]["title"] or "") for i in docs)
+                and _same_columns(self.paths, [docs[i] for i in old])):
+            return unchanged  # nothing to write: the files are the ones the manifest recorded
+        if self.ngrams is None:
+            self.ngrams = _NgramRows(self.tmp, docs, set(fresh.spans), previous)
+        table, rows = _write_matching(self.tmp, docs, fresh, previous, self.ngrams, progress)
+        self.ngrams.finish()
+        _write_columns(self.tmp, table, rows)
+        sums = {name: file_sum(self.tmp / name) for name in _TEXT_FILES + _CODE_FILES}
+        replace_dir(self.tmp, self.paths.text)
+        return sums
+
+    def close(self) -> None:
+        if self.ngrams is not None:
+            self.ngrams.close()
+        if self.previous is not None:
+            self.previous.close()
+        self.spool.close()
+
+
+def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: DocumentStore, *,
+                     reuse: bool = True, progress: Callable[[int, int, str], None] | None = None,
+                     unchanged: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
+    """The exact-match index of `docs` in one go, the matching forms of new and changed ones
+    already in `fresh` (see TextIndexWriter)."""
+    writer = TextIndexWriter(paths, docs, store, reuse=reuse, spool=fresh)
+    try:
+        return writer.finish(progress=progress, unchanged=unchanged)
     finally:
-        if previous is not None:
-            previous.close()
-    _write_columns(tmp, table, rows)
-    sums = {name: file_sum(tmp / name) for name in _TEXT_FILES + _CODE_FILES}
-    replace_dir(tmp, paths.text)
-    return sums
+        writer.close()
 
 
 def _write_matching(tmp: Path, docs: dict[str, Any], fresh: Spool, previous: _Previous | None,
-                    progress: Callable[[int, int, str], None] | None) -> tuple[list[dict[str, Any]], array]:
-    """matching.txt in `tmp` and the n-gram rows of what changed; each document's metadata and
-    place in the file, and its n-gram row, in document order."""
+                    ngrams: _NgramRows, progress: Callable[[int, int, str], None] | None
+                    ) -> tuple[list[dict[str, Any]], array]:
+    """matching.txt in `tmp`, and the n-gram rows of fresh documents not yet inserted; each
+    document's metadata and place in the file, and its n-gram row, in document order."""
     old = previous.places if previous is not None else {}
-    # documents already indexed keep their place and row, so the rows stay in document order
-    # (a row is found by bisection) and an unchanged document costs the n-gram index nothing
     order = [i for i in old if i in docs] + [i for i in docs if i not in old]
-    next_row = max((row for _, _, row in old.values()), default=0) + 1
-    stale = [i for i in old if i not in docs or i in fresh]
-    todo, done = len(stale) + sum(1 for i in order if i in fresh), 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress and done % 1000 == 0:
-            progress(done, todo, "writing the exact-match index")
-
+    todo = sum(1 for i in order if i in fresh and i not in ngrams.inserted)
     table, rows = [], array("q")
-    offset = 0
-    db = _create_ngrams(tmp / NGRAMS)
-    if not old:
-        # a whole build is optimized into one b-tree at the end: merging segments while it
-        # inserts is work thrown away
-        db.execute("INSERT INTO ngrams(ngrams, rank) VALUES ('automerge', 0)")
-    try:
-        db.execute("BEGIN")
-        # a contentless FTS5 table forgets a row by being given the tokens it was given
-        for i in stale:
-            assert previous is not None
-            db.execute("INSERT INTO ngrams(ngrams, rowid, body, title) VALUES ('delete', ?, ?, ?)",
-                       (previous.row(i), ngram_tokens(previous.text(i).decode("utf-8")),
-                        ngram_tokens(previous.titles[i])))
-            tick()
-        with open(tmp / "matching.txt", "wb") as fh:
-            for i in order:
-                r = docs[i]
-                title_match = matching_form(r["title"] or "")
-                if i in fresh:
-                    data = fresh.read(i)
-                    row = old[i][2] if i in old else next_row
-                    next_row += i not in old
-                    db.execute("INSERT INTO ngrams(rowid, body, title) VALUES (?, ?, ?)",
-                               (row, ngram_tokens(data.decode("utf-8")), ngram_tokens(title_match)))
-                    tick()
-                else:
-                    assert previous is not None
-                    data, row = previous.text(i), previous.row(i)
-                fh.write(data + b"\x00")
-                meta = {c: r[c] for c in META_COLUMNS}
-                meta.update(start=offset, end=offset + len(data), title_match=title_match)
-                table.append(meta)
-                rows.append(row)
-                offset += len(data) + 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        db.execute("COMMIT")
-        if not old:  # a whole build: one merged b-tree reads fastest
-            db.execute("INSERT INTO ngrams(ngrams) VALUES ('optimize')")
-            # later incremental builds insert into this file: let FTS5 merge as it usually does
-            db.execute("INSERT INTO ngrams(ngrams, rank) VALUES ('automerge', 4)")
-    finally:
-        db.close()
+    offset, done = 0, 0
+    with open(tmp / "matching.txt", "wb") as fh:
+        for i in order:
+            r = docs[i]
+            title_match = matching_form(r["title"] or "")
+            if i in fresh:
+                data = fresh.read(i)
+                if i not in ngrams.inserted:
+                    ngrams.insert(i, ngram_tokens(data.decode("utf-8")), title_match)
+                    done += 1
+                    if progress and done % 1000 == 0:
+                        progress(done, todo, "writing the exact-match index")
+            else:
+                assert previous is not None
+                data = previous.text(i)
+            fh.write(data + b"\x00")
+            meta = {c: r[c] for c in META_COLUMNS}
+            meta.update(start=offset, end=offset + len(data), title_match=title_match)
+            table.append(meta)
+            rows.append(ngrams.rows[i])
+            offset += len(data) + 1
+        fh.flush()
+        os.fsync(fh.fileno())
     return table, rows
 
 
