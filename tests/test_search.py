@@ -560,8 +560,10 @@ def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus):
     assert len(ids) == len(set(ids))  # no speech indexed twice
 
 
-def _postings_by_id(ix) -> tuple[dict, dict]:
-    """Every posting as (field, term) -> {document id: weight}, and every field length by id."""
+def _postings_by_id(ix) -> tuple[dict, dict, list]:
+    """Every posting as (field, term) -> {document id: weight}, every field length by id, and
+    each posting block's length and compression level."""
+    compression: list[tuple[int, int]] = []
     with ix.searcher() as s:
         reader = s.reader()
         ids = {docnum: fields["id"] for docnum, fields in reader.iter_docs()}
@@ -571,6 +573,8 @@ def _postings_by_id(ix) -> tuple[dict, dict]:
                 m = reader.postings(field, term)
                 got, blocks = {}, []
                 while m.is_active():
+                    if getattr(m, "_i", None) == 0 and hasattr(m, "_compression"):  # a block's first
+                        compression.append((m._blocklength, m._compression))  # (not inlined)
                     got[ids[m.id()]] = m.weight()
                     # each posting's block: its statistics (block-max scoring reads them)
                     blocks.append((m.block_max_weight(), m.block_min_length(), m.block_max_length()))
@@ -578,7 +582,7 @@ def _postings_by_id(ix) -> tuple[dict, dict]:
                 info = reader.term_info(field, term)  # block statistics use the field lengths
                 postings[(field, term)] = (got, info.min_length(), info.max_length(), info.max_weight(), blocks)
         lengths = {(ids[d], f): reader.doc_field_length(d, f) for d in ids for f in ("title", "body")}
-    return {k: v for k, v in postings.items() if v[0]}, lengths
+    return {k: v for k, v in postings.items() if v[0]}, lengths, compression
 
 
 @pytest.mark.parametrize("blocklimit", [128, 8])
@@ -594,7 +598,7 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path, monkey
 
     from speechkit.index.analysis import schema
     from speechkit.index.build import document_fields
-    from speechkit.index.writer import Writer
+    from speechkit.index.writer import COMPRESS_FROM, Writer
 
     settings = load_settings(home)
     seg = Segmenter()
@@ -631,6 +635,11 @@ def test_our_writer_writes_what_whooshs_own_writer_writes(home, tmp_path, monkey
     assert ours[0].keys() == theirs[0].keys()
     assert ours[0] == theirs[0]
     assert all(r["id"] not in ours[0][("body", "发展".encode())][0] for r in first[:5])
+    # ours compresses a block of COMPRESS_FROM postings or more, whoosh's every block
+    assert theirs[2] and all(level == 3 for _, level in theirs[2])
+    assert ours[2] and all(level == (3 if n >= COMPRESS_FROM else 0) for n, level in ours[2])
+    if blocklimit == 128:
+        assert {level for _, level in ours[2]} == {0, 3}
 
 
 def test_numpy_bm25_gives_whooshs_scores_across_segments_and_deletions(canonical, tmp_path):

@@ -426,16 +426,23 @@ class _NgramRows:
             if i not in old:
                 self.rows[i], row = row, row + 1
         self.inserted: set[str] = set()
-        self._queue: queue.Queue[tuple[int, str, str] | None] = queue.Queue(maxsize=64)
+        # rows go to the thread in chunks of ~CHUNK_CHARS characters, a few chunks ahead: the
+        # caller rarely waits, and the memory held stays bounded whatever the speeches' sizes
+        self._chunk: list[tuple[int, str, str]] = []
+        self._chunk_chars = 0
+        self._queue: queue.Queue[list[tuple[int, str, str]] | None] = queue.Queue(maxsize=16)
         self._failed: list[BaseException] = []
+        self._abandoned = False
         self._thread = threading.Thread(target=self._insert_rows, name="ngram-rows", daemon=True)
         self._thread.start()
 
+    CHUNK_CHARS = 1_000_000
+
     def _insert_rows(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if not self._failed:
+        while (rows := self._queue.get()) is not None:
+            if not self._failed and not self._abandoned:
                 try:
-                    self.db.execute("INSERT INTO ngrams(rowid, body, title) VALUES (?, ?, ?)", item)
+                    self.db.executemany("INSERT INTO ngrams(rowid, body, title) VALUES (?, ?, ?)", rows)
                 except BaseException as e:  # raised in the caller's thread by insert/finish
                     self._failed.append(e)
 
@@ -443,11 +450,18 @@ class _NgramRows:
         """Queue the row of `doc_id`: its body's n-gram tokens (ngram_tokens) and its title."""
         if self._failed:
             raise self._failed[0]
-        self._queue.put((self.rows[doc_id], grams, ngram_tokens(title_match)))
+        self._chunk.append((self.rows[doc_id], grams, ngram_tokens(title_match)))
+        self._chunk_chars += len(grams)
         self.inserted.add(doc_id)
+        if self._chunk_chars >= self.CHUNK_CHARS:
+            self._queue.put(self._chunk)
+            self._chunk, self._chunk_chars = [], 0
 
     def _stop(self) -> None:
         if self._thread.is_alive():
+            if self._chunk:
+                self._queue.put(self._chunk)
+                self._chunk = []
             self._queue.put(None)
             self._thread.join()
 
@@ -463,6 +477,7 @@ class _NgramRows:
         self.db.close()
 
     def close(self) -> None:
+        self._abandoned = True  # a build that failed: what is queued is not written
         self._stop()
         self.db.close()
 

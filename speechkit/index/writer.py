@@ -100,6 +100,9 @@ def _field_lengths(reader: Any, fieldname: str) -> Any:
     return np.array([read(d, fieldname) or 0 for d in range(reader.doc_count_all())], dtype=np.int64)
 
 
+COMPRESS_FROM = 16  # postings in a block from which it is compressed
+
+
 def write_postings(fieldwriter: Any, schema: Any, reader: Any, pool: _MemoryPool) -> None:
     """What whoosh's FieldWriter.add_postings writes, a block at a time: each block of postings
     is put into whoosh3's postings writer whole (its ids, weights, values and the statistics
@@ -112,6 +115,7 @@ def write_postings(fieldwriter: Any, schema: Any, reader: Any, pool: _MemoryPool
             continue
         fieldwriter.start_field(name, schema[name])
         writer = fieldwriter._postwriter
+        level = writer._compression
         for term, blocks in _term_blocks(pool.fields[name], _field_lengths(reader, name), writer._blocklimit):
             fieldwriter.start_term(term)
             for n, block in enumerate(blocks):
@@ -119,7 +123,11 @@ def write_postings(fieldwriter: Any, schema: Any, reader: Any, pool: _MemoryPool
                     writer._write_block()  # add_posting writes a full block when the next posting comes
                 (writer._ids, writer._weights, writer._values, writer._maxweight, writer._minlength,
                  writer._maxlength) = block
+                # a block records its own compression: zlib costs ~10 µs a call and gains nothing
+                # on a few postings (whoosh meant to skip pickles under 20 bytes; a bug undoes it)
+                writer._compression = level if len(block[0]) >= COMPRESS_FROM else 0
             fieldwriter.finish_term()
+        writer._compression = level
         fieldwriter.finish_field()
 
 
