@@ -229,6 +229,48 @@ def _phrases_only(node: object) -> bool:
     return False
 
 
+def _hits(rows: list[str]) -> str:
+    """Per speech named by the sections `rows` (section_rows, one per phrase): how many of its
+    sections hold a phrase (a section holding several counts once), its length in sections,
+    and a flag p0, p1, … for each phrase it holds.
+
+    >>> print(_hits(["A"]))
+    (SELECT doc, count(*) AS tf, max(sections) AS sections, true AS p0 FROM (A) AS p GROUP BY doc) AS hits
+    >>> two = _hits(["A", "B"]); "UNION ALL" in two, "bool_or(k = 1) AS p1" in two, "bool_or(p1) AS p1" in two
+    (True, True, True)
+    """
+    if len(rows) == 1:
+        return f"(SELECT doc, count(*) AS tf, max(sections) AS sections, true AS p0 FROM ({rows[0]}) AS p " \
+               "GROUP BY doc) AS hits"
+    tagged = " UNION ALL ".join(f"SELECT doc, n, sections, {k} AS k FROM ({r}) AS s{k}" for k, r in enumerate(rows))
+    flags = ", ".join(f"bool_or(k = {k}) AS p{k}" for k in range(len(rows)))
+    per_section = f"SELECT doc, n, max(sections) AS sections, {flags} FROM ({tagged}) AS tagged GROUP BY doc, n"
+    return (f"(SELECT doc, count(*) AS tf, max(sections) AS sections, "
+            f"{', '.join(f'bool_or(p{k}) AS p{k}' for k in range(len(rows)))} FROM ({per_section}) AS per_section "
+            "GROUP BY doc) AS hits")
+
+
+def on_hits(node: object, flags: dict[str, str], params: list[Any]) -> str:
+    """condition() over a speech's hits (_hits): a body phrase whose sections make up the hits
+    is its flag there, not a second reading of its sections; anything else is condition()'s.
+
+    >>> p = []; print(on_hits(parse("营商环境 OR 放管服 NOT 开放"), {"营商环境": "p0", "放管服": "p1"}, p)[:40]); p
+    (p0 OR (p1 AND (id NOT IN (SELECT doc FR
+    [['开放']]
+    >>> print(on_hits(parse("营商环境 NOT 放管服"), {"营商环境": "p0", "放管服": "p1"}, []))
+    (p0 AND (NOT p1))
+    """
+    if isinstance(node, Phrase) and node.field != "title" and node.needle in flags:
+        return flags[node.needle]
+    if isinstance(node, Not) and isinstance(node.node, Phrase) and node.node.needle in flags \
+            and node.node.field != "title":
+        return f"(NOT {flags[node.node.needle]})"
+    if isinstance(node, And | Or):
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return "(" + joiner.join(on_hits(n, flags, params) for n in node.nodes) + ")"
+    return condition(node, params)
+
+
 def _filter(f: Filter, params: list[Any]) -> str:
     """`Filter.select` as SQL (substrings with strpos: no pattern characters to escape)."""
     if f.field == "year":
@@ -464,17 +506,16 @@ class SearchTable:
         else:
             score = f"COALESCE(tf / (tf + {K1} * (1 - {B} + {B} * hits.sections / %s::float8)), 0)"
             params.append(self._mean_sections())
-            rows = [section_rows(n, params) for n in needles]
-            # a section that holds several of the phrases counts once
-            hit = rows[0] if len(rows) == 1 else " UNION ".join(rows)
-            hits = f"(SELECT doc, count(*) AS tf, max(sections) AS sections FROM ({hit}) AS p GROUP BY doc) AS hits"
+            hits = _hits([section_rows(n, params) for n in needles])
+            # whether a speech holds each phrase is a flag of its hits: the sections are read once
+            flags = {n: f"hits.p{k}" for k, n in enumerate(needles)}
             driving, rest = _driving(node)
             if _needs_phrase(node) and _phrases_only(node) and sort != "date":
                 # phrases alone: the speeches are those the sections name, ranked, counted and
                 # tested there (the hits stand in for the speeches' ids), and only the page's
                 # rows read from the speeches' table
                 only = driving is not None and needles == [driving.needle] and rest is None
-                test = "true" if only else condition(node, params)
+                test = "true" if only else on_hits(node, flags, params)
                 page = (f"SELECT doc, {score} AS score, count(*) OVER () AS total FROM "
                         f"(SELECT doc AS id, * FROM {hits}) AS hits WHERE {test} "
                         f'ORDER BY score DESC, doc COLLATE "C" LIMIT %s OFFSET %s')
@@ -490,7 +531,7 @@ class SearchTable:
                 # the sections that rank a speech are those that select it: read them once
                 source = f"{named} WHERE {condition(rest, params) if rest else 'true'}"
             elif _needs_phrase(node):  # every match holds one of the phrases: start from those
-                source = f"{named} WHERE {condition(node, params)}"
+                source = f"{named} WHERE {on_hits(node, flags, params)}"
             else:
                 source = f"search_docs LEFT JOIN {hits} ON id = doc WHERE {condition(node, params)}"
         # the total comes with the page (one pass over the matching rows, not two)

@@ -167,6 +167,14 @@ def test_search_on_the_server_finds_exactly_what_the_embedded_index_finds(tmp_pa
     with Searcher(ws) as local, PostgresSearcher(ws) as server:
         for q in queries:
             assert server.find(q)[1] == local.find(q)[1], q
+        # a ranked page decides the query's phrases on each speech's hits (one flag per phrase,
+        # the sections read once): its total and speeches must be find's
+        for q in ("营商环境 OR 放管服 OR 一网通办", "(营商环境 OR 放管服) NOT 审批", "改革 开放",
+                  "改革 开放 NOT 一带一路", "(营商环境 OR 放管服) year:2016..", "(改革 NOT 开放) OR 扶贫",
+                  "扶贫 OR (改革 开放)"):
+            want = local.find(q)[1]
+            page = server.search(q, limit=len(want) + 5, passages=0)
+            assert page.total == len(want) > 0 and {h.id for h in page.hits} == want, q
         for phrase in samples:
             want = {i for i, d in docs.items() if matching_form(phrase) in matching_form(d.text)}
             assert server.find(f'"{phrase}"')[1] == want, phrase
