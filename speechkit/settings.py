@@ -56,6 +56,7 @@ class Settings:
     index_memory_mb: int = int(_D["index_memory_mb"])
     index_window: int = int(_D["index_window"])
     index_batch: int = int(_D["index_batch"])
+    index_batch_chars: int = int(_D["index_batch_chars"])
     max_file_mb: int = int(_D["max_file_mb"])
     max_text_mb: int = int(_D["max_text_mb"])
     max_file_seconds: int = int(_D["max_file_seconds"])

@@ -228,10 +228,7 @@ def _sync_server(store: DocumentStore, seg: Segmenter, docs: dict[str, Any], man
         server.mark(manifest["store"], manifest["segmenter"])
 
 
-BATCH_CHARS = 100_000  # characters of text per batch of speeches sent to a worker
-
-
-def index_batch(items: list[tuple[str, str]], user_lexicon: str | None, grams: bool
+def segment_for_index(items: list[tuple[str, str]], user_lexicon: str | None, grams: bool
                 ) -> list[tuple[str, str, str, str | None]]:
     """Worker entry point: segment_batch's (id, matching form, serialized tokens), and with
     `grams` the matching form's n-gram tokens, which the exact-match index holds (made here
@@ -257,19 +254,19 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
     if not todo:
         return
     parallel = settings.uses_dask or (settings.worker_count > 1 and len(todo) >= 20)
-    window, size = settings.index_window, settings.index_batch
+    window, size, chars_most = settings.index_window, settings.index_batch, settings.index_batch_chars
 
     def batches() -> Iterator[list[tuple[str, str]]]:
         # texts are read a window at a time (one query each), so memory stays bounded; a batch
-        # closes at `size` speeches or BATCH_CHARS characters: this process writes nothing until
-        # the first batch comes back, and 25 reports were a second of segmenting
+        # closes at `size` speeches or `chars_most` characters: this process writes nothing
+        # until the first batch comes back, and 25 reports were a second of segmenting
         for start in range(0, len(todo), window):
             batch: list[tuple[str, str]] = []
             chars = 0
             for item in store.texts(todo[start:start + window]):
                 batch.append(item)
                 chars += len(item[1])
-                if len(batch) >= size or chars >= BATCH_CHARS:
+                if len(batch) >= size or chars >= chars_most:
                     yield batch
                     batch, chars = [], 0
             if batch:
@@ -281,9 +278,9 @@ def _segmented(store: DocumentStore, seg: Segmenter, ids: list[str], settings: S
         done = 0
         # a few batches stay in flight across window boundaries, so the workers segment
         # while this process writes the index and reads the next window
-        results = bounded_map(pool, index_batch, batches(), lexicon, grams,
+        results = bounded_map(pool, segment_for_index, batches(), lexicon, grams,
                               ahead=max(4, 2 * settings.worker_count)) if pool \
-            else (index_batch(b, lexicon, grams) for b in batches())
+            else (segment_for_index(b, lexicon, grams) for b in batches())
         for rows in results:
             store.save_tokens([(i, data) for i, _, data, _ in rows], version)
             yield from rows
