@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import marshal
 import os
 import re
 import shutil
+import tempfile
 from functools import cached_property, lru_cache
 from importlib import resources
 from math import log as _ln
@@ -56,6 +58,27 @@ def tokenizer_class() -> type:
     class Tokenizer(jieba.Tokenizer):
         _weight: dict[str, float | None]
         _weight_total = -1
+
+        def initialize(self, dictionary: str | None = None) -> None:
+            # jieba reads its dictionary cache with marshal.load(file), which reads the file a
+            # few bytes a call: 0.37 s, against 0.12 s for marshal.loads of the file's bytes (at
+            # the start of every build, before its workers can fork). The same file, the same
+            # rule (the default dictionary's cache is used whenever it exists); any other case,
+            # or a cache that does not load, is jieba's own.
+            if dictionary is None and self.dictionary is None and not self.cache_file and not self.initialized:
+                path = os.path.join(self.tmp_dir or tempfile.gettempdir(), "jieba.cache")
+                with self.lock:
+                    if self.initialized:
+                        return
+                    try:
+                        with open(path, "rb") as fh:
+                            self.FREQ, self.total = marshal.loads(fh.read())
+                    except (OSError, ValueError, EOFError, TypeError):
+                        pass
+                    else:
+                        self.initialized = True
+                        return
+            super().initialize(dictionary)
 
         def add_word(self, word: str, freq: int | None = None, tag: str | None = None) -> None:
             self._weight_total = -1  # weights are computed again (two changes may keep the total)

@@ -825,6 +825,32 @@ def test_both_searchers_offer_the_search_backend_interface(tmp_path):
             stage(load_settings(tmp_path))
 
 
+def test_the_dictionary_cache_loads_as_jiebas_own(tmp_path, monkeypatch):
+    """speechkit's tokenizer reads jieba's dictionary cache in one read (marshal.loads), not
+    jieba's marshal.load(file): the same words and total as jieba's own reading, from a cache
+    jieba wrote; without a cache, or with a damaged one, jieba's own initialize builds it."""
+    import jieba
+
+    from speechkit.segment import tokenizer_class
+
+    def loaded(cls: type) -> object:
+        tok = cls()
+        tok.tmp_dir = str(tmp_path)
+        tok.initialize()
+        return tok
+
+    built = loaded(tokenizer_class())  # no cache yet: jieba builds the dictionary and writes one
+    assert (tmp_path / "jieba.cache").is_file() and len(built.FREQ) > 300_000
+    theirs = loaded(jieba.Tokenizer)
+    with monkeypatch.context() as m:  # ours never reads it jieba's way
+        m.setattr("marshal.load", lambda fh: pytest.fail("marshal.load(file) was called"))
+        ours = loaded(tokenizer_class())
+    assert ours.FREQ == theirs.FREQ == built.FREQ and ours.total == theirs.total == built.total
+    (tmp_path / "jieba.cache").write_bytes(b"\x00damaged")
+    again = loaded(tokenizer_class())
+    assert again.FREQ == built.FREQ and again.total == built.total
+
+
 def test_the_fast_cut_gives_jiebas_own_words(corpus):
     """speechkit's no-HMM cut (word graph and best route in one pass) against jieba's own
     Tokenizer holding the same dictionary, lexicon included, on whole real texts of every kind
