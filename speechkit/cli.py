@@ -975,7 +975,7 @@ def _print_themes(data: dict[str, Any], by: str) -> None:
         err.print(f"main theme and {attr}: AMI {c['ami']} (shuffled {attr}s: {c['shuffled']}; "
                   f"{c['speeches']} speeches)")
     shares = data["share_by"][by]
-    if shares:
+    if shares and data["themes"]:  # with no theme, the table would be its years alone
         top = [str(t["topic"]) for t in sorted(data["themes"], key=lambda t: -t["share"])[:8]]
         table = Table(title=f"share of the 8 largest themes by {by} (of passage characters)")
         table.add_column(by)

@@ -548,6 +548,14 @@ def test_trend_shows_where_the_corpus_first_has_a_term(corpus_, home):
     assert "first seen" in run(home, "trend", "新质生产力")
 
 
+def test_topics_where_no_theme_holds_say_so_and_chart_nothing(seeds_home):
+    """The README's main command ends with `topics -k 3` on the five seeds (11 speeches): no
+    theme holds there; the output says so and what to do, with no by-year table of years alone."""
+    out = run(seeds_home, "topics", "-k", "3", "--name", "few")
+    assert "no theme holds on" in out and "a smaller -k" in out
+    assert "by year" not in out
+
+
 def test_the_readme_library_example_runs(tmp_path, corpus, monkeypatch):
     # the README's Library example, exactly as written, on the sample corpus (corpus/raw)
     import re
