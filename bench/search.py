@@ -7,6 +7,11 @@ phrase, boolean and filtered queries with and without highlighted passages, hit 
 
     python bench/search.py [--corpus DIR] [--quick] [--workers 2] [--incremental-only]
     python bench/search.py --home HOME      # only the whole-process search (target < 0.3 s) on HOME
+    python bench/search.py --builds DIR... [--repeat 7]   # only the full builds, ours and the baseline
+
+`--builds` ingests the given folders into a fresh workspace and alternates full builds of ours
+(the token cache cleared first) and of the baseline; e.g. the 131 reports of four provinces:
+`--builds ../shared/corpus/gov-reports/政府工作报告-省自治区/{山东省,广东省,江苏省,浙江省}`.
 
 With `--scale HOME` it measures exact finding as the corpus grows instead: the real speeches of
 HOME (a workspace of gov-reports + news, ingested and indexed) and synthetic corpora of
@@ -116,6 +121,30 @@ def baseline(settings, out: Path) -> tuple[float, int]:
         writer.add_document(id=doc_id, title=title, body=text)
     writer.commit()
     return time.perf_counter() - t0, len(docs)
+
+
+def builds_only(inputs: list[str], workers: int, repeat: int) -> None:
+    """Full builds of ours and of the baseline on `inputs`, alternating `repeat` times, and the
+    ratio of their medians."""
+    work = Path(tempfile.mkdtemp(prefix="speechkit-builds-"))
+    try:
+        ws = Workspace(work / "home", workers=workers)
+        ingest(inputs, ws)
+        runs = []
+        for r in range(repeat):
+            with Store(ws.settings.store_path) as store:
+                store.clear_tokens()
+            ours = build_index(ws, rebuild=True).seconds
+            shutil.rmtree(work / "baseline", ignore_errors=True)
+            base, n = baseline(ws.settings, work / "baseline")
+            runs.append((ours, base))
+            print(f"run {r + 1}: ours {ours:.1f} s, baseline {base:.1f} s: {base / ours:.2f}x ({n} documents)",
+                  flush=True)
+        o, b = statistics.median(x for x, _ in runs), statistics.median(y for _, y in runs)
+        print(f"medians of {repeat}: ours {o:.1f} s, baseline {b:.1f} s: {b / o:.2f}x "
+              f"(runs {min(y / x for x, y in runs):.2f}-{max(y / x for x, y in runs):.2f}x)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # the two latency targets: queries with under 10,000 hits, and any query
@@ -466,6 +495,8 @@ def main() -> None:
     ap.add_argument("--ranked", action="store_true", help="with --scale: build a ranked (whoosh) index of each "
                     "synthetic corpus too and time the whole search (total, ranked page, passages)")
     ap.add_argument("--home", type=Path, help="only the whole-process search, on this indexed workspace")
+    ap.add_argument("--builds", nargs="+", metavar="DIR", help="only full builds (ours and the baseline, "
+                    "alternating --repeat times, 5 by default) of these input folders")
     ap.add_argument("--query-worker", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--ranked-home", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -473,6 +504,8 @@ def main() -> None:
         return query_worker(args.query_worker, args.runs, args.ranked_home)
     if args.home:
         return whole_process(args.home, 11)
+    if args.builds:
+        return builds_only(args.builds, args.workers, args.repeat or 5)
     if args.scale:
         return scale(args.scale, [int(x) for x in args.sizes.split(",")], args.runs, args.keep, args.ranked,
                      args.workers)
