@@ -400,6 +400,8 @@ class _NgramRows:
     already indexed keep their row, new ones take the next rows in document order, so the rows
     stay in document order (a row is found by bisection) whatever order the documents come in."""
 
+    CHUNK_CHARS = 1_000_000
+
     def __init__(self, tmp: Path, docs: dict[str, Any], fresh: Collection[str], previous: _Previous | None) -> None:
         old = previous.places if previous is not None else {}
         self.whole = not old
@@ -435,8 +437,6 @@ class _NgramRows:
         self._abandoned = False
         self._thread = threading.Thread(target=self._insert_rows, name="ngram-rows", daemon=True)
         self._thread.start()
-
-    CHUNK_CHARS = 1_000_000
 
     def _insert_rows(self) -> None:
         while (rows := self._queue.get()) is not None:
@@ -498,6 +498,9 @@ class TextIndexWriter:
     def __init__(self, paths: Paths, docs: dict[str, Any], store: DocumentStore, *, reuse: bool = True,
                  fresh: Collection[str] = (), spool: Spool | None = None) -> None:
         self.paths, self.docs, self.store = paths, docs, store
+        # each title's matching form, made once: the n-gram rows, titles.json and the check
+        # that nothing changed all read it
+        self.titles = {i: matching_form(r["title"] or "") for i, r in docs.items()}
         self.tmp = paths.root / "text.new"
         self.spool = spool if spool is not None else Spool(paths.root / "text.fresh")
         self.previous = _Previous(paths) if reuse and text_index_intact(paths, None) else None
@@ -515,8 +518,7 @@ class TextIndexWriter:
         caller has them (the build's workers make them)."""
         self.spool.add(doc_id, match)
         if self.ngrams is not None:
-            self.ngrams.insert(doc_id, ngram_tokens(match) if grams is None else grams,
-                               matching_form(self.docs[doc_id]["title"] or ""))
+            self.ngrams.insert(doc_id, ngram_tokens(match) if grams is None else grams, self.titles[doc_id])
 
     def finish(self, *, progress: Callable[[int, int, str], None] | None = None,
                unchanged: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
@@ -532,12 +534,12 @@ class TextIndexWriter:
             self.add(i, matching_form(text))
         if (unchanged is not None and previous is not None and old and not len(fresh) and len(old) == len(docs)
                 and all(i in docs for i in old)
-                and all(previous.titles[i] == matching_form(docs[i]["title"] or "") for i in docs)
+                and all(previous.titles[i] == self.titles[i] for i in docs)
                 and _same_columns(self.paths, [docs[i] for i in old])):
             return unchanged  # nothing to write: the files are the ones the manifest recorded
         if self.ngrams is None:
             self.ngrams = _NgramRows(self.tmp, docs, set(fresh.spans), previous)
-        table, rows = _write_matching(self.tmp, docs, fresh, previous, self.ngrams, progress)
+        table, rows = _write_matching(self.tmp, docs, self.titles, fresh, previous, self.ngrams, progress)
         self.ngrams.finish()
         _write_columns(self.tmp, table, rows)
         sums = {name: file_sum(self.tmp / name) for name in _TEXT_FILES + _CODE_FILES}
@@ -564,7 +566,7 @@ def write_text_index(paths: Paths, docs: dict[str, Any], fresh: Spool, store: Do
         writer.close()
 
 
-def _write_matching(tmp: Path, docs: dict[str, Any], fresh: Spool, previous: _Previous | None,
+def _write_matching(tmp: Path, docs: dict[str, Any], titles: dict[str, str], fresh: Spool, previous: _Previous | None,
                     ngrams: _NgramRows, progress: Callable[[int, int, str], None] | None
                     ) -> tuple[list[dict[str, Any]], array]:
     """matching.txt in `tmp`, and the n-gram rows of fresh documents not yet inserted; each
@@ -576,8 +578,7 @@ def _write_matching(tmp: Path, docs: dict[str, Any], fresh: Spool, previous: _Pr
     offset, done = 0, 0
     with open(tmp / "matching.txt", "wb") as fh:
         for i in order:
-            r = docs[i]
-            title_match = matching_form(r["title"] or "")
+            r, title_match = docs[i], titles[i]
             if i in fresh:
                 data = fresh.read(i)
                 if i not in ngrams.inserted:
