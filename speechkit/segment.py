@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 # bump when the way tokens are produced changes: cached tokens and indexes then rebuild
 SEGMENTER_REV = 1
 SMALL_TEXT = 200  # characters: texts up to this long may use the saved dictionary (queries, terms)
-_WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
+# a token speechkit indexes holds one of these (punctuation and spaces are dropped)
+WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 
 
 def _jieba():
@@ -53,7 +54,7 @@ def tokenizer_class() -> type:
     jieba = _jieba()
     is_letter = jieba.re_eng.match
     split_han, match_han = jieba.re_han_default.split, jieba.re_han_default.match
-    wordlike = _WORDLIKE.search
+    wordlike = WORDLIKE.search
 
     class Tokenizer(jieba.Tokenizer):
         _weight: dict[str, float | None]
@@ -93,8 +94,8 @@ def tokenizer_class() -> type:
 
         def words(self, text: str) -> list[str]:
             """The words of jieba's no-HMM cut of `text` that hold a letter, digit or CJK
-            character: `[w for w in self.cut(text, HMM=False) if _WORDLIKE.search(w)]` in one
-            pass, without a generator per block (a quarter of segmenting a report)."""
+            character: `[w for w in self.cut(text, HMM=False) if WORDLIKE.search(w)]` in one
+            pass, without a generator per block (131 reports, medians of 5 interleaved: 2.87 → 2.63 s)."""
             self.check_initialized()
             out: list[str] = []
             for block in split_han(text):
@@ -109,16 +110,16 @@ def tokenizer_class() -> type:
     return Tokenizer
 
 
-def _route(self: Any, sentence: str, out: list[str], wordlike_only: bool, is_letter: Any) -> None:
+def _route(tok: Any, sentence: str, out: list[str], wordlike_only: bool, is_letter: Any) -> None:
     """Append the words of the best route through `sentence` (one block of jieba's
     han class) to `out`, as jieba's __cut_DAG_NO_HMM gives them; `wordlike_only`: not
     the words of "+#&.%-" alone (in that class, the only ones without a letter, digit
-    or CJK character); `self` has checked that its dictionary is loaded."""
-    freq = self.FREQ
-    if self._weight_total != self.total:  # a word added: the total, so every weight, changed
-        self._weight, self._weight_total = {}, self.total
-    weight = self._weight
-    logtotal = _ln(self.total)
+    or CJK character); `tok` has checked that its dictionary is loaded."""
+    freq = tok.FREQ
+    if tok._weight_total != tok.total:  # a word added: the total, so every weight, changed
+        tok._weight, tok._weight_total = {}, tok.total
+    weight = tok._weight
+    logtotal = _ln(tok.total)
     n = len(sentence)
     best = [0.0] * (n + 1)
     end = [0] * n
@@ -155,7 +156,7 @@ def _route(self: Any, sentence: str, out: list[str], wordlike_only: bool, is_let
             if buf:
                 append(buf)
                 buf = ""
-            if not wordlike_only or word[0] not in _SYMBOLS or _WORDLIKE.search(word):
+            if not wordlike_only or word[0] not in _SYMBOLS or WORDLIKE.search(word):
                 append(word)
         x = y
     if buf:

@@ -863,7 +863,7 @@ def test_the_fast_cut_gives_jiebas_own_words(corpus):
     import jieba
 
     from speechkit.matching import matching_form
-    from speechkit.segment import _WORDLIKE, tokenizer_class
+    from speechkit.segment import WORDLIKE, tokenizer_class
 
     gov = corpus / "gov-reports"
     national = gov / "政府工作报告-国务院"
@@ -884,7 +884,7 @@ def test_the_fast_cut_gives_jiebas_own_words(corpus):
         words = list(plain.cut(text, HMM=False))
         assert list(fast.cut(text, HMM=False)) == words, text[:80]
         # what speechkit indexes: the words holding a letter, digit or CJK character
-        assert fast.words(text) == [w for w in words if _WORDLIKE.search(w)], text[:80]
+        assert fast.words(text) == [w for w in words if WORDLIKE.search(w)], text[:80]
     for tok in (fast, plain):  # a new word changes every weight: none may come from before it
         tok.add_word("高水平对外开放新局面", freq=50_000)
     sample = "推动形成高水平对外开放新局面，稳步扩大制度型开放。"
